@@ -1,0 +1,12 @@
+# streamer_add_test(NAME SOURCES a_test.cpp ... LIBS lib ...)
+# A GoogleTest executable registered with ctest, built only when tests are on.
+function(streamer_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  if(NOT STREAMER_BUILD_TESTS)
+    return()
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300)
+endfunction()

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs every dependency Streamer needs, pinned, on a fresh Debian 12 machine.
+# Idempotent: packages already present at the pinned version are skipped quickly.
+#   scripts/setup.sh            # C++ toolchain + libraries + test clients
+#   SETUP_SKIP_PYTHON=1 ...     # skip the PyPI part
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian 12 (bookworm) packages, pinned to the versions this project is tested with.
+# If the mirror has moved on to a newer point release, we fall back to the candidate
+# of the same package rather than failing (and say so).
+APT_PACKAGES=(
+  build-essential=12.9
+  cmake=3.25.1-1
+  ninja-build=1.11.1-2~deb12u1
+  pkg-config=1.8.1-1
+  libboost1.81-dev=1.81.0-5+deb12u1
+  libboost-json1.81-dev=1.81.0-5+deb12u1
+  libboost-url1.81-dev=1.81.0-5+deb12u1
+  libboost-system1.81-dev=1.81.0-5+deb12u1
+  libssl-dev
+  libsqlite3-dev=3.40.1-2+deb12u2
+  sqlite3=3.40.1-2+deb12u2
+  libtomlplusplus-dev=3.3.0+ds-1
+  libcli11-dev=2.1.2+ds-1
+  libspdlog-dev=1:1.10.0+ds-0.4
+  libfmt-dev=9.1.0+ds1-2
+  libgtest-dev=1.12.1-0.2
+  libgmock-dev=1.12.1-0.2
+  libbenchmark-dev=1.7.1-1
+  libxlsxwriter-dev=1.1.4-2+b1
+  libcairo2-dev=1.16.0-7
+  libpango1.0-dev=1.50.12+ds-1
+  fonts-dejavu-core
+  libopencv-dev=4.6.0+dfsg-12
+  libhiredis-dev=0.14.1-3
+  redis-server=5:7.0.15-1~deb12u10
+  poppler-utils=22.12.0-2+deb12u3
+  clang-format=1:14.0-55.7~deb12u1
+  clang-tidy=1:14.0-55.7~deb12u1
+  python3-venv
+  nodejs
+  npm
+)
+
+have_pkg() { # have_pkg NAME[=VERSION] -> 0 when installed (at that version if given)
+  local name=${1%%=*} want=${1#*=} got
+  got=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null) || return 1
+  [[ $got == "install ok installed "* ]] || return 1
+  [[ $1 != *=* ]] && return 0
+  [[ ${got##* } == "$want" ]]
+}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  name=${p%%=*}
+  # node/npm usually come from the machine image (Node 20); keep them if present.
+  if [[ $name == nodejs || $name == npm ]] && command -v "$name" >/dev/null 2>&1; then continue; fi
+  if [[ $name == nodejs ]] && command -v node >/dev/null 2>&1; then continue; fi
+  have_pkg "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${#missing[@]} Debian packages"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/streamer-apt.log 2>&1; then
+    echo "setup: pinned install failed (mirror moved?); retrying with current candidates" >&2
+    tail -5 /tmp/streamer-apt.log >&2 || true
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]%%=*}"
+  fi
+fi
+
+# Python test clients and readers, pinned, in a project-local virtualenv.
+if [[ -z ${SETUP_SKIP_PYTHON:-} ]]; then
+  if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi
+  if ! cmp -s requirements-dev.txt .venv/.installed 2>/dev/null; then
+    .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+    cp requirements-dev.txt .venv/.installed
+  fi
+fi
+echo "setup: ok"

@@ -1,0 +1,71 @@
+// Artifact store: generated files (reports, pipeline outputs) kept on local disk
+// under <data-dir>/artifacts/<tenant>/..., handed out as absolute HMAC-signed URLs
+// that expire, and served by the gateway at GET /artifacts/...
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace streamer {
+
+struct ArtifactInfo {
+  std::string url;              // absolute: <public_url>/artifacts/<tenant>/<id>/<name>?expires=..&sig=..
+  std::string relative_path;    // <tenant>/<id>/<name>, below the store root
+  std::uint64_t size_bytes = 0; // real size of the stored file
+  std::chrono::system_clock::time_point generated_at;
+  std::chrono::system_clock::time_point expires_at;
+};
+
+// What GET /artifacts/... resolves to when its signature and expiry check out.
+struct ServedArtifact {
+  std::filesystem::path file;
+  std::string content_type;         // from the extension (text/csv, application/pdf, ...)
+  std::string download_name;        // for Content-Disposition
+  std::string tenant_id;
+};
+
+enum class ArtifactDenial { kBadSignature, kExpired, kNotFound, kMalformed };
+
+struct ArtifactStoreOptions {
+  std::filesystem::path root;        // usually <data-dir>/artifacts
+  std::string public_url;            // e.g. http://127.0.0.1:8080 (no trailing slash)
+  std::string signing_key;           // HMAC-SHA256 key; from config, never the repo
+  std::chrono::seconds ttl{7 * 24 * 3600};
+};
+
+class ArtifactStore {
+ public:
+  explicit ArtifactStore(ArtifactStoreOptions options);
+
+  // A fresh path in the store's staging area to write a file to before publish().
+  // The directory exists; the file does not.
+  std::filesystem::path staging_path(std::string_view extension) const;
+
+  // Moves a finished file into the tenant's area under `download_name` (sanitised)
+  // and returns its signed URL. Thread-safe.
+  ArtifactInfo publish(std::string_view tenant_id, const std::filesystem::path& staged_file,
+                       std::string_view download_name);
+
+  // Checks a request target such as "/artifacts/t/id/name.pdf?expires=..&sig=..".
+  // On success returns the file to serve; otherwise why it was refused (the gateway
+  // answers 403 for kBadSignature/kExpired/kMalformed and 404 for kNotFound).
+  struct Resolution {
+    std::optional<ServedArtifact> artifact;
+    ArtifactDenial denial = ArtifactDenial::kMalformed;
+  };
+  Resolution resolve(std::string_view target, std::chrono::system_clock::time_point now) const;
+
+  // Deletes artifacts whose expiry has passed; returns how many were removed.
+  std::size_t remove_expired(std::chrono::system_clock::time_point now);
+
+  const ArtifactStoreOptions& options() const noexcept { return options_; }
+
+ private:
+  ArtifactStoreOptions options_;
+};
+
+}  // namespace streamer

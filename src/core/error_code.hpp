@@ -1,0 +1,27 @@
+// Error codes of the protocol (seed "Error Codes" table plus DESIGN §2 additions).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace streamer {
+
+enum class ErrorCode {
+  kValidationError,
+  kNotFound,
+  kUnauthorized,
+  kInternalError,
+  kTimeout,
+  kRateLimited,
+  kInvalidAction,
+  kCancelled,
+};
+
+// Wire spelling, e.g. "VALIDATION_ERROR".
+std::string_view to_string(ErrorCode code) noexcept;
+// Inverse of to_string; nullopt for an unknown spelling.
+std::optional<ErrorCode> error_code_from_string(std::string_view text) noexcept;
+// The seed's "Retry" column: INTERNAL_ERROR, TIMEOUT and RATE_LIMITED are retryable.
+bool is_retryable(ErrorCode code) noexcept;
+
+}  // namespace streamer

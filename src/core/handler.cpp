@@ -1,0 +1,51 @@
+#include "core/handler.hpp"
+
+#include <algorithm>
+
+namespace streamer {
+
+bool Identity::has_permission(std::string_view permission) const {
+  if (permission.empty()) return true;
+  return std::find(permissions.begin(), permissions.end(), permission) != permissions.end();
+}
+
+HandlerError::HandlerError(ErrorCode code, const std::string& message, boost::json::object details,
+                           std::optional<bool> retryable)
+    : std::runtime_error(message),
+      code_(code),
+      details_(std::move(details)),
+      retryable_(retryable.value_or(is_retryable(code))) {}
+
+HandlerError HandlerError::validation(std::string_view field, std::string_view expected,
+                                      const boost::json::value& received, const std::string& message) {
+  boost::json::object details;
+  details["field"] = field;
+  details["expected"] = expected;
+  if (received.is_string()) {
+    details["received"] = received;
+  } else {
+    details["received"] = boost::json::serialize(received);
+  }
+  return HandlerError(ErrorCode::kValidationError, message, std::move(details));
+}
+
+bool CancelToken::cancel(Reason reason) noexcept {
+  Reason expected = Reason::kNone;
+  bool set = reason_.compare_exchange_strong(expected, reason, std::memory_order_acq_rel);
+  if (set) {
+    std::lock_guard lock(mutex_);
+    changed_.notify_all();
+  }
+  return set;
+}
+
+void CancelToken::throw_if_cancelled() const {
+  if (cancelled()) throw OperationCancelled{};
+}
+
+bool CancelToken::wait_for(std::chrono::nanoseconds duration) const {
+  std::unique_lock lock(mutex_);
+  return !changed_.wait_for(lock, duration, [this] { return cancelled(); });
+}
+
+}  // namespace streamer

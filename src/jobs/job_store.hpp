@@ -1,0 +1,130 @@
+// The durable store of async requests. One interface, several backends: embedded
+// SQLite (the default), Redis (scale-out; streams + hashes fit the same calls) and an
+// in-memory fake for unit tests. The store knows nothing of the wire protocol: the
+// outcome and progress it keeps are opaque JSON strings built by the protocol core.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace streamer {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+enum class JobStatus { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
+
+std::string_view to_string(JobStatus status) noexcept;
+std::optional<JobStatus> job_status_from_string(std::string_view text) noexcept;
+inline bool is_terminal(JobStatus s) noexcept {
+  return s == JobStatus::kSucceeded || s == JobStatus::kFailed || s == JobStatus::kCancelled;
+}
+
+// Idempotency and visibility scope: a request id is unique per (tenant, user).
+struct JobKey {
+  std::string tenant_id;
+  std::string user_id;
+  std::string request_id;
+  bool operator==(const JobKey&) const = default;
+};
+
+struct NewJob {
+  JobKey key;
+  std::string action;
+  std::string payload_json;
+  std::string trace_id;
+  int max_attempts = 3;
+};
+
+struct JobRecord {
+  std::string job_id;  // store-assigned, opaque
+  JobKey key;
+  std::string action;
+  std::string payload_json;
+  std::string trace_id;
+  JobStatus status = JobStatus::kQueued;
+  int attempts = 0;      // leases taken so far
+  int max_attempts = 3;
+  bool cancel_requested = false;
+  std::string progress_json;  // body of the latest `progress` message, "" if none
+  std::string outcome_json;   // whole terminal message (`result` or `error`), "" until terminal
+  std::string last_error;     // last retryable failure, for diagnostics
+  SystemTime created_at{};
+  SystemTime updated_at{};
+  std::optional<SystemTime> finished_at;
+};
+
+struct SubmitResult {
+  JobRecord record;
+  bool created = false;  // false: the key existed; record is the existing job
+};
+
+struct Lease {
+  JobRecord record;  // status running, attempts already incremented
+  std::string worker_id;
+  SystemTime lease_until{};
+};
+
+struct LeaseState {
+  bool owned = false;             // false: the lease expired and was taken over, or the job ended
+  bool cancel_requested = false;
+};
+
+enum class CancelOutcome {
+  kNotFound,          // no such job for this key
+  kCancelledNow,      // it was queued: now terminal with the given outcome
+  kCancelRequested,   // it is running: the worker will see cancel_requested
+  kAlreadyFinished,   // terminal already; nothing changed
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Inserts the job unless its key exists. Durable (committed) on return, so a
+  // `queued` answer sent after this never refers to a lost request.
+  virtual SubmitResult submit(const NewJob& job) = 0;
+
+  virtual std::optional<JobRecord> find(const JobKey& key) = 0;
+
+  // Claims the oldest runnable job: queued whose available time has come, or running
+  // whose lease has expired (its worker died). The claim sets status running,
+  // increments attempts and sets lease_until = now + ttl. The caller checks
+  // attempts > max_attempts (a job whose workers keep dying) before running it.
+  virtual std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) = 0;
+
+  // Extends a lease held by worker_id. Reports whether it is still held and whether
+  // a cancel was requested meanwhile.
+  virtual LeaseState renew(std::string_view job_id, std::string_view worker_id,
+                           std::chrono::milliseconds ttl) = 0;
+
+  // Replaces the latest progress (only while worker_id holds the lease).
+  virtual void save_progress(std::string_view job_id, std::string_view worker_id,
+                             std::string_view progress_json) = 0;
+
+  // Records the job's one terminal outcome. Succeeds only if the job is not terminal
+  // and worker_id holds the lease. Returns true if this call ended the job; exactly
+  // one call ever returns true for a job.
+  virtual bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
+                      std::string_view outcome_json) = 0;
+
+  // Gives a leased job back to the queue, runnable again at `available_at` (retry
+  // with backoff, or shutdown). Returns false if worker_id no longer holds it.
+  virtual bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
+                       std::string_view last_error) = 0;
+
+  // Cancels by key. A queued job ends at once with `cancelled_outcome_json`; a
+  // running one is flagged for its worker; others are left alone.
+  virtual CancelOutcome request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) = 0;
+
+  // Deletes terminal jobs finished before `cutoff`; returns how many.
+  virtual std::size_t purge_finished_before(SystemTime cutoff) = 0;
+
+  // The earliest time a queued job becomes runnable or a lease expires, if any;
+  // lets idle workers sleep exactly as long as needed.
+  virtual std::optional<SystemTime> next_wakeup() = 0;
+};
+
+}  // namespace streamer
