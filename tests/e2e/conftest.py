@@ -1,0 +1,167 @@
+"""Shared fixtures for end-to-end tests: they start the real `build/streamer` binary
+on a free loopback port with a fresh data dir, and talk to it with real clients
+(Python `websockets`, urllib). Every server started here is stopped afterwards.
+
+    def test_x(server):                      # one server per test, default flags
+        tok = server.token("alice", "t1")
+        async with websockets.connect(server.ws_url(tok)) as ws: ...
+
+    def test_y(start_server):                # custom flags / restarts
+        s = start_server("--max-concurrent-requests", "2")
+        s.kill(); s2 = start_server(data_dir=s.data_dir)
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("STREAMER_BIN", ROOT / "build" / "streamer"))
+SECRET = "e2e-test-secret-please-change"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mint_token(sub="user-1", tenant="tenant-1", permissions=("read", "write"), ttl=3600,
+               secret=SECRET, extra_args=()) -> str:
+    """Mints an HS256 token with the binary's own `token` command."""
+    args = [str(BINARY), "token", "--jwt-secret", secret, "--sub", sub, "--tenant", tenant,
+            "--permissions", ",".join(permissions), "--ttl", str(ttl), *extra_args]
+    return subprocess.check_output(args, text=True).strip()
+
+
+class Server:
+    def __init__(self, args, data_dir: Path, port: int, env=None, scheme="ws"):
+        self.port = port
+        self.data_dir = data_dir
+        self.scheme = scheme
+        self.log_path = data_dir / f"server-{port}-{time.time_ns()}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([str(BINARY), "serve", *args], stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=env)
+        self._wait_ready()
+
+    # -- URLs and tokens -------------------------------------------------------
+    @property
+    def http_url(self) -> str:
+        return f"{'https' if self.scheme == 'wss' else 'http'}://127.0.0.1:{self.port}"
+
+    def ws_url(self, token: str | None = None, stage: str = "production") -> str:
+        url = f"{self.scheme}://127.0.0.1:{self.port}/{stage}"
+        return url + (f"?Authorization={token}" if token is not None else "")
+
+    def token(self, sub="user-1", tenant="tenant-1", permissions=("read", "write"), ttl=3600, **kw):
+        return mint_token(sub, tenant, permissions, ttl, **kw)
+
+    def http_get(self, path: str, headers=None):
+        """Returns (status, headers, body bytes); never raises on HTTP errors."""
+        req = urllib.request.Request(self.http_url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def log_text(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    # -- lifecycle -------------------------------------------------------------
+    def _wait_ready(self, timeout=20.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early ({self.proc.returncode}):\n{self.log_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    pass
+                if self.scheme == "ws":
+                    status, _, _ = self.http_get("/readyz")
+                    if status == 200:
+                        return
+                else:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready:\n" + self.log_text())
+
+    def terminate(self, timeout=20.0) -> int:
+        """SIGTERM (graceful drain); returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        self._log.close()
+        return rc
+
+    def kill(self):
+        """SIGKILL: a crash, nothing drained."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._log.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.terminate()
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Factory: start_server(*flags, data_dir=None, port=None, env=None, scheme='ws')."""
+    started: list[Server] = []
+
+    def _start(*flags, data_dir=None, port=None, env=None, scheme="ws", secret=SECRET):
+        d = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(dir=tmp_path))
+        d.mkdir(parents=True, exist_ok=True)
+        p = port or free_port()
+        args = ["--listen", f"127.0.0.1:{p}", "--data-dir", str(d), "--jwt-secret", secret,
+                "--public-url", f"{'https' if scheme == 'wss' else 'http'}://127.0.0.1:{p}", *flags]
+        s = Server(args, d, p, env=env, scheme=scheme)
+        started.append(s)
+        return s
+
+    yield _start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server()
+
+
+async def recv_json(ws, timeout=10.0):
+    """Next message as a dict (asyncio websockets)."""
+    import asyncio
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_until(ws, predicate, timeout=30.0):
+    """Collects messages until predicate(msg) is true; returns (all, last)."""
+    import asyncio
+    seen = []
+    deadline = asyncio.get_event_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_event_loop().time()
+        msg = json.loads(await asyncio.wait_for(ws.recv(), max(left, 0.01)))
+        seen.append(msg)
+        if predicate(msg):
+            return seen, msg
