@@ -1,6 +1,12 @@
 // Artifact store: generated files (reports, pipeline outputs) kept on local disk
 // under <data-dir>/artifacts/<tenant>/..., handed out as absolute HMAC-signed URLs
 // that expire, and served by the gateway at GET /artifacts/...
+//
+// Layout: <root>/<tenant-dir>/<expires-unix>-<32 hex random>/<sanitised name>, and
+// <root>/.staging/ for files being written. The expiry is encoded in the id
+// directory so remove_expired() needs no database. The signature is
+// HMAC-SHA256(signing_key, "<tenant-dir>/<id>/<name>\n<expires>") in hex; a URL
+// edited to another tenant's path, another expiry or another name fails it.
 #pragma once
 
 #include <chrono>
@@ -61,6 +67,11 @@ class ArtifactStore {
 
   // Deletes artifacts whose expiry has passed; returns how many were removed.
   std::size_t remove_expired(std::chrono::system_clock::time_point now);
+
+  // The signed absolute URL of `relative_path` (<tenant>/<id>/<name>) valid until
+  // `expires_at` (whole seconds). Exposed for tests and for re-signing.
+  std::string signed_url(std::string_view relative_path,
+                         std::chrono::system_clock::time_point expires_at) const;
 
   const ArtifactStoreOptions& options() const noexcept { return options_; }
 
