@@ -1,0 +1,163 @@
+import type { ErrorBody } from './protocol.js';
+
+/**
+ * Error codes a {@link StreamerError} can carry: the server's codes (the API
+ * reference's seven plus `CANCELLED`) and three the client raises itself.
+ */
+export type ErrorCode =
+  | 'VALIDATION_ERROR'
+  | 'NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'INTERNAL_ERROR'
+  | 'TIMEOUT'
+  | 'RATE_LIMITED'
+  | 'INVALID_ACTION'
+  | 'CANCELLED'
+  /** The connection could not be (re-)established, or was lost for good. */
+  | 'CONNECTION_ERROR'
+  /** `client.close()` was called while the request was pending. */
+  | 'CLIENT_CLOSED';
+
+/** Whether a code is worth retrying when the server does not say (`details.retryable`). */
+const RETRYABLE_BY_DEFAULT: Record<ErrorCode, boolean> = {
+  VALIDATION_ERROR: false,
+  NOT_FOUND: false,
+  UNAUTHORIZED: false,
+  INTERNAL_ERROR: true,
+  TIMEOUT: true,
+  RATE_LIMITED: true,
+  INVALID_ACTION: false,
+  CANCELLED: false,
+  CONNECTION_ERROR: true,
+  CLIENT_CLOSED: false,
+};
+
+const KNOWN_CODES = new Set(Object.keys(RETRYABLE_BY_DEFAULT));
+
+export interface StreamerErrorInit {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+  requestId?: string | null;
+  retryable?: boolean;
+  /** WebSocket close code when the error comes from a closed connection. */
+  closeCode?: number;
+}
+
+/**
+ * The one error type the client rejects with.
+ *
+ * `code` is one of {@link ErrorCode}; `details` is the server's `details` object
+ * (e.g. `field`/`expected`/`received` for validation errors, `retry_after_ms` for
+ * rate limits, `reason` for authentication failures); `requestId` is the request it
+ * belongs to (null for connection-level errors); `retryable` comes from
+ * `details.retryable` when the server sends it, otherwise from the API reference's
+ * table.
+ */
+export class StreamerError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly requestId: string | null;
+  readonly retryable: boolean;
+  readonly closeCode: number | undefined;
+
+  constructor(init: StreamerErrorInit) {
+    super(init.message);
+    this.name = 'StreamerError';
+    this.code = init.code;
+    this.details = init.details ?? {};
+    this.requestId = init.requestId ?? null;
+    this.retryable = init.retryable ?? RETRYABLE_BY_DEFAULT[init.code];
+    this.closeCode = init.closeCode;
+  }
+
+  /** Builds the error carried by a server `error` message. */
+  static fromServer(body: ErrorBody): StreamerError {
+    const details = body.details ?? {};
+    // An unknown code from a newer server still maps to something actionable.
+    const code = (KNOWN_CODES.has(body.code) ? body.code : 'INTERNAL_ERROR') as ErrorCode;
+    const extra = code === body.code ? {} : { server_code: body.code };
+    return new StreamerError({
+      code,
+      message: body.message || body.code,
+      details: { ...details, ...extra },
+      requestId: body.request_id,
+      retryable: typeof details.retryable === 'boolean' ? details.retryable : undefined,
+    });
+  }
+}
+
+/** WebSocket close codes with a meaning in Streamer (DESIGN §2). */
+export const CloseCodes = {
+  NORMAL: 1000,
+  /** Maximum connection lifetime reached: reconnect silently. */
+  GOING_AWAY: 1001,
+  /** Closed without a close frame (network failure, server killed). */
+  ABNORMAL: 1006,
+  /** A message exceeded the server's size limit. */
+  MESSAGE_TOO_BIG: 1009,
+  /** Server draining for shutdown/restart: reconnect with backoff. */
+  SERVICE_RESTART: 1012,
+  /** The client read too slowly and results overflowed its queue: reconnect and resubscribe. */
+  TRY_AGAIN_LATER: 1013,
+  /** Missing, invalid or expired token: refresh through `getToken` and reconnect. */
+  UNAUTHORIZED: 4401,
+  /** Tenant not allowed: fatal. */
+  FORBIDDEN: 4403,
+  /** Too many new connections from this IP: reconnect with backoff. */
+  RATE_LIMITED: 4429,
+} as const;
+
+/** What the connection does after a close, decided by {@link closePolicy}. */
+export type CloseAction =
+  | { kind: 'reconnect'; delay: 'immediate' | 'backoff'; refreshToken: boolean }
+  | { kind: 'fail' };
+
+/**
+ * Reconnection policy per close code. `canRefreshToken` is true when the client has
+ * a `getToken` callback; without one an authentication failure is final.
+ */
+export function closePolicy(code: number, canRefreshToken: boolean): CloseAction {
+  switch (code) {
+    case CloseCodes.UNAUTHORIZED:
+      return canRefreshToken
+        ? { kind: 'reconnect', delay: 'immediate', refreshToken: true }
+        : { kind: 'fail' };
+    case CloseCodes.FORBIDDEN:
+      return { kind: 'fail' };
+    case CloseCodes.GOING_AWAY:
+    case CloseCodes.TRY_AGAIN_LATER:
+      return { kind: 'reconnect', delay: 'immediate', refreshToken: false };
+    default:
+      // 1006, 1011, 1012, 4429, 1009, a server's plain 1000 … : come back with backoff.
+      return { kind: 'reconnect', delay: 'backoff', refreshToken: false };
+  }
+}
+
+/**
+ * The error that a close code stands for, enriched by the `error` message
+ * (`request_id: null`) the server sent just before closing, if any.
+ */
+export function errorFromClose(code: number, reason: string, serverError?: ErrorBody): StreamerError {
+  const details: Record<string, unknown> = { ...(serverError?.details ?? {}), close_code: code };
+  if (reason && details.close_reason === undefined) details.close_reason = reason;
+  const message = serverError?.message;
+  switch (code) {
+    case CloseCodes.UNAUTHORIZED:
+      return new StreamerError({ code: 'UNAUTHORIZED', message: message ?? 'Unauthorized', details, closeCode: code, retryable: false });
+    case CloseCodes.FORBIDDEN:
+      return new StreamerError({ code: 'UNAUTHORIZED', message: message ?? 'Tenant not allowed', details, closeCode: code, retryable: false });
+    case CloseCodes.RATE_LIMITED:
+      return new StreamerError({ code: 'RATE_LIMITED', message: message ?? 'Too many connections', details, closeCode: code, retryable: true });
+    case CloseCodes.MESSAGE_TOO_BIG:
+      return new StreamerError({ code: 'VALIDATION_ERROR', message: 'Message too large for the server', details: { ...details, reason: 'message_too_large' }, closeCode: code, retryable: false });
+    default:
+      return new StreamerError({
+        code: 'CONNECTION_ERROR',
+        message: message ?? `Connection closed (${code}${reason ? `: ${reason}` : ''})`,
+        details,
+        closeCode: code,
+        retryable: true,
+      });
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * streamer-client: TypeScript/JavaScript SDK for Streamer.
+ * @packageDocumentation
+ */
+export { StreamerClient } from './client.js';
+export type { StreamerClientOptions, RequestOptions, QueuedInfo, ClientEvents } from './client.js';
+export type { ConnectionState, StateChange } from './connection.js';
+export { StreamerError, CloseCodes, closePolicy, errorFromClose } from './errors.js';
+export type { ErrorCode, StreamerErrorInit, CloseAction } from './errors.js';
+export { generateRequestId } from './ids.js';
+export { backoffDelay, DEFAULT_RECONNECT } from './backoff.js';
+export type { ReconnectOptions } from './backoff.js';
+export type {
+  Progress,
+  ResponseBody,
+  ResultBody,
+  ErrorBody,
+  ServerMessage,
+  RequestMessage,
+  RequestSnapshot,
+  RequestStatus,
+  CancelResult,
+} from './protocol.js';
+export type { WebSocketLike, WebSocketConstructor } from './websocket.js';

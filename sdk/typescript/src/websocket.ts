@@ -1,0 +1,48 @@
+/**
+ * The small part of the WHATWG WebSocket interface the client uses. Both the
+ * browser's native `WebSocket` and the `ws` package's class satisfy it.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket class (`globalThis.WebSocket`, `ws`'s default export, or a test double). */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export const OPEN = 1;
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+let nodeWebSocket: Promise<WebSocketConstructor> | undefined;
+
+/**
+ * Picks the WebSocket implementation: the one given in the options, else `ws` on
+ * Node (native WebSocket is not stable on Node 20), else the global one.
+ */
+export function resolveWebSocket(given?: WebSocketConstructor): Promise<WebSocketConstructor> {
+  if (given) return Promise.resolve(given);
+  if (isNode()) {
+    nodeWebSocket ??= import('ws').then((m) => (m.default ?? m) as unknown as WebSocketConstructor);
+    return nodeWebSocket;
+  }
+  const native = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (native) return Promise.resolve(native);
+  return Promise.reject(new Error('No WebSocket implementation found: pass the `WebSocket` option'));
+}
+
+/** Text of a message event; frames the server never sends (binary) decode as UTF-8. */
+export function messageText(data: unknown): string | undefined {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new TextDecoder().decode(data);
+  if (ArrayBuffer.isView(data)) return new TextDecoder().decode(data as Uint8Array);
+  return undefined;
+}
