@@ -1,0 +1,423 @@
+"""Async requests (issue 3; DESIGN §2; docs/protocol.md "Sync and async", "Beyond the
+seed"): queued -> progress -> result, subscribe after reconnect, cancel, time limit,
+retries, idempotent ids, tenant isolation, validation, and slow readers."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from helpers_e2e import (RawWs, assert_error, assert_queued, assert_success, call, collect_terminals,
+                         connect, is_number, parse_iso_z, recv, recv_for, request, request_id_of,
+                         rss_kb, until_terminal)
+
+FI = "--enable-fault-injection"
+
+
+def assert_progress_body(msg, rid):
+    assert set(msg) == {"type", "progress"}, msg
+    p = msg["progress"]
+    assert set(p) >= {"request_id", "progress", "message", "timestamp"}, p
+    assert p["request_id"] == rid
+    assert is_number(p["progress"]) and 0 <= p["progress"] <= 100, p
+    assert isinstance(p["message"], str), p
+    assert isinstance(p.get("metadata", {}), dict), p
+    parse_iso_z(p["timestamp"])
+    return p
+
+
+def assert_progress_sequence(msgs, rid):
+    values = [assert_progress_body(m, rid)["progress"] for m in msgs if m["type"] == "progress"]
+    assert values, "no progress messages"
+    assert all(a < b for a, b in zip(values, values[1:])), f"progress not strictly increasing: {values}"
+    assert values[-1] == 100, f"last progress before the result is {values[-1]}, not 100"
+    return values
+
+
+def assert_result(msg, rid, data, handler="delay"):
+    assert set(msg) == {"type", "result"}, msg
+    r = msg["result"]
+    assert set(r) >= {"request_id", "success", "data", "metadata"}, r
+    assert r["request_id"] == rid
+    assert r["success"] is True
+    assert r["data"] == data
+    md = r["metadata"]
+    assert md["handler"] == handler, md
+    assert is_number(md["total_processing_time"]) and md["total_processing_time"] >= 0, md
+    return r
+
+
+# -- the happy path -----------------------------------------------------------------------------
+
+async def test_queued_progress_result_field_by_field(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        t0 = time.monotonic()
+        await request(ws, "job-1", "delay", {"duration_ms": 1000, "steps": 5},
+                      {"trace_id": "trace-async-1", "client_version": "1.0.0"})
+        first = await recv(ws)
+        assert_queued(first, "job-1")
+        msgs, last = await until_terminal(ws, "job-1", timeout=20)
+        elapsed = time.monotonic() - t0
+    assert all(m["type"] in ("progress", "result") for m in msgs), msgs
+    assert [m["type"] for m in msgs].count("result") == 1
+    values = assert_progress_sequence(msgs[:-1], "job-1")
+    assert len(values) >= 2, values
+    r = assert_result(last, "job-1", {"slept_ms": 1000, "steps": 5})
+    assert 0.9 <= r["metadata"]["total_processing_time"] <= elapsed + 0.5, (r, elapsed)
+    assert r["metadata"].get("trace_id") == "trace-async-1", r["metadata"]
+    assert r["metadata"].get("attempts") == 1, r["metadata"]
+    assert elapsed >= 1.0
+    assert "trace-async-1" in server.log_text()
+
+
+async def test_delay_defaults_to_one_step_and_zero_duration_works(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        assert_queued(await call(ws, "z", "delay", {"duration_ms": 0}), "z")
+        msgs, last = await until_terminal(ws, "z")
+    assert_progress_sequence(msgs[:-1], "z")
+    assert_result(last, "z", {"slept_ms": 0, "steps": 1})
+
+
+async def test_many_async_jobs_each_get_exactly_one_result(start_server):
+    s = start_server("--workers", "4", "--max-concurrent-requests", "50")
+    async with connect(s.ws_url(s.token())) as ws:
+        ids = [f"n{i}" for i in range(40)]
+        for rid in ids:
+            await request(ws, rid, "delay", {"duration_ms": 20, "steps": 2})
+        by_id = await collect_terminals(ws, ids, timeout=60)
+        # nothing more arrives for them
+        with pytest.raises(asyncio.TimeoutError):
+            while True:
+                m = await recv(ws, 0.5)
+                assert request_id_of(m) not in ids or m["type"] not in ("result", "error"), m
+    for rid, msgs in by_id.items():
+        assert msgs[0]["type"] == "response" and msgs[0]["response"]["status"] == "queued", msgs[0]
+        assert [m["type"] for m in msgs].count("result") == 1
+        assert_result(msgs[-1], rid, {"slept_ms": 20, "steps": 2})
+
+
+@pytest.mark.parametrize("payload,field", [
+    ({"duration_ms": -1}, "duration_ms"),
+    ({"duration_ms": 600001}, "duration_ms"),
+    ({"duration_ms": "100"}, "duration_ms"),
+    ({"duration_ms": 10, "steps": 0}, "steps"),
+    ({"duration_ms": 10, "steps": 1001}, "steps"),
+    ({}, "duration_ms"),
+], ids=["negative", "too-long", "string", "zero-steps", "too-many-steps", "missing"])
+async def test_delay_payload_validation(server, payload, field):
+    async with connect(server.ws_url(server.token())) as ws:
+        msg = await call(ws, "bad", "delay", payload)
+        err = assert_error(msg, "VALIDATION_ERROR", "bad", retryable=False)
+        assert err["details"].get("field") == field, err
+        # nothing was stored for it
+        assert_error(await call(ws, "s", "subscribe", {"request_id": "bad"}), "NOT_FOUND", "s")
+
+
+async def test_delay_can_be_disabled(start_server):
+    s = start_server("--disable-delay")
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_error(await call(ws, "d", "delay", {"duration_ms": 10}), "INVALID_ACTION", "d")
+
+
+# -- subscribe -----------------------------------------------------------------------------------
+
+async def test_disconnect_then_subscribe_gets_the_result(start_server):
+    s = start_server("--workers", "4")
+    tok = s.token("sub-user", "sub-tenant")
+    async with connect(s.ws_url(tok)) as ws:
+        assert_queued(await call(ws, "long", "delay", {"duration_ms": 2000, "steps": 10}), "long")
+        assert_queued(await call(ws, "short", "delay", {"duration_ms": 200, "steps": 1}), "short")
+        await recv_for(ws, "long", lambda m: m["type"] == "progress", timeout=10)
+    # Disconnected mid-job: "short" finishes while nobody listens; "long" is still running.
+    await asyncio.sleep(0.5)
+    async with connect(s.ws_url(s.token("sub-user", "sub-tenant"))) as ws:
+        snap = assert_success(await call(ws, "s-long", "subscribe", {"request_id": "long"}), "s-long")
+        assert set(snap) >= {"request_id", "action", "status", "attempts", "progress", "created_at",
+                             "updated_at"}, snap
+        assert snap["request_id"] == "long" and snap["action"] == "delay"
+        assert snap["status"] == "running", snap
+        assert snap["attempts"] == 1
+        assert snap["progress"] is not None and 0 < snap["progress"]["progress"] < 100, snap
+        created, updated = parse_iso_z(snap["created_at"]), parse_iso_z(snap["updated_at"])
+        assert created <= updated
+        msgs, last = await until_terminal(ws, "long", timeout=20)
+        assert_result(last, "long", {"slept_ms": 2000, "steps": 10})
+        later = [m["progress"]["progress"] for m in msgs if m["type"] == "progress"]
+        assert later and later[-1] == 100
+        assert all(v >= snap["progress"]["progress"] for v in later), (snap, later)
+
+        # The finished one: snapshot says succeeded, then the stored result is re-sent.
+        snap2 = assert_success(await call(ws, "s-short", "subscribe", {"request_id": "short"}), "s-short")
+        assert snap2["status"] == "succeeded" and snap2["action"] == "delay", snap2
+        assert snap2["progress"] is None or snap2["progress"]["progress"] == 100, snap2
+        _, res = await until_terminal(ws, "short", timeout=5)
+        assert_result(res, "short", {"slept_ms": 200, "steps": 1})
+
+
+async def test_two_subscribers_each_get_one_result(server):
+    tok = server.token("multi", "t-multi")
+    async with connect(server.ws_url(tok)) as a, connect(server.ws_url(tok)) as b:
+        assert_queued(await call(a, "shared", "delay", {"duration_ms": 800, "steps": 4}), "shared")
+        assert_success(await call(b, "sb", "subscribe", {"request_id": "shared"}), "sb")
+        (ma, la), (mb, lb) = await asyncio.gather(until_terminal(a, "shared"), until_terminal(b, "shared"))
+        for last in (la, lb):
+            assert_result(last, "shared", {"slept_ms": 800, "steps": 4})
+        for ws in (a, b):
+            with pytest.raises(asyncio.TimeoutError):
+                while True:
+                    m = await recv(ws, 0.5)
+                    assert not (request_id_of(m) == "shared" and m["type"] in ("result", "error")), m
+
+
+async def test_subscribe_unknown_and_malformed(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        assert_error(await call(ws, "s1", "subscribe", {"request_id": "never-existed"}), "NOT_FOUND", "s1",
+                     retryable=False)
+        err = assert_error(await call(ws, "s2", "subscribe", {}), "VALIDATION_ERROR", "s2")
+        assert err["details"].get("field") == "request_id", err
+        assert_error(await call(ws, "c1", "cancel", {"request_id": "never-existed"}), "NOT_FOUND", "c1")
+
+
+async def test_subscribe_to_a_sync_request_id_is_not_found(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        assert_success(await call(ws, "sync-1", "health"), "sync-1")
+        assert_error(await call(ws, "s", "subscribe", {"request_id": "sync-1"}), "NOT_FOUND", "s")
+
+
+# -- tenant and user isolation -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("other", [("mallory", "tenant-b"), ("bob", "tenant-a")],
+                         ids=["other-tenant", "same-tenant-other-user"])
+async def test_foreign_subscribe_and_cancel_are_not_found(server, other):
+    async with connect(server.ws_url(server.token("alice", "tenant-a"))) as owner, \
+            connect(server.ws_url(server.token(*other))) as intruder:
+        assert_queued(await call(owner, "secret-job", "delay", {"duration_ms": 1000, "steps": 2}), "secret-job")
+        assert_error(await call(intruder, "s", "subscribe", {"request_id": "secret-job"}), "NOT_FOUND", "s")
+        assert_error(await call(intruder, "c", "cancel", {"request_id": "secret-job"}), "NOT_FOUND", "c")
+        # The intruder may use the same id for their own request: it is a different request.
+        assert_queued(await call(intruder, "secret-job", "delay", {"duration_ms": 10}), "secret-job")
+        _, own = await until_terminal(intruder, "secret-job")
+        assert_result(own, "secret-job", {"slept_ms": 10, "steps": 1})
+        # The owner's job was neither cancelled nor leaked.
+        msgs, last = await until_terminal(owner, "secret-job")
+        assert_result(last, "secret-job", {"slept_ms": 1000, "steps": 2})
+        # After it finished, still invisible to the intruder (no re-sent result).
+        snap = assert_success(await call(intruder, "s2", "subscribe", {"request_id": "secret-job"}), "s2")
+        assert snap["status"] == "succeeded"
+        _, again = await until_terminal(intruder, "secret-job")
+        assert again["result"]["data"] == {"slept_ms": 10, "steps": 1}, "intruder saw the owner's result"
+
+
+# -- cancel ----------------------------------------------------------------------------------------------
+
+async def test_cancel_queued_and_running(start_server):
+    s = start_server("--workers", "1")
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_queued(await call(ws, "running", "delay", {"duration_ms": 10000, "steps": 100}), "running")
+        await recv_for(ws, "running", lambda m: m["type"] == "progress", timeout=10)
+        assert_queued(await call(ws, "waiting", "delay", {"duration_ms": 10, "steps": 1}), "waiting")
+
+        # queued: cancelled at once
+        resp = await call(ws, "c-wait", "cancel", {"request_id": "waiting"})
+        assert assert_success(resp, "c-wait") == {"request_id": "waiting", "status": "cancelled"}
+        _, end = await until_terminal(ws, "waiting", timeout=5)
+        assert_error(end, "CANCELLED", "waiting")
+
+        # running: cooperative
+        t0 = time.monotonic()
+        resp = await call(ws, "c-run", "cancel", {"request_id": "running"})
+        assert assert_success(resp, "c-run") == {"request_id": "running", "status": "cancelling"}
+        msgs, end = await until_terminal(ws, "running", timeout=5)
+        assert_error(end, "CANCELLED", "running")
+        assert time.monotonic() - t0 < 2.0, "cancel of a running delay took too long"
+
+        # Snapshot says cancelled, and the stored error is re-sent.
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "running"}), "s")
+        assert snap["status"] == "cancelled"
+        _, again = await until_terminal(ws, "running", timeout=5)
+        assert_error(again, "CANCELLED", "running")
+        # Cancelling again reports the final status and does nothing else.
+        resp = await call(ws, "c-again", "cancel", {"request_id": "running"})
+        assert assert_success(resp, "c-again") == {"request_id": "running", "status": "cancelled"}
+        with pytest.raises(asyncio.TimeoutError):
+            while True:
+                m = await recv(ws, 0.5)
+                assert request_id_of(m) != "running", m
+
+
+async def test_cancel_finished_request_reports_final_status(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        assert_queued(await call(ws, "done", "delay", {"duration_ms": 10}), "done")
+        await until_terminal(ws, "done")
+        resp = await call(ws, "c", "cancel", {"request_id": "done"})
+        assert assert_success(resp, "c") == {"request_id": "done", "status": "succeeded"}
+        with pytest.raises(asyncio.TimeoutError):
+            m = await recv(ws, 0.7)
+            pytest.fail(f"unexpected message after cancelling a finished request: {m}")
+
+
+# -- time limits and retries (--enable-fault-injection) --------------------------------------------
+
+async def test_time_limit_gives_timeout(start_server):
+    s = start_server(FI)
+    async with connect(s.ws_url(s.token())) as ws:
+        t0 = time.monotonic()
+        assert_queued(await call(ws, "slow", "delay", {"duration_ms": 10000, "steps": 10,
+                                                       "time_limit_ms": 500}), "slow")
+        msgs, end = await until_terminal(ws, "slow", timeout=30)
+        err = assert_error(end, "TIMEOUT", "slow", retryable=True)
+        assert time.monotonic() - t0 < 9, "the time limit was not enforced"
+        assert not any(m["type"] == "result" for m in msgs)
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "slow"}), "s")
+        assert snap["status"] == "failed", snap
+
+
+async def test_retry_then_success(start_server):
+    s = start_server(FI)
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_queued(await call(ws, "flaky", "delay", {"duration_ms": 50, "steps": 1, "fail_attempts": 1}),
+                      "flaky")
+        msgs, end = await until_terminal(ws, "flaky", timeout=60)
+        r = assert_result(end, "flaky", {"slept_ms": 50, "steps": 1})
+        assert r["metadata"].get("attempts") == 2, r["metadata"]
+        assert [m["type"] for m in msgs].count("error") == 0, "a retried attempt leaked an error"
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "flaky"}), "s")
+        assert snap["status"] == "succeeded" and snap["attempts"] == 2, snap
+
+
+async def test_retries_exhausted_is_internal_error_with_attempts(start_server):
+    s = start_server(FI)
+    async with connect(s.ws_url(s.token())) as ws:
+        t0 = time.monotonic()
+        assert_queued(await call(ws, "broken", "delay", {"duration_ms": 10, "fail_attempts": 100}), "broken")
+        msgs, end = await until_terminal(ws, "broken", timeout=90)
+        err = assert_error(end, "INTERNAL_ERROR", "broken", retryable=True)
+        assert err["details"].get("attempts") == 3, err
+        assert [m["type"] for m in msgs].count("error") == 1
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "broken"}), "s")
+        assert snap["status"] == "failed" and snap["attempts"] == 3, snap
+
+
+async def test_fault_injection_fields_ignored_without_flag(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        msg = await call(ws, "f", "delay", {"duration_ms": 10, "fail_attempts": 5})
+        if msg["type"] == "error":
+            assert_error(msg, "VALIDATION_ERROR", "f")
+            return
+        assert_queued(msg, "f")
+        _, end = await until_terminal(ws, "f", timeout=20)
+        assert end["type"] == "result" and end["result"]["metadata"].get("attempts") == 1, end
+
+
+# -- idempotent ids -------------------------------------------------------------------------------------
+
+async def test_idempotent_resend_runs_once(server):
+    tok = server.token("idem", "t-idem")
+    async with connect(server.ws_url(tok)) as ws:
+        payload = {"duration_ms": 1000, "steps": 10}
+        assert_queued(await call(ws, "same", "delay", payload), "same")
+        msgs0, _ = await recv_for(ws, "same", lambda m: m["type"] == "progress", timeout=10)
+        # Resend while unfinished (even with a different payload): queued again, nothing new starts.
+        await request(ws, "same", "delay", {"duration_ms": 5, "steps": 1})
+        msgs1, again = await recv_for(ws, "same", lambda m: m["type"] == "response", timeout=10)
+        assert_queued(again, "same")
+        msgs2, end = await until_terminal(ws, "same", timeout=20)
+        everything = msgs0 + msgs1 + msgs2
+        assert [m["type"] for m in everything].count("result") == 1
+        assert_result(end, "same", {"slept_ms": 1000, "steps": 10})
+        # progress never restarted (one execution)
+        values = [m["progress"]["progress"] for m in everything if m["type"] == "progress"]
+        assert all(a < b for a, b in zip(values, values[1:])), values
+        # Resend after it finished: the stored result, not a new run.
+        await request(ws, "same", "delay", payload)
+        _, stored = await recv_for(ws, "same", lambda m: True, timeout=10)
+        assert_result(stored, "same", {"slept_ms": 1000, "steps": 10})
+        with pytest.raises(asyncio.TimeoutError):
+            m = await recv(ws, 1.2)
+            pytest.fail(f"a finished request produced more messages after a resend: {m}")
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "same"}), "s")
+        assert snap["attempts"] == 1 and snap["status"] == "succeeded", snap
+    # From another connection of the same user, too.
+    async with connect(server.ws_url(server.token("idem", "t-idem"))) as ws2:
+        await request(ws2, "same", "delay", payload)
+        _, stored = await recv_for(ws2, "same", lambda m: True, timeout=10)
+        assert_result(stored, "same", {"slept_ms": 1000, "steps": 10})
+
+
+async def test_idempotent_resend_after_failure_returns_stored_error(start_server):
+    s = start_server(FI)
+    async with connect(s.ws_url(s.token())) as ws:
+        await call(ws, "to", "delay", {"duration_ms": 5000, "time_limit_ms": 200})
+        _, end = await until_terminal(ws, "to", timeout=20)
+        assert_error(end, "TIMEOUT", "to")
+        await request(ws, "to", "delay", {"duration_ms": 10})
+        _, stored = await recv_for(ws, "to", lambda m: True, timeout=10)
+        assert_error(stored, "TIMEOUT", "to")
+
+
+# -- slow readers --------------------------------------------------------------------------------------------
+
+async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
+    """Two raw clients with tiny receive buffers start 100 chatty delay jobs each and
+    stop reading. The server's RSS must stay bounded; once reading resumes, every
+    result arrives (or, after a 1013 close, a resubscribe recovers it)."""
+    s = start_server("--workers", "32", "--max-concurrent-requests", "100",
+                     "--max-messages-per-second", "1000", "--progress-interval-ms", "1")
+    pid = s.proc.pid
+    tok = s.token("slow", "t-slow")
+    n_conns, per_conn = 2, 100
+    blob = "x" * 200
+    clients = [RawWs(s.port, f"/production?Authorization={tok}", rcvbuf=4096) for _ in range(n_conns)]
+    ids = {c: [f"slow-{i}-{j}" for j in range(per_conn)] for i, c in enumerate(clients)}
+    rss0 = rss_kb(pid)
+    try:
+        for c in clients:
+            for rid in ids[c]:
+                c.send_json({"id": rid, "action": "delay",
+                             "payload": {"duration_ms": 600, "steps": 1000},
+                             "metadata": {"trace_id": rid + blob}})
+        # Nobody reads for a while; the jobs run and produce ~200k progress events.
+        peak = rss0
+        t_end = time.monotonic() + 6
+        while time.monotonic() < t_end:
+            peak = max(peak, rss_kb(pid))
+            await asyncio.sleep(0.1)
+        growth_mb = (peak - rss0) / 1024
+        assert growth_mb < 64, f"server RSS grew by {growth_mb:.1f} MB while clients did not read"
+
+        # Resume reading: collect terminals, note a 1013 close.
+        missing = set()
+        for c in clients:
+            want = set(ids[c])
+            c.sock.settimeout(20)
+            closed_1013 = False
+            try:
+                while want:
+                    kind, msg = await asyncio.to_thread(c.read_message)
+                    if kind == "close":
+                        assert msg == 1013, f"unexpected close {msg}"
+                        closed_1013 = True
+                        break
+                    if kind == "text" and msg.get("type") in ("result", "error"):
+                        body = msg[msg["type"]]
+                        assert msg["type"] == "result", msg
+                        want.discard(body["request_id"])
+            except EOFError:
+                pytest.fail("connection dropped without a close frame")
+            if want:
+                assert closed_1013, f"{len(want)} results never arrived and no 1013 close"
+            missing |= want
+    finally:
+        for c in clients:
+            c.close()
+    # Anything not delivered is recoverable with subscribe.
+    if missing:
+        async with connect(s.ws_url(tok), max_queue=None) as ws:
+            for rid in sorted(missing):
+                await request(ws, "sub-" + rid, "subscribe", {"request_id": rid})
+            by_id = await collect_terminals(ws, sorted(missing), timeout=60)
+            for rid, msgs in by_id.items():
+                assert msgs[-1]["type"] == "result", msgs[-1]
+    assert rss_kb(pid) - rss0 < 64 * 1024

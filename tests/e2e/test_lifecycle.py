@@ -1,0 +1,152 @@
+"""Connection and process lifecycle (DESIGN §2 "Heartbeats and lifetime"): SIGTERM
+drain (1012, exit 0, async work left in the store), maximum connection lifetime
+(1001), server pings and the idle timeout."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from helpers_e2e import (RawWs, spin_supported, assert_queued, assert_success, call, connect, expect_close, recv,
+                         recv_for, request, until_terminal)
+
+
+# -- drain ---------------------------------------------------------------------------------
+
+async def test_sigterm_closes_connections_1012_and_exits_0(start_server):
+    s = start_server()
+    tok = s.token()
+    async with connect(s.ws_url(tok)) as a, connect(s.ws_url(tok)) as b:
+        assert_success(await call(a, "1", "health"), "1")
+        assert_success(await call(b, "2", "health"), "2")
+        s.proc.send_signal(15)
+        (_, code_a, _), (_, code_b, _) = await asyncio.gather(expect_close(a, 15), expect_close(b, 15))
+    assert code_a == 1012 and code_b == 1012, (code_a, code_b)
+    rc = await asyncio.to_thread(s.proc.wait, 20)
+    assert rc == 0, s.log_text()[-3000:]
+    # It no longer accepts connections.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+
+
+async def test_drain_leaves_async_work_in_store_and_it_finishes_after_restart(start_server):
+    s = start_server()
+    tok = s.token("drain-user", "drain-tenant")
+    async with connect(s.ws_url(tok)) as ws:
+        assert_queued(await call(ws, "long-1", "delay", {"duration_ms": 3000, "steps": 3}), "long-1")
+        s.proc.send_signal(15)
+        msgs, code, _ = await expect_close(ws, 15)
+    assert code == 1012
+    # No terminal message was sent for the unfinished job.
+    assert not any(m.get("type") in ("result", "error") and m[m["type"]]["request_id"] == "long-1"
+                   for m in msgs), msgs
+    assert await asyncio.to_thread(s.proc.wait, 20) == 0
+    s2 = start_server(data_dir=s.data_dir)
+    async with connect(s2.ws_url(s2.token("drain-user", "drain-tenant"))) as ws:
+        snap = assert_success(await call(ws, "s1", "subscribe", {"request_id": "long-1"}), "s1")
+        assert snap["request_id"] == "long-1" and snap["action"] == "delay"
+        assert snap["status"] in ("queued", "running"), snap
+        _, last = await until_terminal(ws, "long-1", timeout=60)
+    assert last["type"] == "result", last
+    assert last["result"]["success"] is True
+    assert last["result"]["data"] == {"slept_ms": 3000, "steps": 3}
+
+
+async def test_drain_finishes_sync_work_in_flight(start_server):
+    s = start_server("--enable-fault-injection")
+    async with connect(s.ws_url(s.token())) as ws:
+        if not await spin_supported(ws):
+            pytest.xfail("echo has no spin_ms busy work under --enable-fault-injection")
+        await request(ws, "slow", "echo", {"spin_ms": 1500})
+        await asyncio.sleep(0.3)  # the request is in flight
+        s.proc.send_signal(15)
+        msgs, code, _ = await expect_close(ws, 20)
+    answered = [m for m in msgs if m.get("type") == "response" and m["response"]["request_id"] == "slow"]
+    assert len(answered) == 1, f"sync request in flight was not answered before the drain close: {msgs}"
+    assert code == 1012
+    assert await asyncio.to_thread(s.proc.wait, 20) == 0
+
+
+# -- lifetime --------------------------------------------------------------------------------
+
+async def test_max_connection_lifetime_closes_1001(start_server):
+    s = start_server("--max-connection-lifetime", "2")
+    t0 = time.monotonic()
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_success(await call(ws, "1", "health"), "1")
+        msgs, code, _ = await expect_close(ws, 10)
+    elapsed = time.monotonic() - t0
+    assert code == 1001, (code, msgs)
+    assert 1.5 <= elapsed <= 4.5, elapsed
+    assert msgs == [], msgs
+
+
+async def test_lifetime_is_per_connection(start_server):
+    s = start_server("--max-connection-lifetime", "2")
+    tok = s.token()
+    async with connect(s.ws_url(tok)) as first:
+        await asyncio.sleep(1.2)
+        async with connect(s.ws_url(tok)) as second:
+            _, code1, _ = await expect_close(first, 5)
+            assert code1 == 1001
+            # The younger connection is still open and usable.
+            assert_success(await call(second, "h", "health"), "h")
+            _, code2, _ = await expect_close(second, 5)
+            assert code2 == 1001
+
+
+# -- heartbeats ------------------------------------------------------------------------------
+
+def test_silent_client_is_pinged_then_closed(start_server):
+    s = start_server("--ping-interval", "1", "--idle-timeout", "3")
+    raw = RawWs(s.port, f"/production?Authorization={s.token()}", timeout=10)
+    t0 = time.monotonic()
+    pings, closed_by = 0, None
+    try:
+        while True:
+            kind, data = raw.read_message()
+            if kind == "ping":
+                pings += 1          # never answered
+            elif kind == "close":
+                closed_by = ("close", data)
+                break
+    except (EOFError, ConnectionResetError):
+        closed_by = ("eof", None)
+    except socket.timeout:
+        pytest.fail("a silent client was not disconnected within 10 s")
+    finally:
+        raw.close()
+    elapsed = time.monotonic() - t0
+    assert pings >= 1, "the server never pinged"
+    assert closed_by is not None
+    assert 2.5 <= elapsed <= 6.0, elapsed
+
+
+async def test_client_answering_pings_stays_connected(start_server):
+    s = start_server("--ping-interval", "1", "--idle-timeout", "3")
+    # websockets answers server pings automatically; the client itself sends nothing.
+    async with connect(s.ws_url(s.token()), ping_interval=None) as ws:
+        try:
+            msg = await asyncio.wait_for(ws.recv(), 5)
+            pytest.fail(f"unexpected message {msg}")
+        except asyncio.TimeoutError:
+            pass
+        assert ws.close_code is None
+        assert_success(await call(ws, "h", "health"), "h")
+
+
+def test_idle_client_defaults_are_not_aggressive(server):
+    """With default heartbeat settings (30 s / 120 s) a quiet raw client is not
+    dropped within a few seconds."""
+    raw = RawWs(server.port, f"/production?Authorization={server.token()}", timeout=3)
+    try:
+        with pytest.raises(socket.timeout):
+            raw.read_message()
+        raw.send_json({"id": "1", "action": "health"})
+        raw.sock.settimeout(5)
+        kind, msg = raw.read_message()
+        assert kind == "text" and msg["response"]["status"] == "success"
+    finally:
+        raw.close()

@@ -1,0 +1,201 @@
+"""Limits (seed "Rate Limits", DESIGN §2 "Limits", docs/protocol.md close codes):
+connection rate per IP (4429), message rate and concurrent requests per connection
+(RATE_LIMITED with details.limit / details.retry_after_ms, connection stays open),
+message size (1009). Also: limits set through STREAMER_* and a TOML --config."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from helpers_e2e import (assert_error, assert_queued, assert_success, call, collect_terminals,
+                         connect, expect_close, expect_rejected, is_number, recv, request)
+
+
+# -- connection rate --------------------------------------------------------------------
+
+async def test_connection_rate_per_ip(start_server):
+    s = start_server("--max-connections-per-minute", "5")
+    tok = s.token()
+    for i in range(5):
+        async with connect(s.ws_url(tok)) as ws:
+            assert assert_success(await call(ws, f"c{i}", "health"), f"c{i}")["status"] == "healthy"
+    msgs, code = await expect_rejected(s.ws_url(tok))
+    assert len(msgs) == 1, msgs
+    assert set(msgs[0]) == {"type", "error"}
+    err = assert_error(msgs[0], "RATE_LIMITED", None, reason="connection_rate")
+    assert err["details"]["retryable"] is True, err
+    assert code == 4429
+    # Still limited on the next attempt.
+    msgs, code = await expect_rejected(s.ws_url(tok))
+    assert code == 4429
+
+
+async def test_connections_counted_not_concurrent(start_server):
+    """Closing connections does not give the budget back within the minute."""
+    s = start_server("--max-connections-per-minute", "2")
+    tok = s.token()
+    for i in range(2):
+        async with connect(s.ws_url(tok)) as ws:
+            await call(ws, "h", "health")
+    msgs, code = await expect_rejected(s.ws_url(tok))
+    assert code == 4429 and msgs and msgs[0]["error"]["code"] == "RATE_LIMITED"
+
+
+# -- message rate ---------------------------------------------------------------------------
+
+async def test_message_rate_per_connection(start_server):
+    s = start_server("--max-messages-per-second", "10")
+    async with connect(s.ws_url(s.token())) as ws:
+        n = 30
+        await asyncio.gather(*(ws.send(json.dumps({"id": f"r{i}", "action": "health"})) for i in range(n)))
+        got = [await recv(ws) for _ in range(n)]
+        by_id = {}
+        for m in got:
+            body = m[m["type"]]
+            assert body["request_id"] not in by_id, f"two answers for {body['request_id']}"
+            by_id[body["request_id"]] = m
+        assert set(by_id) == {f"r{i}" for i in range(n)}
+        ok = [m for m in got if m["type"] == "response"]
+        limited = [m for m in got if m["type"] == "error"]
+        assert 10 <= len(ok) <= 13, f"{len(ok)} of {n} accepted in a burst with a limit of 10/s"
+        for m in limited:
+            err = assert_error(m, "RATE_LIMITED", m["error"]["request_id"], limit=10, retryable=True)
+            ra = err["details"].get("retry_after_ms")
+            assert isinstance(ra, int) and not isinstance(ra, bool) and 0 < ra <= 1000, err
+        # The connection stays open; after waiting, requests pass again.
+        await asyncio.sleep(1.1)
+        assert assert_success(await call(ws, "later", "health"), "later")["status"] == "healthy"
+        assert ws.close_code is None
+
+
+async def test_malformed_messages_count_towards_message_rate(start_server):
+    s = start_server("--max-messages-per-second", "5")
+    async with connect(s.ws_url(s.token())) as ws:
+        for _ in range(5):
+            await ws.send("{garbage")
+        for _ in range(5):
+            assert (await recv(ws))["error"]["code"] == "VALIDATION_ERROR"
+        msg = await call(ws, "x", "health")
+        assert_error(msg, "RATE_LIMITED", "x", limit=5)
+
+
+# -- concurrent requests ------------------------------------------------------------------
+
+async def test_eleventh_concurrent_async_request_is_rate_limited(start_server):
+    s = start_server("--workers", "12")
+    async with connect(s.ws_url(s.token())) as ws:
+        for i in range(10):
+            await request(ws, f"d{i}", "delay", {"duration_ms": 1500, "steps": 1})
+        await request(ws, "d10", "delay", {"duration_ms": 100, "steps": 1})
+        seen = {}
+        queued = set()
+        while "d10" not in seen:
+            m = await recv(ws)
+            body = m[m["type"]]
+            if m["type"] == "response" and body["status"] == "queued":
+                assert_queued(m, body["request_id"])
+                queued.add(body["request_id"])
+            if body["request_id"] == "d10":
+                seen["d10"] = m
+        assert queued == {f"d{i}" for i in range(10)}, queued
+        err = assert_error(seen["d10"], "RATE_LIMITED", "d10", limit=10, retryable=True)
+        ra = err["details"].get("retry_after_ms")
+        assert is_number(ra) and ra >= 0, err
+        # Sync requests count too while 10 async requests are unfinished.
+        assert_error(await call(ws, "h-busy", "health"), "RATE_LIMITED", "h-busy", limit=10)
+        # The connection stays open; the rejected request was never stored.
+        by_id = await collect_terminals(ws, [f"d{i}" for i in range(10)], timeout=30)
+        for rid, msgs in by_id.items():
+            assert msgs[-1]["type"] == "result" and msgs[-1]["result"]["success"] is True, msgs[-1]
+        assert assert_success(await call(ws, "h-free", "health"), "h-free")["status"] == "healthy"
+        assert_error(await call(ws, "s", "subscribe", {"request_id": "d10"}), "NOT_FOUND", "s")
+        # Slots are free again: a new async request is accepted.
+        assert_queued(await call(ws, "d11", "delay", {"duration_ms": 10}), "d11")
+
+
+async def test_concurrency_limit_is_configurable_and_per_connection(start_server):
+    s = start_server("--max-concurrent-requests", "2", "--workers", "6")
+    tok = s.token()
+    async with connect(s.ws_url(tok)) as a, connect(s.ws_url(tok)) as b:
+        assert_queued(await call(a, "x1", "delay", {"duration_ms": 1000}), "x1")
+        assert_queued(await call(a, "x2", "delay", {"duration_ms": 1000}), "x2")
+        assert_error(await call(a, "x3", "delay", {"duration_ms": 1000}), "RATE_LIMITED", "x3", limit=2)
+        # Another connection of the same user has its own budget.
+        assert_queued(await call(b, "y1", "delay", {"duration_ms": 1000}), "y1")
+        assert_queued(await call(b, "y2", "delay", {"duration_ms": 1000}), "y2")
+
+
+# -- message size -----------------------------------------------------------------------
+
+def echo_of_size(n: int, id_="big") -> str:
+    base = json.dumps({"id": id_, "action": "echo", "payload": {"blob": ""}})
+    return json.dumps({"id": id_, "action": "echo", "payload": {"blob": "x" * (n - len(base))}})
+
+
+async def test_message_over_max_bytes_closes_1009(start_server):
+    s = start_server("--max-message-bytes", "1000")
+    async with connect(s.ws_url(s.token())) as ws:
+        ok = echo_of_size(950, "fits")
+        assert len(ok) == 950
+        assert assert_success(await call_raw(ws, ok, "fits"), "fits")["blob"].startswith("x")
+        await ws.send(echo_of_size(1500, "too-big"))
+        msgs, code, _ = await expect_close(ws, timeout=10)
+    assert code == 1009, (code, msgs)
+    assert not any(m.get("type") == "response" for m in msgs), msgs
+
+
+async def test_default_max_message_is_1mb(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        ok = echo_of_size(1_000_000, "fits")
+        msg = await call_raw(ws, ok, "fits", timeout=20)
+        assert len(assert_success(msg, "fits")["blob"]) > 999_000
+        await ws.send(echo_of_size(1_100_000, "too-big"))
+        msgs, code, _ = await expect_close(ws, timeout=10)
+    assert code == 1009, (code, msgs)
+
+
+async def call_raw(ws, text, rid, timeout=10):
+    await ws.send(text)
+    m = await recv(ws, timeout)
+    assert m[m["type"]]["request_id"] == rid, m
+    return m
+
+
+# -- configuration sources ---------------------------------------------------------------
+
+async def assert_limit_1000(s):
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_success(await call_raw(ws, echo_of_size(900, "ok"), "ok"), "ok")
+        await ws.send(echo_of_size(1500, "big"))
+        _, code, _ = await expect_close(ws, timeout=10)
+    assert code == 1009
+
+
+async def assert_limit_not_1000(s):
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_success(await call_raw(ws, echo_of_size(1500, "ok"), "ok"), "ok")
+
+
+async def test_limit_from_environment(start_server):
+    s = start_server(env={**os.environ, "STREAMER_MAX_MESSAGE_BYTES": "1000"})
+    await assert_limit_1000(s)
+
+
+async def test_limit_from_toml_config(start_server, tmp_path):
+    cfg = tmp_path / "streamer.toml"
+    cfg.write_text("max_message_bytes = 1000\nmax_messages_per_second = 100\n")
+    s = start_server("--config", str(cfg))
+    await assert_limit_1000(s)
+
+
+async def test_flag_overrides_environment_overrides_config(start_server, tmp_path):
+    cfg = tmp_path / "streamer.toml"
+    cfg.write_text("max_message_bytes = 1000\n")
+    # env beats the file
+    s = start_server("--config", str(cfg), env={**os.environ, "STREAMER_MAX_MESSAGE_BYTES": "100000"})
+    await assert_limit_not_1000(s)
+    # the flag beats the env
+    s2 = start_server("--max-message-bytes", "1000",
+                      env={**os.environ, "STREAMER_MAX_MESSAGE_BYTES": "100000"})
+    await assert_limit_1000(s2)
