@@ -196,8 +196,9 @@ def assert_queued(msg: dict, request_id) -> dict:
 
 def claims(sub="user-1", tenant="tenant-1", permissions=("read", "write"), ttl=3600, **extra):
     now = int(time.time())
-    c = {"sub": sub, "tenant_id": tenant, "permissions": list(permissions), "iat": now,
-         "exp": now + ttl}
+    c = {"sub": sub, "tenant_id": tenant, "iat": now, "exp": now + ttl}
+    if permissions is not None:
+        c["permissions"] = list(permissions)
     for k, v in extra.items():
         if v is None:
             c.pop(k, None)

@@ -4,6 +4,7 @@ terminal state, retrievable with `subscribe`. Results expire after --result-ttl.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from helpers_e2e import (assert_error, assert_queued, assert_success, call, collect_terminals,
@@ -72,7 +73,6 @@ async def test_many_jobs_across_crash_each_finish_exactly_once(start_server):
                 m = await asyncio.wait_for(ws.recv(), 0.1)
             except asyncio.TimeoutError:
                 continue
-            import json
             m = json.loads(m)
             body = m[m["type"]]
             if m["type"] == "response":
