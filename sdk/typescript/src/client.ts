@@ -446,10 +446,20 @@ export class StreamerClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** Delivers progress once and in order (a resubscribe may repeat the latest one). */
-  private deliverProgress(p: Pending, progress: Progress): void {
+  /**
+   * Delivers progress once and in order: never backwards, and not twice (a
+   * resubscribe's snapshot repeats the latest progress the caller may have seen).
+   */
+  private deliverProgress(p: Pending, progress: Progress, fromSnapshot = false): void {
     const last = p.lastProgress;
-    if (last && (progress.progress < last.progress || (progress.progress === last.progress && progress.message === last.message && progress.timestamp === last.timestamp))) return;
+    if (last) {
+      if (progress.progress < last.progress) return;
+      if (progress.progress === last.progress) {
+        if (fromSnapshot) return;
+        const sameTime = !progress.timestamp || !last.timestamp || progress.timestamp === last.timestamp;
+        if (progress.message === last.message && sameTime) return;
+      }
+    }
     p.lastProgress = progress;
     p.onProgress?.(progress);
     this.options.onProgress?.(progress);
@@ -462,7 +472,7 @@ export class StreamerClient extends Emitter<ClientEvents> {
     if (c.action === 'subscribe') {
       const p = this.pending.get(c.target);
       const snapshot = data as RequestSnapshot | undefined;
-      if (p && snapshot?.progress) this.deliverProgress(p, snapshot.progress);
+      if (p && snapshot?.progress) this.deliverProgress(p, snapshot.progress, true);
       // A finished request's stored result or error follows this answer.
     }
   }
