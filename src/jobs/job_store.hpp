@@ -111,9 +111,10 @@ class JobStore {
                       std::string_view outcome_json) = 0;
 
   // Gives a leased job back to the queue, runnable again at `available_at` (retry
-  // with backoff, or shutdown). Returns false if worker_id no longer holds it.
+  // with backoff, or shutdown). refund_attempt undoes the lease's attempt count (a
+  // shutdown is not the job's fault). Returns false if worker_id no longer holds it.
   virtual bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
-                       std::string_view last_error) = 0;
+                       std::string_view last_error, bool refund_attempt = false) = 0;
 
   // Cancels by key. A queued job ends at once with `cancelled_outcome_json`; a
   // running one is flagged for its worker; others are left alone.

@@ -12,7 +12,7 @@ void HandlerRegistry::add(std::unique_ptr<Handler> handler) {
   }
 }
 
-const Handler* HandlerRegistry::find(std::string_view action) const {
+Handler* HandlerRegistry::find(std::string_view action) const {
   auto it = handlers_.find(action);
   return it == handlers_.end() ? nullptr : it->second.get();
 }

@@ -17,7 +17,8 @@ class HandlerRegistry {
   // Adds a handler; throws std::invalid_argument if its name is taken or empty.
   void add(std::unique_ptr<Handler> handler);
   // nullptr when no handler has this action name.
-  const Handler* find(std::string_view action) const;
+  // Handlers run concurrently on several threads: run() must be thread-safe.
+  Handler* find(std::string_view action) const;
   std::vector<std::string> names() const;
 
  private:

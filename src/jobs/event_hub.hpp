@@ -1,0 +1,49 @@
+// Routes a request's `progress`, `result` and `error` messages to every connection
+// subscribed to it. In-process implementation; with Redis the same calls map to
+// pub/sub channels so the event reaches whichever gateway holds the connection.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jobs/job_store.hpp"
+
+namespace streamer {
+
+enum class MessageKind {
+  kReply,     // an answer that ends a sync request (response or error)
+  kQueued,    // `queued` (the request goes on)
+  kProgress,  // may be coalesced or dropped in favour of a newer one
+  kTerminal,  // an async request's `result` or `error`: never dropped
+  kNotice,    // anything else (subscribe/cancel answers, connection errors)
+};
+
+// Something that can take outgoing messages: a client connection. deliver() must be
+// thread-safe and must not block (implementations queue).
+class MessageSink {
+ public:
+  virtual ~MessageSink() = default;
+  virtual void deliver(std::string_view request_id, MessageKind kind, std::string message) = 0;
+};
+
+class EventHub {
+ public:
+  // Adds sink as a subscriber of key (idempotent per sink).
+  void subscribe(const JobKey& key, const std::shared_ptr<MessageSink>& sink);
+  // Delivers message to the live subscribers of key. A terminal message also ends the
+  // subscription list (nothing follows a terminal event).
+  void publish(const JobKey& key, MessageKind kind, const std::string& message);
+  // Number of keys with at least one subscriber (for metrics and tests).
+  std::size_t topic_count() const;
+
+ private:
+  static std::string topic(const JobKey& key);
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<std::weak_ptr<MessageSink>>, std::less<>> topics_;
+};
+
+}  // namespace streamer

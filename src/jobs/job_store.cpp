@@ -1,0 +1,22 @@
+#include "jobs/job_store.hpp"
+
+#include <array>
+
+namespace streamer {
+namespace {
+constexpr std::array<std::string_view, 5> kStatusNames{"queued", "running", "succeeded", "failed",
+                                                       "cancelled"};
+}
+
+std::string_view to_string(JobStatus status) noexcept {
+  return kStatusNames[static_cast<std::size_t>(status)];
+}
+
+std::optional<JobStatus> job_status_from_string(std::string_view text) noexcept {
+  for (std::size_t i = 0; i < kStatusNames.size(); ++i) {
+    if (kStatusNames[i] == text) return static_cast<JobStatus>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace streamer

@@ -1,0 +1,44 @@
+// An in-memory JobStore for unit tests only: same contract as the durable backends,
+// nothing survives the process.
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "jobs/job_store.hpp"
+
+namespace streamer {
+
+class MemoryJobStore final : public JobStore {
+ public:
+  SubmitResult submit(const NewJob& job) override;
+  std::optional<JobRecord> find(const JobKey& key) override;
+  std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) override;
+  LeaseState renew(std::string_view job_id, std::string_view worker_id,
+                   std::chrono::milliseconds ttl) override;
+  void save_progress(std::string_view job_id, std::string_view worker_id,
+                     std::string_view progress_json) override;
+  bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
+              std::string_view outcome_json) override;
+  bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
+               std::string_view last_error, bool refund_attempt) override;
+  CancelOutcome request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) override;
+  std::size_t purge_finished_before(SystemTime cutoff) override;
+  std::optional<SystemTime> next_wakeup() override;
+
+ private:
+  struct Row {
+    JobRecord record;
+    SystemTime available_at{};
+    std::string lease_owner;
+    SystemTime lease_until{};
+  };
+  Row* by_key(const JobKey& key);
+  Row* leased(std::string_view job_id, std::string_view worker_id);
+
+  std::mutex mutex_;
+  std::map<std::int64_t, Row> rows_;  // by job id, i.e. in submission order
+  std::int64_t next_id_ = 1;
+};
+
+}  // namespace streamer

@@ -1,0 +1,288 @@
+#include "jobs/sqlite_job_store.hpp"
+
+#include <sqlite3.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace streamer {
+namespace {
+
+std::int64_t to_ms(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+SystemTime from_ms(std::int64_t ms) { return SystemTime(std::chrono::milliseconds(ms)); }
+std::int64_t now_ms() { return to_ms(std::chrono::system_clock::now()); }
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs(
+  job_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  trace_id TEXT NOT NULL DEFAULT '',
+  status INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL DEFAULT 3,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  available_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  progress TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '',
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  UNIQUE(tenant_id, user_id, request_id)
+);
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs(available_at, job_id) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_until) WHERE status = 1;
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+)sql";
+
+constexpr const char* kColumns =
+    "job_id, tenant_id, user_id, request_id, action, payload, trace_id, status, attempts, "
+    "max_attempts, cancel_requested, progress, outcome, last_error, created_at, updated_at, "
+    "finished_at, lease_owner, lease_until";
+
+}  // namespace
+
+// RAII prepared statement with typed binds; throws on errors other than BUSY-after-timeout.
+class SqliteJobStore::Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // Steps once; true when a row is available.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw std::runtime_error(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+  }
+  std::string text(int col) const {
+    auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int changes() const { return sqlite3_changes(db_); }
+
+  // Reads a row selected with kColumns.
+  JobRecord record() const {
+    JobRecord r;
+    r.job_id = std::to_string(integer(0));
+    r.key = {text(1), text(2), text(3)};
+    r.action = text(4);
+    r.payload_json = text(5);
+    r.trace_id = text(6);
+    r.status = static_cast<JobStatus>(integer(7));
+    r.attempts = static_cast<int>(integer(8));
+    r.max_attempts = static_cast<int>(integer(9));
+    r.cancel_requested = integer(10) != 0;
+    r.progress_json = text(11);
+    r.outcome_json = text(12);
+    r.last_error = text(13);
+    r.created_at = from_ms(integer(14));
+    r.updated_at = from_ms(integer(15));
+    if (!is_null(16)) r.finished_at = from_ms(integer(16));
+    return r;
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+SqliteJobStore::SqliteJobStore(SqliteJobStoreOptions options) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(options.path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot open job store " + options.path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  exec("PRAGMA journal_mode=WAL");
+  exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  exec("PRAGMA foreign_keys=ON");
+  exec(kSchema);
+}
+
+SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
+
+void SqliteJobStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown";
+    sqlite3_free(err);
+    throw std::runtime_error("sqlite: " + msg);
+  }
+}
+
+std::optional<JobRecord> SqliteJobStore::find_locked(const JobKey& key) {
+  Statement s(db_, std::string("SELECT ") + kColumns +
+                       " FROM jobs WHERE tenant_id=?1 AND user_id=?2 AND request_id=?3");
+  s.bind(1, key.tenant_id).bind(2, key.user_id).bind(3, key.request_id);
+  if (!s.step()) return std::nullopt;
+  return s.record();
+}
+
+SubmitResult SqliteJobStore::submit(const NewJob& job) {
+  std::lock_guard lock(mutex_);
+  const auto now = now_ms();
+  Statement ins(db_,
+                "INSERT INTO jobs(tenant_id, user_id, request_id, action, payload, trace_id, "
+                "max_attempts, available_at, created_at, updated_at) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?8) "
+                "ON CONFLICT(tenant_id, user_id, request_id) DO NOTHING");
+  ins.bind(1, job.key.tenant_id).bind(2, job.key.user_id).bind(3, job.key.request_id);
+  ins.bind(4, job.action).bind(5, job.payload_json).bind(6, job.trace_id);
+  ins.bind(7, static_cast<std::int64_t>(job.max_attempts)).bind(8, now);
+  ins.step();
+  bool created = ins.changes() > 0;
+  auto record = find_locked(job.key);
+  if (!record) throw std::runtime_error("job vanished after insert");
+  return {std::move(*record), created};
+}
+
+std::optional<JobRecord> SqliteJobStore::find(const JobKey& key) {
+  std::lock_guard lock(mutex_);
+  return find_locked(key);
+}
+
+std::optional<JobRecord> SqliteJobStore::claim_locked(const char* select_sql, std::string_view worker_id,
+                                                      std::chrono::milliseconds ttl) {
+  const auto now = now_ms();
+  Statement s(db_, std::string("UPDATE jobs SET status=1, attempts=attempts+1, lease_owner=?1, "
+                               "lease_until=?2, updated_at=?3 WHERE job_id=(") +
+                       select_sql + ") RETURNING " + kColumns);
+  s.bind(1, worker_id).bind(2, now + ttl.count()).bind(3, now);
+  if (!s.step()) return std::nullopt;
+  JobRecord r = s.record();
+  while (s.step()) {
+  }
+  return r;
+}
+
+std::optional<Lease> SqliteJobStore::acquire(std::string_view worker_id, std::chrono::milliseconds ttl) {
+  std::lock_guard lock(mutex_);
+  // Queued work first, oldest first; then jobs whose worker stopped renewing its lease.
+  auto record = claim_locked(
+      "SELECT job_id FROM jobs WHERE status=0 AND available_at<=?3 ORDER BY available_at, job_id LIMIT 1",
+      worker_id, ttl);
+  if (!record) {
+    record = claim_locked("SELECT job_id FROM jobs WHERE status=1 AND lease_until<=?3 ORDER BY lease_until LIMIT 1",
+                          worker_id, ttl);
+  }
+  if (!record) return std::nullopt;
+  Lease lease;
+  lease.record = std::move(*record);
+  lease.worker_id = std::string(worker_id);
+  lease.lease_until = from_ms(now_ms() + ttl.count());
+  return lease;
+}
+
+LeaseState SqliteJobStore::renew(std::string_view job_id, std::string_view worker_id,
+                                 std::chrono::milliseconds ttl) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_,
+              "UPDATE jobs SET lease_until=?1 WHERE job_id=?2 AND status=1 AND lease_owner=?3 "
+              "RETURNING cancel_requested");
+  s.bind(1, now_ms() + ttl.count()).bind(2, std::stoll(std::string(job_id))).bind(3, worker_id);
+  LeaseState state;
+  if (s.step()) {
+    state.owned = true;
+    state.cancel_requested = s.integer(0) != 0;
+    while (s.step()) {
+    }
+  }
+  return state;
+}
+
+void SqliteJobStore::save_progress(std::string_view job_id, std::string_view worker_id,
+                                   std::string_view progress_json) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_,
+              "UPDATE jobs SET progress=?1, updated_at=?2 WHERE job_id=?3 AND status=1 AND lease_owner=?4");
+  s.bind(1, progress_json).bind(2, now_ms()).bind(3, std::stoll(std::string(job_id))).bind(4, worker_id);
+  s.step();
+}
+
+bool SqliteJobStore::finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
+                            std::string_view outcome_json) {
+  std::lock_guard lock(mutex_);
+  const auto now = now_ms();
+  Statement s(db_,
+              "UPDATE jobs SET status=?1, outcome=?2, updated_at=?3, finished_at=?3, lease_owner=NULL, "
+              "lease_until=NULL WHERE job_id=?4 AND status=1 AND lease_owner=?5");
+  s.bind(1, static_cast<std::int64_t>(terminal)).bind(2, outcome_json).bind(3, now);
+  s.bind(4, std::stoll(std::string(job_id))).bind(5, worker_id);
+  s.step();
+  return s.changes() == 1;
+}
+
+bool SqliteJobStore::release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
+                             std::string_view last_error, bool refund_attempt) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_,
+              "UPDATE jobs SET status=0, available_at=?1, last_error=?2, updated_at=?3, lease_owner=NULL, "
+              "lease_until=NULL, attempts=attempts-?6 WHERE job_id=?4 AND status=1 AND lease_owner=?5");
+  s.bind(1, to_ms(available_at)).bind(2, last_error).bind(3, now_ms());
+  s.bind(4, std::stoll(std::string(job_id))).bind(5, worker_id).bind(6, std::int64_t{refund_attempt ? 1 : 0});
+  s.step();
+  return s.changes() == 1;
+}
+
+CancelOutcome SqliteJobStore::request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) {
+  std::lock_guard lock(mutex_);
+  const auto now = now_ms();
+  Statement q(db_,
+              "UPDATE jobs SET status=4, outcome=?1, updated_at=?2, finished_at=?2 "
+              "WHERE tenant_id=?3 AND user_id=?4 AND request_id=?5 AND status=0");
+  q.bind(1, cancelled_outcome_json).bind(2, now).bind(3, key.tenant_id).bind(4, key.user_id).bind(5, key.request_id);
+  q.step();
+  if (q.changes() == 1) return CancelOutcome::kCancelledNow;
+  Statement r(db_,
+              "UPDATE jobs SET cancel_requested=1, updated_at=?1 "
+              "WHERE tenant_id=?2 AND user_id=?3 AND request_id=?4 AND status=1");
+  r.bind(1, now).bind(2, key.tenant_id).bind(3, key.user_id).bind(4, key.request_id);
+  r.step();
+  if (r.changes() == 1) return CancelOutcome::kCancelRequested;
+  return find_locked(key) ? CancelOutcome::kAlreadyFinished : CancelOutcome::kNotFound;
+}
+
+std::size_t SqliteJobStore::purge_finished_before(SystemTime cutoff) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1");
+  s.bind(1, to_ms(cutoff));
+  s.step();
+  return static_cast<std::size_t>(s.changes());
+}
+
+std::optional<SystemTime> SqliteJobStore::next_wakeup() {
+  std::lock_guard lock(mutex_);
+  Statement s(db_,
+              "SELECT MIN(t) FROM (SELECT MIN(available_at) AS t FROM jobs WHERE status=0 "
+              "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status=1)");
+  if (!s.step() || s.is_null(0)) return std::nullopt;
+  return from_ms(s.integer(0));
+}
+
+}  // namespace streamer

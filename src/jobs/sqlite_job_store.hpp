@@ -1,0 +1,54 @@
+// The embedded default JobStore: one SQLite database in WAL mode under --data-dir.
+// Every call is one short transaction; several processes may share the file
+// (SQLite's locking plus busy_timeout), and within a process a mutex serialises
+// use of the single connection.
+#pragma once
+
+#include <filesystem>
+#include <mutex>
+
+#include "jobs/job_store.hpp"
+
+struct sqlite3;
+
+namespace streamer {
+
+struct SqliteJobStoreOptions {
+  std::filesystem::path path;      // database file (":memory:" for tests)
+  bool synchronous_full = false;   // FULL: fsync every commit (power-loss durable); NORMAL: WAL,
+                                   // durable across process crashes, fsync at checkpoints
+};
+
+class SqliteJobStore final : public JobStore {
+ public:
+  // Opens (creating if needed) the database and its schema. Throws std::runtime_error.
+  explicit SqliteJobStore(SqliteJobStoreOptions options);
+  ~SqliteJobStore() override;
+
+  SubmitResult submit(const NewJob& job) override;
+  std::optional<JobRecord> find(const JobKey& key) override;
+  std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) override;
+  LeaseState renew(std::string_view job_id, std::string_view worker_id,
+                   std::chrono::milliseconds ttl) override;
+  void save_progress(std::string_view job_id, std::string_view worker_id,
+                     std::string_view progress_json) override;
+  bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
+              std::string_view outcome_json) override;
+  bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
+               std::string_view last_error, bool refund_attempt) override;
+  CancelOutcome request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) override;
+  std::size_t purge_finished_before(SystemTime cutoff) override;
+  std::optional<SystemTime> next_wakeup() override;
+
+ private:
+  class Statement;
+  std::optional<JobRecord> find_locked(const JobKey& key);
+  std::optional<JobRecord> claim_locked(const char* select_sql, std::string_view worker_id,
+                                        std::chrono::milliseconds ttl);
+  void exec(const char* sql);
+
+  std::mutex mutex_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace streamer

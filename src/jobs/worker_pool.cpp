@@ -1,0 +1,346 @@
+#include "jobs/worker_pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/protocol.hpp"
+#include "jobs/progress_reporter.hpp"
+
+namespace streamer {
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+
+struct WorkerPool::ActiveJob {
+  Lease lease;
+  CancelToken cancel;
+  SteadyClock::time_point started{};
+  SteadyClock::time_point deadline{};
+  SteadyClock::time_point next_renew{};
+  std::chrono::milliseconds time_limit{};
+  std::unique_ptr<ProgressReporter> progress;
+  std::atomic<bool> concluded{false};
+
+  const std::string& id() const { return lease.record.job_id; }
+  const JobKey& key() const { return lease.record.key; }
+};
+
+namespace {
+
+std::string timeout_message(const std::string& request_id, std::chrono::milliseconds limit) {
+  json::object details;
+  details["time_limit_ms"] = limit.count();
+  return protocol::error_message(request_id, ErrorCode::kTimeout,
+                                 "Request exceeded its time limit of " + std::to_string(limit.count()) + " ms",
+                                 std::move(details));
+}
+
+std::string cancelled_message(const std::string& request_id) {
+  return protocol::error_message(request_id, ErrorCode::kCancelled, "Request cancelled", {}, false);
+}
+
+std::string exhausted_message(const std::string& request_id, int attempts, std::string_view last_error) {
+  json::object details;
+  details["attempts"] = attempts;
+  details["last_error"] = last_error;
+  return protocol::error_message(request_id, ErrorCode::kInternalError,
+                                 "Request failed after " + std::to_string(attempts) + " attempts",
+                                 std::move(details), false);
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(JobStore& store, EventHub& hub, const HandlerRegistry& registry,
+                       const HandlerEnvironment& env, WorkerPoolOptions options)
+    : store_(store), hub_(hub), registry_(registry), env_(env), options_(std::move(options)) {}
+
+WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(0)); }
+
+std::string WorkerPool::worker_id(int index) const {
+  return options_.instance_id + "/w" + std::to_string(index);
+}
+
+void WorkerPool::start() {
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
+  supervisor_ = std::thread([this] { supervisor_loop(); });
+}
+
+void WorkerPool::notify() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    ++wake_seq_;
+  }
+  wake_.notify_one();
+}
+
+std::size_t WorkerPool::running() const {
+  std::lock_guard lock(active_mutex_);
+  return active_.size();
+}
+
+void WorkerPool::worker_loop(int index) {
+  const std::string me = worker_id(index);
+  while (!stopping_.load()) {
+    std::uint64_t seq;
+    {
+      std::lock_guard lock(wake_mutex_);
+      seq = wake_seq_;
+    }
+    std::optional<Lease> lease;
+    std::optional<SystemTime> next;
+    try {
+      lease = store_.acquire(me, options_.lease_ttl);
+      if (!lease) next = store_.next_wakeup();
+    } catch (const std::exception& e) {
+      spdlog::error("worker {}: store error: {}", me, e.what());
+    }
+    if (lease) {
+      run_job(std::move(*lease));
+      continue;
+    }
+    auto until = SteadyClock::now() + options_.idle_poll;
+    if (next) {
+      auto in = *next - std::chrono::system_clock::now();
+      until = std::min(until, SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(in) +
+                                  std::chrono::milliseconds(1));
+    }
+    std::unique_lock lock(wake_mutex_);
+    wake_.wait_until(lock, until, [&] { return stopping_.load() || wake_seq_ != seq; });
+  }
+}
+
+bool WorkerPool::conclude(ActiveJob& job, JobStatus status, const std::string& message) {
+  if (job.concluded.exchange(true)) return false;
+  bool ended = false;
+  try {
+    ended = store_.finish(job.id(), job.lease.worker_id, status, message);
+  } catch (const std::exception& e) {
+    spdlog::error("job {}: cannot record outcome: {}", job.id(), e.what());
+  }
+  if (!ended) return false;
+  hub_.publish(job.key(), MessageKind::kTerminal, message);
+  switch (status) {
+    case JobStatus::kSucceeded: ++stats_.succeeded; break;
+    case JobStatus::kCancelled: ++stats_.cancelled; break;
+    default: ++stats_.failed; break;
+  }
+  spdlog::info(R"({{"event":"job_finished","job":"{}","action":"{}","status":"{}","attempts":{},"trace_id":"{}"}})",
+               job.id(), job.lease.record.action, to_string(status), job.lease.record.attempts,
+               job.lease.record.trace_id);
+  return true;
+}
+
+void WorkerPool::run_job(Lease lease) {
+  auto job = std::make_shared<ActiveJob>();
+  job->lease = std::move(lease);
+  const JobRecord& rec = job->lease.record;
+  const std::string& request_id = rec.key.request_id;
+
+  Handler* handler = registry_.find(rec.action);
+  if (!handler) {
+    conclude(*job, JobStatus::kFailed,
+             protocol::error_message(request_id, ErrorCode::kInvalidAction, "Unknown action: " + rec.action));
+    return;
+  }
+  if (rec.attempts > rec.max_attempts) {  // its workers kept dying
+    conclude(*job, JobStatus::kFailed,
+             exhausted_message(request_id, rec.attempts - 1,
+                               rec.last_error.empty() ? "worker lost" : rec.last_error));
+    return;
+  }
+  std::error_code ec;
+  json::value payload_value = json::parse(rec.payload_json, ec);
+  json::object payload = (!ec && payload_value.is_object()) ? payload_value.get_object() : json::object{};
+
+  job->time_limit = handler->spec().time_limit;
+  if (options_.fault_injection) {
+    if (auto it = payload.find("time_limit_ms"); it != payload.end() && it->value().is_number()) {
+      job->time_limit = std::chrono::milliseconds(it->value().to_number<std::int64_t>());
+    }
+  }
+  job->started = SteadyClock::now();
+  job->deadline = job->started + job->time_limit;
+  job->next_renew = job->started + options_.lease_ttl / 3;
+  std::weak_ptr<ActiveJob> weak = job;
+  job->progress = std::make_unique<ProgressReporter>(
+      request_id, options_.progress_interval, [this, weak](const json::object& body) {
+        auto j = weak.lock();
+        if (!j || j->concluded.load()) return;
+        try {
+          store_.save_progress(j->id(), j->lease.worker_id, json::serialize(body));
+        } catch (const std::exception& e) {
+          spdlog::warn("job {}: cannot save progress: {}", j->id(), e.what());
+        }
+        hub_.publish(j->key(), MessageKind::kProgress, protocol::progress_message(body));
+      });
+  {
+    std::lock_guard lock(active_mutex_);
+    active_[job->id()] = job;
+  }
+  ++stats_.started;
+
+  Identity identity{rec.key.user_id, rec.key.tenant_id, {}};
+  JobContext ctx{identity, request_id, rec.trace_id, rec.attempts, *job->progress, job->cancel, env_};
+
+  // What happens when the handler stopped because its token was cancelled.
+  auto on_cancelled = [&] {
+    switch (job->cancel.reason()) {
+      case CancelToken::Reason::kTimedOut:
+        if (conclude(*job, JobStatus::kFailed, timeout_message(request_id, job->time_limit))) ++stats_.timed_out;
+        break;
+      case CancelToken::Reason::kShutdown:
+        if (!job->concluded.exchange(true)) {
+          store_.release(job->id(), job->lease.worker_id, std::chrono::system_clock::now(), "interrupted by shutdown",
+                         /*refund_attempt=*/true);
+        }
+        break;
+      default:
+        conclude(*job, JobStatus::kCancelled, cancelled_message(request_id));
+    }
+  };
+  // A retryable failure: back to the queue with backoff, or give up.
+  auto on_retryable = [&](std::string_view what) {
+    if (job->cancel.cancelled()) return on_cancelled();
+    if (rec.attempts < rec.max_attempts) {
+      if (job->concluded.exchange(true)) return;
+      std::chrono::milliseconds delay;
+      {
+        std::lock_guard lock(rng_mutex_);
+        delay = options_.retry.delay_after(rec.attempts, rng_);
+      }
+      store_.release(job->id(), job->lease.worker_id, std::chrono::system_clock::now() + delay, what, false);
+      ++stats_.retried;
+      spdlog::warn(R"({{"event":"job_retry","job":"{}","attempt":{},"delay_ms":{},"error":"{}","trace_id":"{}"}})",
+                   job->id(), rec.attempts, delay.count(), what, rec.trace_id);
+    } else {
+      conclude(*job, JobStatus::kFailed, exhausted_message(request_id, rec.attempts, what));
+    }
+  };
+
+  try {
+    HandlerResult result = handler->run(payload, ctx);
+    if (job->cancel.cancelled()) {
+      on_cancelled();
+    } else {
+      if (result.success) {
+        job->progress->complete("Completed");
+      } else {
+        job->progress->flush();
+      }
+      json::object meta;
+      meta["total_processing_time"] = std::chrono::duration<double>(std::chrono::system_clock::now() - rec.created_at).count();
+      meta["handler"] = rec.action;
+      meta["attempts"] = rec.attempts;
+      if (!rec.trace_id.empty()) meta["trace_id"] = rec.trace_id;
+      conclude(*job, JobStatus::kSucceeded,
+               protocol::result_message(request_id, result.success, result.data, meta));
+    }
+  } catch (const OperationCancelled&) {
+    on_cancelled();
+  } catch (const HandlerError& e) {
+    if (job->cancel.cancelled()) {
+      on_cancelled();
+    } else if (e.retryable()) {
+      on_retryable(e.what());
+    } else {
+      conclude(*job, JobStatus::kFailed, protocol::error_message(request_id, e));
+    }
+  } catch (const std::exception& e) {
+    on_retryable(e.what());
+  } catch (...) {
+    on_retryable("unknown exception");
+  }
+
+  {
+    std::lock_guard lock(active_mutex_);
+    active_.erase(job->id());
+  }
+  drained_.notify_all();
+}
+
+bool WorkerPool::cancel_local(const JobKey& key) {
+  std::shared_ptr<ActiveJob> job;
+  {
+    std::lock_guard lock(active_mutex_);
+    for (const auto& [id, j] : active_) {
+      if (j->key() == key) job = j;
+    }
+  }
+  if (!job) return false;
+  job->cancel.cancel(CancelToken::Reason::kCancelled);
+  conclude(*job, JobStatus::kCancelled, cancelled_message(key.request_id));
+  return true;
+}
+
+void WorkerPool::supervisor_loop() {
+  while (!stopping_.load()) {
+    std::vector<std::shared_ptr<ActiveJob>> jobs;
+    {
+      std::lock_guard lock(active_mutex_);
+      for (const auto& [id, j] : active_) jobs.push_back(j);
+    }
+    const auto now = SteadyClock::now();
+    for (const auto& job : jobs) {
+      if (job->concluded.load()) continue;
+      if (now >= job->deadline) {
+        job->cancel.cancel(CancelToken::Reason::kTimedOut);
+        if (conclude(*job, JobStatus::kFailed, timeout_message(job->key().request_id, job->time_limit))) {
+          ++stats_.timed_out;
+        }
+        continue;
+      }
+      if (now >= job->next_renew) {
+        job->next_renew = now + options_.lease_ttl / 3;
+        try {
+          LeaseState state = store_.renew(job->id(), job->lease.worker_id, options_.lease_ttl);
+          if (!state.owned) {
+            // Someone else owns it now (our lease lapsed) or it ended elsewhere.
+            job->concluded.store(true);
+            job->cancel.cancel(CancelToken::Reason::kShutdown);
+            continue;
+          }
+          if (state.cancel_requested) {
+            job->cancel.cancel(CancelToken::Reason::kCancelled);
+            conclude(*job, JobStatus::kCancelled, cancelled_message(job->key().request_id));
+            continue;
+          }
+        } catch (const std::exception& e) {
+          spdlog::warn("job {}: lease renewal failed: {}", job->id(), e.what());
+        }
+      }
+      job->progress->flush_if_due();
+    }
+    std::unique_lock lock(wake_mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(25), [this] { return stopping_.load(); });
+  }
+}
+
+void WorkerPool::stop(std::chrono::milliseconds grace) {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(wake_mutex_);
+    ++wake_seq_;
+  }
+  wake_.notify_all();
+  {
+    std::lock_guard lock(active_mutex_);
+    for (const auto& [id, job] : active_) job->cancel.cancel(CancelToken::Reason::kShutdown);
+  }
+  const auto until = SteadyClock::now() + grace;
+  bool drained;
+  {
+    std::unique_lock lock(active_mutex_);
+    drained = drained_.wait_until(lock, until, [this] { return active_.empty(); });
+  }
+  for (auto& t : threads_) {
+    // A handler that ignores cancellation keeps its thread; its lease lapses and the
+    // job runs again elsewhere or after restart.
+    if (drained) {
+      t.join();
+    } else {
+      t.detach();
+    }
+  }
+  threads_.clear();
+  if (supervisor_.joinable()) supervisor_.join();
+}
+
+}  // namespace streamer
