@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,9 +25,14 @@ struct JwtConfig {
   std::chrono::seconds exp_leeway{0};
 };
 
+// Tokens larger than this are refused as "malformed" before any decoding.
+inline constexpr size_t kMaxTokenBytes = 8 * 1024;
+
 // A verified token.
 struct VerifiedToken {
-  Identity identity;
+  Identity identity;  // sub, tenant_id, permissions (empty when the claim is absent)
+  // The first instant at which verify() would refuse the token as expired
+  // (exp + exp_leeway); a gateway closes live connections then.
   std::chrono::system_clock::time_point expires_at;
 };
 
@@ -39,16 +45,27 @@ struct JwtError {
   std::string message;
 };
 
+// Verifies compact-JWS tokens. Immutable after construction; verify() may be called
+// from any number of threads at once.
+//
+// Key selection: HS* tokens use hmac_secret only. RS*/ES* tokens use the public keys:
+// with a `kid` header, the JWKS key of that kid (the PEM key when no JWKS key has it,
+// else "unknown_key"); without one, the only configured key that fits the algorithm
+// (several -> "unknown_key"). A key whose type does not fit `alg` (RSA for RS*, P-256
+// for ES256, P-384 for ES384), an algorithm family without a configured key, and
+// `none` are "alg_not_allowed".
 class JwtVerifier {
  public:
-  // Throws std::invalid_argument when the configuration is unusable (bad PEM/JWKS,
-  // or no key at all).
+  // Throws std::invalid_argument when the configuration is unusable: bad PEM/JWKS,
+  // RSA keys under 2048 bits, EC curves other than P-256/P-384, a PEM text as the HMAC
+  // secret, negative leeways, or no key at all.
   explicit JwtVerifier(JwtConfig config);
   ~JwtVerifier();
   JwtVerifier(JwtVerifier&&) noexcept;
   JwtVerifier& operator=(JwtVerifier&&) noexcept;
 
-  // Verifies signature, algorithm and claims at time `now`. Never logs the token.
+  // Verifies structure, algorithm, signature and then claims at time `now`. Never logs
+  // the token and never puts it (or any part of it) into JwtError::message.
   std::variant<VerifiedToken, JwtError> verify(std::string_view token,
                                                std::chrono::system_clock::time_point now) const;
 
@@ -67,7 +84,10 @@ struct MintOptions {
   std::string audience;  // omitted when empty
 };
 
-// Makes an HS256 token (for `streamer token`, tests and benchmarks).
+// Makes an HS256 token (for `streamer token`, tests and benchmarks): header
+// {"alg":"HS256","typ":"JWT"}, claims sub, tenant_id, permissions, iat = now (whole
+// seconds), exp = iat + ttl (ttl may be negative, for expired test tokens), and iss/aud
+// when set. Throws std::invalid_argument when the secret is empty.
 std::string mint_hs256_token(const MintOptions& options, std::chrono::system_clock::time_point now);
 
 }  // namespace streamer
