@@ -2,6 +2,9 @@
 // selection, key/alg mismatches and algorithm confusion.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "auth/jwt_verifier.hpp"
 #include "auth/test_tokens.hpp"
 
@@ -240,6 +243,33 @@ TEST(JwtVerifierJwks, BadJwksThrowsInvalidArgument) {
   throws(json::serialize(json::object{{"keys", json::array{off_curve}}}));
   throws(json::serialize(
       json::object{{"keys", json::array{rsa_key(0).jwk("same"), rsa_key(1).jwk("same")}}}));
+}
+
+TEST(JwtVerifierThreads, ConcurrentVerificationIsSafe) {
+  JwtConfig config = jwks_config({rsa_key().jwk("r"), ec_key("P-256").jwk("e")});
+  config.hmac_secret = std::string(kSecret);
+  const JwtVerifier verifier(config);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {pk_token(rsa_key(), "RS256", base_claims(), {{"kid", "r"}}), "ok"},
+      {pk_token(ec_key("P-256"), "ES256", base_claims(), {{"kid", "e"}}), "ok"},
+      {pk_token(rsa_key(1), "RS256", base_claims(), {{"kid", "r"}}), "bad_signature"},
+      {hs_token("HS512", base_claims()), "ok"},
+  };
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const auto& [token, expected] = cases[(t + i) % cases.size()];
+        auto result = verifier.verify(token, kNow);
+        const std::string got =
+            std::holds_alternative<JwtError>(result) ? std::get<JwtError>(result).reason : "ok";
+        if (got != expected) ++mismatches;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "auth/base64url.hpp"
 #include "auth/test_tokens.hpp"
 
 namespace streamer {
@@ -75,6 +76,23 @@ TEST(JwtVerifierHmac, RejectsTamperedPayloadAndSignature) {
             "bad_signature");
   EXPECT_EQ(reason(verifier, p.header + "." + p.payload + "."), "bad_signature");
   EXPECT_EQ(reason(verifier, token), "ok");
+}
+
+TEST(JwtVerifierHmac, VerifiesTheRfc7515AppendixA1Example) {
+  // RFC 7515 A.1: an HS256 JWS from another implementation (CRLF-formatted JSON and a
+  // binary key). It has no sub/tenant_id, so a verified signature ends in missing_claim.
+  const std::string input =
+      "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
+      "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+  const std::string signature = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+  JwtConfig config;
+  config.hmac_secret = *auth::base64url_decode(
+      "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow");
+  JwtVerifier verifier(config);
+  const auto then = Clock::time_point(std::chrono::seconds(1300819000));
+  EXPECT_EQ(reason(verifier, input + "." + signature, then), "missing_claim");
+  EXPECT_EQ(reason(verifier, input + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXA", then),
+            "bad_signature");
 }
 
 TEST(JwtVerifierAlg, RejectsAlgNoneWithAndWithoutSignature) {
