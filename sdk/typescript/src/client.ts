@@ -479,7 +479,9 @@ export class StreamerClient extends Emitter<ClientEvents> {
 
   private controlFailed(c: Control, body: ErrorBody): void {
     this.controls.delete(c.id);
-    if (body.code === 'RATE_LIMITED' && c.attempts < CONTROL_RATE_LIMIT_RETRIES) {
+    // Resubscribing is how a queued request survives a reconnect: never give it up for a rate limit.
+    const resumes = !c.resolve && c.action === 'subscribe';
+    if (body.code === 'RATE_LIMITED' && (resumes || c.attempts < CONTROL_RATE_LIMIT_RETRIES)) {
       c.attempts++;
       setTimeout(() => this.resendControl(c), retryAfter(body));
       return;
