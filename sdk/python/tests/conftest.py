@@ -27,3 +27,105 @@ async def pysdk_fake():
     await fake.start()
     yield fake
     await fake.shutdown()
+
+
+# ----------------------------------------------------------- the real binary
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+
+REPO_ROOT = HERE.parents[2]  # sdk/python/tests -> repo root
+PYSDK_SECRET = "pysdk-integration-secret"
+
+
+def pysdk_binary() -> Path:
+    """build/streamer of this clone, or $STREAMER_BIN (relative to the repo root)."""
+    raw = os.environ.get("STREAMER_BIN")
+    path = Path(raw) if raw else Path("build") / "streamer"
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PysdkServer:
+    """One `streamer serve` process on a fixed port and data dir; kill() and
+    start() again to simulate a crash and restart."""
+
+    def __init__(self, binary: Path, data_dir: Path, port: int) -> None:
+        self.binary, self.data_dir, self.port = binary, data_dir, port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "pysdk-server.log"
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/production"
+
+    def token(self, sub: str = "pysdk-user", tenant: str = "pysdk-tenant",
+              permissions: str = "read,write", ttl: int = 3600) -> str:
+        return subprocess.check_output(
+            [str(self.binary), "token", "--jwt-secret", PYSDK_SECRET, "--sub", sub, "--tenant", tenant,
+             "--permissions", permissions, "--ttl", str(ttl)], text=True, timeout=30).strip()
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
+             "--jwt-secret", PYSDK_SECRET, "--public-url", f"http://127.0.0.1:{self.port}"],
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamer exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("streamer did not become ready:\n" + self.log())
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing drained."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def pysdk_server():
+    """A running real server (skips when the binary is not built)."""
+    binary = pysdk_binary()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        pytest.skip(f"streamer binary not found at {binary} (build it, or set STREAMER_BIN)")
+    data_dir = Path(tempfile.mkdtemp(prefix="pysdk-"))
+    server = PysdkServer(binary, data_dir, _free_port())
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)

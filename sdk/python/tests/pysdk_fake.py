@@ -215,6 +215,15 @@ class FakeStreamer:
                                                permission="write"))
             else:
                 await self._send(ws, self._ok(rid, {}))
+        elif action == "process_data":  # the README example: a short async job
+            payload = {"duration_ms": 60, "steps": 3}
+            job = Job(rid, user, action, payload, origin=ws)
+            job.subscribers.add(ws)
+            self.jobs[rid] = job
+            await self._send(ws, {"type": "response", "response": {"request_id": rid, "status": "queued",
+                                                                   "message": "Request queued for processing",
+                                                                   "estimated_duration": 300}})
+            job.task = asyncio.create_task(self._run_job(job))
         elif action == "delay":
             d = payload.get("duration_ms")
             if not isinstance(d, int) or d < 0:

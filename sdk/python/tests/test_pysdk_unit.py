@@ -506,3 +506,20 @@ async def test_callback_exceptions_do_not_break_the_client(pysdk_fake):
 
     async with make_client(pysdk_fake, on_progress=boom, on_state_change=boom) as client:
         assert await client.request("delay", {"duration_ms": 20, "steps": 2}) == {"slept_ms": 20, "steps": 2}
+
+
+# ----------------------------------------------------------------------- README
+async def test_readme_seed_example_runs_as_written(pysdk_fake, capsys):
+    from pathlib import Path
+    import textwrap
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"<!-- pysdk-readme-example -->\s*```python\n(.*?)```", text, re.S).group(1)
+    assert "from streamer_client import StreamerClient" in block
+    block = block.replace("ws://localhost:8080/production", pysdk_fake.url).replace("your-jwt-token", "tok")
+    namespace: dict = {}
+    exec("async def _example():\n" + textwrap.indent(block, "    ") + "\n    return client, result\n", namespace)
+    client, result = await namespace["_example"]()
+    await client.close()
+    assert result == {"slept_ms": 60, "steps": 3}
+    assert "100.0% - step 3/3" in capsys.readouterr().out
