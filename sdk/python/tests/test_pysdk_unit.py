@@ -523,3 +523,26 @@ async def test_readme_seed_example_runs_as_written(pysdk_fake, capsys):
     await client.close()
     assert result == {"slept_ms": 60, "steps": 3}
     assert "100.0% - step 3/3" in capsys.readouterr().out
+
+
+async def test_resume_survives_rate_limited_subscribe(pysdk_fake):
+    limited: list[str] = []
+
+    async def limit_subscribes(ws, msg):
+        if msg.get("action") == "subscribe" and len(limited) < 3:
+            limited.append(msg["id"])
+            await ws.send(__import__("json").dumps(pysdk_fake._err(msg["id"], "RATE_LIMITED", "slow down",
+                                                                   retry_after_ms=20)))
+            return True
+        return False
+
+    pysdk_fake.intercept = limit_subscribes
+    progress: list[float] = []
+    client = make_client(pysdk_fake)
+    task = asyncio.create_task(client.request("delay", {"duration_ms": 300, "steps": 6},
+                                              on_progress=lambda p: progress.append(p["progress"])))
+    await wait_for(lambda: len(progress) >= 1)
+    await pysdk_fake.close_all(1012, "drain")
+    assert await asyncio.wait_for(task, 5) == {"slept_ms": 300, "steps": 6}
+    assert len(limited) == 3 and len(pysdk_fake.requests_for("subscribe")) == 4
+    await client.close()

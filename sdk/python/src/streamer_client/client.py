@@ -412,7 +412,10 @@ class StreamerClient:
         was = p.phase
         self._release(p)
         if not p.future.done():
-            p.future.cancel()
+            # Anyone else following this id (subscribe() on the same client) learns why.
+            p.future.set_exception(StreamerError.create(ErrorCode.CANCELLED, "abandoned by the caller",
+                                                        {"source": "client"}, p.id))
+            p.future.exception()  # retrieved: no "never retrieved" warning
         if send_cancel and was in (_Phase.SENT, _Phase.QUEUED, _Phase.BACKOFF):
             conn = self._conn
             if conn is not None and self._state is ConnectionState.CONNECTED:
@@ -580,10 +583,12 @@ class StreamerClient:
         self._connect_waiters.clear()
 
     # ------------------------------------------------------------ control frames
-    async def _control(self, conn: Connection, action: str, payload: dict[str, Any]) -> Any:
+    async def _control(self, conn: Connection, action: str, payload: dict[str, Any],
+                       *, rate_limit_retries: int | None = _CONTROL_RATE_LIMIT_RETRIES) -> Any:
         """Sends a sync control request (``subscribe``/``cancel``) on ``conn`` and
         returns its ``data``. Raises :class:`_ConnectionLost` if ``conn`` closes
-        first; retries ``RATE_LIMITED`` a few times."""
+        first; retries ``RATE_LIMITED`` up to ``rate_limit_retries`` times
+        (``None``: for as long as the connection lives)."""
         retries = 0
         while True:
             if not conn.is_open or conn is not self._conn:
@@ -595,10 +600,12 @@ class StreamerClient:
             try:
                 return await fut
             except StreamerError as e:
-                if e.code != ErrorCode.RATE_LIMITED or retries >= _CONTROL_RATE_LIMIT_RETRIES:
+                if e.code != ErrorCode.RATE_LIMITED or (rate_limit_retries is not None
+                                                         and retries >= rate_limit_retries):
                     raise
                 retries += 1
-                await asyncio.sleep(e.retry_after or 0.1 * 2**retries)
+                delay = e.retry_after
+                await asyncio.sleep(delay if delay is not None else min(0.05 * 2**retries, 5.0))
             finally:
                 self._controls.pop(rid, None)
 
@@ -607,7 +614,8 @@ class StreamerClient:
         The snapshot's progress is delivered if newer; a finished request's
         stored ``result``/``error`` follows the snapshot by itself."""
         try:
-            snapshot = await self._control(conn, "subscribe", {"request_id": p.id})
+            # Never give a resume up for RATE_LIMITED: the request is still alive.
+            snapshot = await self._control(conn, "subscribe", {"request_id": p.id}, rate_limit_retries=None)
         except _ConnectionLost:
             return  # resumed again after the next connect
         except StreamerError as e:
