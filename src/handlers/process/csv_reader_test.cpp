@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include "core/handler.hpp"
+#include "handlers/process/csv_reader.hpp"
+#include "handlers/process/test_util.hpp"
+
+using namespace streamer;
+using namespace streamer::process;
+
+TEST(Csv, ParsesQuotedFieldsAndInfersTypes) {
+  auto t = parse_csv("id,name,score\r\n1,\"Smith, J\",2.5\n2,\"say \"\"hi\"\"\",NA\n\n3,\"multi\nline\",4\n");
+  ASSERT_EQ(t.rows, 3u);
+  ASSERT_EQ(t.columns.size(), 3u);
+  EXPECT_TRUE(t.columns[0].numeric());
+  EXPECT_TRUE(t.columns[0].integral);
+  EXPECT_FALSE(t.columns[1].numeric());
+  EXPECT_EQ(t.columns[1].text[0], "Smith, J");
+  EXPECT_EQ(t.columns[1].text[1], "say \"hi\"");
+  EXPECT_EQ(t.columns[1].text[2], "multi\nline");
+  EXPECT_TRUE(t.columns[2].numeric());
+  EXPECT_FALSE(t.columns[2].integral);
+  EXPECT_TRUE(t.columns[2].missing(1));
+  EXPECT_DOUBLE_EQ(t.columns[2].numbers[2], 4.0);
+}
+
+TEST(Csv, RefusesMalformedInput) {
+  for (const char* bad : {"", "\n\n", "a,b\n", "a,b\n1\n", "a,a\n1,2\n", "a,\n1,2\n", "a\n\"open\n"}) {
+    try {
+      parse_csv(bad);
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const HandlerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kValidationError) << bad;
+    }
+  }
+}
+
+TEST(Csv, ParsesJsonLines) {
+  auto t = parse_jsonl("{\"a\":1,\"b\":\"x\"}\n\n{\"a\":2.5,\"c\":true}\n");
+  ASSERT_EQ(t.rows, 2u);
+  ASSERT_EQ(t.columns.size(), 3u);
+  EXPECT_TRUE(t.columns[0].numeric());
+  EXPECT_TRUE(t.columns[1].missing(1));
+  EXPECT_TRUE(t.columns[2].missing(0));
+  EXPECT_DOUBLE_EQ(t.columns[2].numbers[1], 1.0);
+  EXPECT_THROW(parse_jsonl("{\"a\":[1]}\n"), HandlerError);
+  EXPECT_THROW(parse_jsonl("not json\n"), HandlerError);
+}
+
+TEST(Csv, ReadsFilesAndReportsMissingOnes) {
+  testutil::TempDir dir;
+  testutil::write_file(dir.path / "x.csv", "a,b\n1,2\n");
+  EXPECT_EQ(read_table_file(dir.path / "x.csv", 1000).rows, 1u);
+  try {
+    read_table_file(dir.path / "missing.csv", 1000);
+    ADD_FAILURE();
+  } catch (const HandlerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+  try {
+    read_table_file(dir.path / "x.csv", 3);
+    ADD_FAILURE();
+  } catch (const HandlerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kValidationError);
+  }
+}

@@ -1,0 +1,20 @@
+// The `process_data` action (seed § 2): load a tenant-scoped data source, run an ML
+// pipeline, publish the per-row output to the artifact store.
+#pragma once
+
+#include "core/handler.hpp"
+
+namespace streamer::process {
+
+class ProcessDataHandler : public Handler {
+ public:
+  ProcessDataHandler();
+  // Payload checks only (parse_process_payload); no disk access.
+  void validate(const boost::json::object& payload) const override;
+  // Runs the five seed stages with progress, honours ctx.cancel between steps, and
+  // returns {summary, data (json only), output_location}. Typed failures:
+  // VALIDATION_ERROR (bad data/paths/SQL), NOT_FOUND (missing file or stream).
+  HandlerResult run(const boost::json::object& payload, JobContext& ctx) override;
+};
+
+}  // namespace streamer::process

@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include "handlers/process/file_sandbox.hpp"
+#include "handlers/process/test_util.hpp"
+
+using namespace streamer;
+using namespace streamer::process;
+namespace fs = std::filesystem;
+
+namespace {
+
+ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const HandlerError& e) {
+    return e.code();
+  }
+  return ErrorCode::kCancelled;  // "no error" marker for these tests
+}
+
+}  // namespace
+
+TEST(Sandbox, NormalisesClientPaths) {
+  EXPECT_EQ(check_client_path("/data/input.csv", "f"), fs::path("data/input.csv"));
+  EXPECT_EQ(check_client_path("data//x.csv", "f"), fs::path("data/x.csv"));
+}
+
+TEST(Sandbox, RefusesTraversalAndControlCharacters) {
+  for (std::string bad : std::vector<std::string>{"../etc/passwd", "/data/../../x", "a/./b", "..", "/", "", "a\\..\\b",
+                          std::string("a\0b", 3), "a\nb"}) {
+    EXPECT_EQ(code_of([&] { check_client_path(bad, "f"); }), ErrorCode::kValidationError) << bad;
+  }
+}
+
+TEST(Sandbox, TenantDirectoriesCannotEscape) {
+  HandlerEnvironment env;
+  env.data_dir = "/srv/data";
+  EXPECT_EQ(sandbox_root(env, "t1"), fs::path("/srv/data/files/t1"));
+  EXPECT_EQ(sandbox_root(env, ".."), fs::path("/srv/data/files/x-2e2e"));
+  EXPECT_EQ(sandbox_root(env, "a/b"), fs::path("/srv/data/files/x-612f62"));
+}
+
+TEST(Sandbox, RefusesSymlinkEscapes) {
+  testutil::TempDir dir;
+  fs::path root = dir.path / "files" / "t1";
+  fs::create_directories(root);
+  fs::create_directories(dir.path / "secret");
+  testutil::write_file(dir.path / "secret" / "x.csv", "a\n1\n");
+  fs::create_directory_symlink(dir.path / "secret", root / "link");
+  EXPECT_EQ(code_of([&] { resolve_in_sandbox(root, "/link/x.csv", "f"); }), ErrorCode::kValidationError);
+  fs::create_directories(root / "inside");
+  fs::create_directory_symlink(root / "inside", root / "ok");
+  EXPECT_NO_THROW(resolve_in_sandbox(root, "/ok/x.csv", "f"));
+}
+
+TEST(Sandbox, StoresUploadsAtomically) {
+  testutil::TempDir dir;
+  HandlerEnvironment env;
+  env.data_dir = dir.path;
+  Identity id{"u", "t1", {"write"}};
+  auto ok = store_uploaded_file(env, id, "data/in%20put.csv", "a,b\n1,2\n");
+  EXPECT_EQ(ok.status, 201u);
+  EXPECT_EQ(ok.body.at("path").as_string(), "/data/in put.csv");
+  EXPECT_EQ(ok.body.at("size_bytes").as_uint64(), 8u);
+  EXPECT_TRUE(fs::exists(dir.path / "files" / "t1" / "data" / "in put.csv"));
+  for (const auto& e : fs::directory_iterator(dir.path / "files" / "t1" / "data"))
+    EXPECT_EQ(e.path().filename().string().rfind(".upload-", 0), std::string::npos);
+
+  EXPECT_EQ(store_uploaded_file(env, id, "../escape.csv", "x").status, 400u);
+  EXPECT_EQ(store_uploaded_file(env, id, "%2e%2e/escape.csv", "x").status, 400u);
+  EXPECT_EQ(store_uploaded_file(env, id, "a%00b.csv", "x").status, 400u);
+  EXPECT_EQ(store_uploaded_file(env, id, "data", "x").status, 400u);  // a directory
+  auto bad = store_uploaded_file(env, id, "%zz", "x");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(bad.body.at("error").at("code").as_string(), "VALIDATION_ERROR");
+  EXPECT_FALSE(fs::exists(dir.path / "files" / "escape.csv"));
+}

@@ -1,0 +1,19 @@
+// The `stream_append` action: appends records to one of the caller tenant's named
+// streams, which process_data reads with data_source {type: "stream", stream_id}.
+#pragma once
+
+#include "core/handler.hpp"
+
+namespace streamer::process {
+
+class StreamAppendHandler : public Handler {
+ public:
+  StreamAppendHandler();  // sync, permission "write"
+  // {stream_id, records:[{...}]}: see validate_append_payload().
+  void validate(const boost::json::object& payload) const override;
+  // Stores the records durably (one SQLite transaction, synchronous=FULL) and
+  // returns {stream_id, appended, total_records}.
+  HandlerResult run(const boost::json::object& payload, JobContext& ctx) override;
+};
+
+}  // namespace streamer::process
