@@ -55,7 +55,7 @@ TEST(EcdsaFormat, ConvertsJoseToDerAndBack) {
   std::string jose(64, '\0');
   jose[0] = '\x80';  // high bit set: DER needs a leading zero
   jose[31] = 1;
-  jose[63] = 7;      // s = 7, mostly leading zeros
+  jose[63] = 7;  // s = 7, mostly leading zeros
   const auto der = ecdsa_jose_to_der(jose, 32);
   ASSERT_TRUE(der.has_value());
   EXPECT_EQ(static_cast<unsigned char>((*der)[0]), 0x30);

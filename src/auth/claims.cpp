@@ -95,8 +95,7 @@ std::variant<std::vector<std::string>, JwtError> permissions(const json::object&
 }  // namespace
 
 std::variant<VerifiedToken, JwtError> check_claims(const json::object& claims,
-                                                   const JwtConfig& config,
-                                                   Clock::time_point now) {
+                                                   const JwtConfig& config, Clock::time_point now) {
   VerifiedToken token;
 
   auto sub = required_string(claims, "sub");

@@ -1,16 +1,15 @@
 // JwtVerifier with RSA and EC keys from PEM and JWKS: every RS*/ES* algorithm, kid
 // selection, key/alg mismatches and algorithm confusion.
 #include <gtest/gtest.h>
+#include <openssl/encoder.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <atomic>
 #include <thread>
 
 #include "auth/jwt_verifier.hpp"
 #include "auth/test_tokens.hpp"
-
-#include <openssl/encoder.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 namespace streamer {
 namespace {
@@ -143,8 +142,8 @@ TEST(JwtVerifierPem, BadPemThrowsInvalidArgument) {
   const std::string private_pem =
       "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
   for (const std::string& bad :
-       {std::string("not a pem"), pem.substr(0, pem.size() / 2), corrupted, pem + pem,
-        private_pem, std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
+       {std::string("not a pem"), pem.substr(0, pem.size() / 2), corrupted, pem + pem, private_pem,
+        std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
     JwtConfig config;
     config.public_key_pem = bad;
     EXPECT_THROW(JwtVerifier{config}, std::invalid_argument) << bad;
@@ -197,8 +196,7 @@ TEST(JwtVerifierJwks, WithoutKidUsesTheOnlyKeyOfTheMatchingType) {
   JwtVerifier verifier(jwks_config({rsa_key().jwk("r"), ec_key("P-256").jwk("e")}));
   EXPECT_EQ(reason(verifier, pk_token(rsa_key(), "RS256", base_claims())), "ok");
   EXPECT_EQ(reason(verifier, pk_token(ec_key("P-256"), "ES256", base_claims())), "ok");
-  EXPECT_EQ(reason(verifier, pk_token(ec_key("P-384"), "ES384", base_claims())),
-            "alg_not_allowed");
+  EXPECT_EQ(reason(verifier, pk_token(ec_key("P-384"), "ES384", base_claims())), "alg_not_allowed");
   // kid naming a key of the other type.
   EXPECT_EQ(reason(verifier, pk_token(rsa_key(), "RS256", base_claims(), {{"kid", "e"}})),
             "alg_not_allowed");

@@ -63,7 +63,8 @@ std::variant<const PublicKey*, JwtError> JwtVerifier::Impl::select_key(
     Alg alg, const json::object& header) const {
   const std::string name(auth::alg_name(alg));
   const auto fits = [alg](const PublicKey& key) {
-    return auth::key_matches_alg(key.type, alg) && (key.alg.empty() || key.alg == auth::alg_name(alg));
+    return auth::key_matches_alg(key.type, alg) &&
+           (key.alg.empty() || key.alg == auth::alg_name(alg));
   };
   if (pem_keys.empty() && jwks_keys.empty()) {
     return error("alg_not_allowed", name + " is not enabled: no public key is configured");
@@ -75,7 +76,8 @@ std::variant<const PublicKey*, JwtError> JwtVerifier::Impl::select_key(
   if (kid) {
     for (const PublicKey& key : jwks_keys) {
       if (!key.kid.empty() && key.kid == kid->get_string()) {
-        if (!fits(key)) return error("alg_not_allowed", name + " does not fit the key named by kid");
+        if (!fits(key))
+          return error("alg_not_allowed", name + " does not fit the key named by kid");
         return &key;
       }
     }
@@ -146,8 +148,8 @@ std::variant<VerifiedToken, JwtError> JwtVerifier::verify(
   if (auth::alg_family(*alg) == AlgFamily::kHmac) {
     // HS* uses the HMAC secret only, never a public key (no algorithm confusion).
     if (impl_->config.hmac_secret.empty()) {
-      return error("alg_not_allowed",
-                   std::string(auth::alg_name(*alg)) + " is not enabled: no HMAC secret is configured");
+      return error("alg_not_allowed", std::string(auth::alg_name(*alg)) +
+                                          " is not enabled: no HMAC secret is configured");
     }
     if (!auth::verify_hmac(*alg, impl_->config.hmac_secret, segments->signing_input, *signature)) {
       return error("bad_signature", "token signature does not verify");

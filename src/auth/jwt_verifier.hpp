@@ -16,12 +16,12 @@
 namespace streamer {
 
 struct JwtConfig {
-  std::string hmac_secret;               // HS* when non-empty
-  std::string public_key_pem;            // RS*/ES* PEM (RSA or EC public key)
-  std::string jwks_json;                 // contents of a JWKS file ("keys": [...]), kid-selected
-  std::string issuer;                    // checked when non-empty
-  std::string audience;                  // checked when non-empty (aud string or array)
-  std::chrono::seconds leeway{60};       // for iat and nbf; exp is strict
+  std::string hmac_secret;          // HS* when non-empty
+  std::string public_key_pem;       // RS*/ES* PEM (RSA or EC public key)
+  std::string jwks_json;            // contents of a JWKS file ("keys": [...]), kid-selected
+  std::string issuer;               // checked when non-empty
+  std::string audience;             // checked when non-empty (aud string or array)
+  std::chrono::seconds leeway{60};  // for iat and nbf; exp is strict
   std::chrono::seconds exp_leeway{0};
 };
 

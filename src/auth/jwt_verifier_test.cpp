@@ -83,7 +83,8 @@ TEST(JwtVerifierHmac, VerifiesTheRfc7515AppendixA1Example) {
   // binary key). It has no sub/tenant_id, so a verified signature ends in missing_claim.
   const std::string input =
       "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
-      "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+      "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVl"
+      "fQ";
   const std::string signature = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
   JwtConfig config;
   config.hmac_secret = *auth::base64url_decode(
@@ -131,8 +132,7 @@ TEST(JwtVerifierAlg, RejectsCriticalHeaderExtensions) {
 TEST(JwtVerifierAlg, RejectsRsTokenWhenOnlyHmacIsConfigured) {
   JwtVerifier verifier(hmac_config());
   EXPECT_EQ(reason(verifier, pk_token(rsa_key(), "RS256", base_claims())), "alg_not_allowed");
-  EXPECT_EQ(reason(verifier, pk_token(ec_key("P-256"), "ES256", base_claims())),
-            "alg_not_allowed");
+  EXPECT_EQ(reason(verifier, pk_token(ec_key("P-256"), "ES256", base_claims())), "alg_not_allowed");
 }
 
 TEST(JwtVerifierStructure, RejectsWrongSegmentCounts) {
@@ -160,7 +160,8 @@ TEST(JwtVerifierStructure, RejectsMalformedBase64InEachSegment) {
   EXPECT_EQ(reason(verifier, p.header + "+." + p.payload + "." + p.signature), "malformed");
   EXPECT_EQ(reason(verifier, p.header + "." + p.payload + "*." + p.signature), "malformed");
   EXPECT_EQ(reason(verifier, p.header + "." + p.payload + "." + p.signature + "/"), "malformed");
-  EXPECT_EQ(reason(verifier, p.header + "." + p.payload + "." + p.signature + "AA"), "malformed");  // 45 chars
+  EXPECT_EQ(reason(verifier, p.header + "." + p.payload + "." + p.signature + "AA"),
+            "malformed");  // 45 chars
   EXPECT_EQ(reason(verifier, " " + p.header + "." + p.payload + "." + p.signature), "malformed");
   EXPECT_EQ(reason(verifier, "Bearer " + p.header + "." + p.payload + "." + p.signature),
             "malformed");
@@ -273,8 +274,10 @@ TEST(MintHs256Token, WritesExactClaims) {
   options.permissions = {};
   const Parts p = parts(mint_hs256_token(options, kNow));
   // Decode with an independent path: re-encode the expected JSON and compare.
-  json::object expected{{"sub", "bob"},          {"tenant_id", "t"},
-                        {"permissions", json::array{}}, {"iat", kNowSeconds},
+  json::object expected{{"sub", "bob"},
+                        {"tenant_id", "t"},
+                        {"permissions", json::array{}},
+                        {"iat", kNowSeconds},
                         {"exp", kNowSeconds + 3600}};
   EXPECT_EQ(p.payload, b64_json(expected));
 }

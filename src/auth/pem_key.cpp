@@ -44,7 +44,8 @@ std::vector<PemBlock> read_blocks(std::string_view pem) {
   }
   // PEM_read_bio ends with a "no start line" error at EOF; anything else is damage.
   const unsigned long err = ERR_peek_last_error();
-  const bool clean_eof = ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
+  const bool clean_eof =
+      ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
   ERR_clear_error();
   if (!clean_eof && err != 0) throw std::invalid_argument("public key PEM is damaged");
   if (blocks.empty()) throw std::invalid_argument("public key PEM holds no PEM block");

@@ -56,7 +56,8 @@ PublicKey make_public_key(EVP_PKEY* raw, std::string kid, std::string alg) {
     } else {
       fail("unsupported EC curve (P-256 and P-384 are supported)");
     }
-    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, raw, nullptr));
+    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+        EVP_PKEY_CTX_new_from_pkey(nullptr, raw, nullptr));
     if (!ctx || EVP_PKEY_public_check(ctx.get()) != 1) fail("EC public key is not on its curve");
   } else {
     fail("unsupported public key type (RSA and EC are supported)");

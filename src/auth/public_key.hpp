@@ -15,10 +15,10 @@ namespace streamer::auth {
 enum class KeyType { kRsa, kEcP256, kEcP384 };
 
 struct PublicKey {
-  std::string kid;                  // JWKS "kid"; empty for PEM keys
-  std::string alg;                  // JWKS "alg" restriction; empty = any matching alg
+  std::string kid;  // JWKS "kid"; empty for PEM keys
+  std::string alg;  // JWKS "alg" restriction; empty = any matching alg
   KeyType type = KeyType::kRsa;
-  std::shared_ptr<EVP_PKEY> pkey;   // shared: the verifier is movable, keys are immutable
+  std::shared_ptr<EVP_PKEY> pkey;  // shared: the verifier is movable, keys are immutable
 };
 
 // Whether `alg` may be verified with a key of `type` (RS* with RSA, ES256 with P-256,

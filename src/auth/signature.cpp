@@ -55,7 +55,8 @@ std::string hmac_sign(Alg alg, std::string_view secret, std::string_view input) 
   size_t out_len = 0;
   // OpenSSL rejects a null key pointer even with length 0; point at a dummy byte.
   static const unsigned char kEmpty = 0;
-  const auto* key = secret.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(secret.data());
+  const auto* key =
+      secret.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(secret.data());
   if (EVP_Q_mac(nullptr, "HMAC", nullptr, entry(alg).digest, nullptr, key, secret.size(),
                 reinterpret_cast<const unsigned char*>(input.data()), input.size(), out,
                 sizeof(out), &out_len) == nullptr) {
@@ -92,7 +93,8 @@ std::optional<std::string> ecdsa_jose_to_der(std::string_view jose, size_t width
 
 std::optional<std::string> ecdsa_der_to_jose(std::string_view der, size_t width) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<ECDSA_SIG, SigFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  std::unique_ptr<ECDSA_SIG, SigFree> sig(
+      d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
   if (!sig) return std::nullopt;
   const BIGNUM* r = nullptr;
   const BIGNUM* s = nullptr;

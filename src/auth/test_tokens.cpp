@@ -140,8 +140,10 @@ const KeyPair& rsa_key(int index) {
   static std::map<int, KeyPair> cache;
   auto it = cache.find(index);
   if (it == cache.end()) {
-    it = cache.emplace(index, make_pair(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}), ""))
-             .first;
+    it =
+        cache
+            .emplace(index, make_pair(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}), ""))
+            .first;
   }
   return it->second;
 }

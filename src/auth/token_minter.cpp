@@ -11,8 +11,7 @@ namespace streamer {
 std::string mint_hs256_token(const MintOptions& options,
                              std::chrono::system_clock::time_point now) {
   if (options.secret.empty()) throw std::invalid_argument("mint: the HMAC secret is empty");
-  const int64_t iat =
-      std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+  const int64_t iat = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
 
   boost::json::object claims;
   claims["sub"] = options.subject;
@@ -25,9 +24,8 @@ std::string mint_hs256_token(const MintOptions& options,
   if (!options.issuer.empty()) claims["iss"] = options.issuer;
   if (!options.audience.empty()) claims["aud"] = options.audience;
 
-  const std::string signing_input =
-      auth::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
-      auth::base64url_encode(boost::json::serialize(claims));
+  const std::string signing_input = auth::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                                    auth::base64url_encode(boost::json::serialize(claims));
   const std::string mac = auth::hmac_sign(auth::Alg::kHS256, options.secret, signing_input);
   if (mac.empty()) throw std::runtime_error("mint: HMAC failed");
   return signing_input + "." + auth::base64url_encode(mac);
