@@ -202,7 +202,8 @@ export class StreamerClient extends Emitter<ClientEvents> {
   /**
    * Follows an async request by id (e.g. one started by an earlier process with the
    * same user): resolves with its result's `data`, or rejects with its error
-   * (`NOT_FOUND` for an unknown id). Survives reconnects like `request`.
+   * (`NOT_FOUND` for an unknown id). Survives reconnects like `request`. A timeout or
+   * abort only stops following; use {@link StreamerClient.cancel} to stop the job.
    */
   subscribe<T = unknown>(
     requestId: string,
@@ -405,7 +406,9 @@ export class StreamerClient extends Emitter<ClientEvents> {
         }
         if (body.status === 'queued') {
           p.phase = 'queued';
-          p.onQueued?.({ requestId: p.id, estimatedDuration: body.estimated_duration, message: body.message });
+          const onQueued = p.onQueued;
+          p.onQueued = undefined; // once, even if a re-send is answered `queued` again
+          onQueued?.({ requestId: p.id, estimatedDuration: body.estimated_duration, message: body.message });
         } else {
           this.finish(p, undefined, body.data);
         }
@@ -524,10 +527,12 @@ export class StreamerClient extends Emitter<ClientEvents> {
     });
   }
 
-  /** Gives up on a request locally (timeout, abort) and cancels its job on the server. */
+  /** Gives up on a request locally (timeout, abort) and cancels its job on the server (not for `subscribe`). */
   private abandon(p: Pending, error: StreamerError): void {
     if (this.pending.get(p.id) !== p) return;
-    if (p.phase === 'queued') {
+    if (p.kind === 'resume') {
+      // Only stop following: the job belongs to whoever started it.
+    } else if (p.phase === 'queued') {
       if (this.conn.state === 'connected') this.sendControl('cancel', p.id);
       else this.cancelLater.add(p.id);
     } else if (p.phase === 'sent' || p.phase === 'retry_wait') {

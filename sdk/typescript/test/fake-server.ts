@@ -8,7 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 export type Json = Record<string, any>;
 
-const DEFAULT_WAIT_MS = 3000;
+const DEFAULT_WAIT_MS = 8000;
 
 class Inbox<T> {
   private items: T[] = [];
