@@ -4,6 +4,7 @@
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <atomic>
 #include <thread>
@@ -133,6 +134,31 @@ TEST(JwtVerifierPem, AcceptsPkcs1RsaPublicKeyAndSurroundingText) {
 
   config.public_key_pem = "# comment line\n" + rsa_key().public_pem + "\n";
   EXPECT_EQ(reason(JwtVerifier(config), pk_token(rsa_key(), "RS256", base_claims())), "ok");
+}
+
+TEST(JwtVerifierPem, AcceptsTheSubjectKeyOfACertificate) {
+  const KeyPair& key = ec_key("P-256");
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key.key.get());
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("issuer"), -1, -1, 0);
+  X509_set_issuer_name(cert, X509_get_subject_name(cert));
+  ASSERT_GT(X509_sign(cert, key.key.get(), EVP_sha256()), 0);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  JwtConfig config;
+  config.public_key_pem.assign(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  X509_free(cert);
+  JwtVerifier verifier(config);
+  EXPECT_EQ(reason(verifier, pk_token(key, "ES256", base_claims())), "ok");
+  EXPECT_EQ(reason(verifier, pk_token(ec_key("P-256", 1), "ES256", base_claims())),
+            "bad_signature");
 }
 
 TEST(JwtVerifierPem, BadPemThrowsInvalidArgument) {
