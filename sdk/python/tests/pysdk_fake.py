@@ -215,6 +215,8 @@ class FakeStreamer:
                                                permission="write"))
             else:
                 await self._send(ws, self._ok(rid, {}))
+        elif action == "process_data" and "write" not in info["perms"]:
+            await self._send(ws, self._err(rid, "UNAUTHORIZED", "missing permission write", permission="write"))
         elif action == "process_data":  # the README example: a short async job
             payload = {"duration_ms": 60, "steps": 3}
             job = Job(rid, user, action, payload, origin=ws)
