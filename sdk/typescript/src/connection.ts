@@ -1,7 +1,15 @@
 import { backoffDelay, type ResolvedReconnectOptions } from './backoff.js';
 import { CloseCodes, closePolicy, errorFromClose, StreamerError } from './errors.js';
 import { parseServerMessage, type ErrorBody, type ServerMessage } from './protocol.js';
-import { messageText, OPEN, resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
+import {
+  messageText,
+  OPEN,
+  resolveWebSocket,
+  type CloseEventLike,
+  type MessageEventLike,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './websocket.js';
 
 /** Connection states, as in centrifuge-js. */
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
@@ -158,7 +166,7 @@ export class Connection {
       this.stableTimer = setTimeout(() => (this.failures = 0), this.opts.stableAfterMs ?? 5000);
       this.hooks.onOpen();
     };
-    ws.onmessage = (ev) => {
+    ws.onmessage = (ev: MessageEventLike) => {
       if (gen !== this.generation) return;
       const text = messageText(ev.data);
       const msg = text === undefined ? undefined : parseServerMessage(text);
@@ -170,7 +178,7 @@ export class Connection {
     ws.onerror = () => {
       // A close event always follows; the close code carries the information.
     };
-    ws.onclose = (ev) => {
+    ws.onclose = (ev: CloseEventLike) => {
       if (gen !== this.generation) return;
       this.ws = undefined;
       this.handleClose(ev.code, ev.reason);

@@ -4,12 +4,23 @@
  */
 export interface WebSocketLike {
   readonly readyState: number;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  // Event parameters are `any` so that both DOM and `ws` classes are assignable;
+  // the client only reads `data` (message) and `code`/`reason` (close).
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
+  onerror: ((ev: any) => void) | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;
+}
+
+/** What the client reads from events. */
+export interface MessageEventLike {
+  data: unknown;
+}
+export interface CloseEventLike {
+  code: number;
+  reason: string;
 }
 
 /** A WebSocket class (`globalThis.WebSocket`, `ws`'s default export, or a test double). */
