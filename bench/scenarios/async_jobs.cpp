@@ -85,7 +85,7 @@ boost::json::object run_async_jobs(const Options& o) {
     for (auto& ws : conns[size_t(t)])
       asio::co_spawn(pool.ctx(t), jobs_conn(std::move(ws), c, p, w, pool.stats(t)),
                      asio::detached);
-  CpuSampler cpu(c.server_pid, w);
+  CpuSampler cpu(c.server_pids, w);
   pool.run_until(w.end + std::chrono::milliseconds(300));
   auto r = result_json(p.steps > 1 ? "fanout" : "async", c, pool.merged(), cpu.seconds());
   r["depth"] = p.depth;

@@ -16,7 +16,14 @@ Common read_common(const Options& o) {
   c.connections = int(o.integer("connections", 100));
   c.warmup_s = o.num("warmup", 1.0);
   c.duration_s = o.num("duration", 5.0);
-  c.server_pid = pid_t(o.integer("server-pid", 0));
+  std::string pids = o.str("server-pid", "");
+  for (size_t at = 0; at < pids.size();) {
+    const auto comma = pids.find(',', at);
+    const auto one = pids.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (!one.empty() && std::stol(one) > 0) c.server_pids.push_back(pid_t(std::stol(one)));
+    at = comma == std::string::npos ? pids.size() : comma + 1;
+  }
+  c.server_pid = c.server_pids.empty() ? 0 : c.server_pids.front();
   c.spread_sources = o.integer("spread", 1) != 0;
   c.label = o.str("label", "");
   c.id_prefix = "b" + std::to_string(random_salt()) + ".";
@@ -76,14 +83,24 @@ Window make_window(const Common& c) {
   return Window{start + secs(c.warmup_s), start + secs(c.warmup_s + c.duration_s)};
 }
 
-CpuSampler::CpuSampler(pid_t pid, Window w) : pid_(pid) {
-  if (pid_ <= 0) return;
+CpuSampler::CpuSampler(std::vector<pid_t> pids, Window w) : pids_(std::move(pids)) {
+  if (pids_.empty()) return;
   thread_ = std::thread([this, w] {
     std::this_thread::sleep_until(w.warm_end);
-    start_ = process_cpu_seconds(pid_);
+    start_ = total(pids_);
     std::this_thread::sleep_until(w.end);
-    end_ = process_cpu_seconds(pid_);
+    end_ = total(pids_);
   });
+}
+
+double CpuSampler::total(const std::vector<pid_t>& pids) const {
+  double sum = 0;
+  for (const auto pid : pids) {
+    const double s = process_cpu_seconds(pid);
+    if (s < 0) return -1;
+    sum += s;
+  }
+  return sum;
 }
 
 CpuSampler::~CpuSampler() {

@@ -21,7 +21,8 @@ struct Common {
   int connections = 100;
   double warmup_s = 1.0;
   double duration_s = 5.0;
-  pid_t server_pid = 0;  // 0: no server-side sampling
+  pid_t server_pid = 0;  // 0: no server-side sampling (first of --server-pid a,b,...)
+  std::vector<pid_t> server_pids;  // all of them: CPU is summed (e.g. Node + Redis)
   bool spread_sources = true;
   std::string label;     // free text copied into the JSON (server name)
   std::string id_prefix; // unique per process, so async ids never repeat
@@ -38,16 +39,17 @@ std::vector<std::vector<std::unique_ptr<Ws>>> open_connections(ClientPool& pool,
 // The measurement window starting now: warm-up, then the measured duration.
 Window make_window(const Common& c);
 
-// Samples the server's CPU seconds at the start and end of a window on its own thread.
+// Samples the servers' summed CPU seconds at the start and end of a window on its own thread.
 class CpuSampler {
  public:
-  CpuSampler(pid_t pid, Window w);
+  CpuSampler(std::vector<pid_t> pids, Window w);
   ~CpuSampler();
   // Server CPU seconds spent inside the window (joins the thread); -1 without a pid.
   double seconds();
 
  private:
-  pid_t pid_;
+  double total(const std::vector<pid_t>& pids) const;
+  std::vector<pid_t> pids_;
   double start_ = -1, end_ = -1;
   std::thread thread_;
 };

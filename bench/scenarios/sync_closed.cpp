@@ -68,7 +68,7 @@ boost::json::object run_sync_closed(const Options& o) {
     for (auto& ws : conns[size_t(t)])
       asio::co_spawn(pool.ctx(t), closed_conn(std::move(ws), c, depth, w, pool.stats(t)),
                      asio::detached);
-  CpuSampler cpu(c.server_pid, w);
+  CpuSampler cpu(c.server_pids, w);
   pool.run_until(w.end + std::chrono::milliseconds(300));
   auto r = result_json("closed", c, pool.merged(), cpu.seconds());
   r["depth"] = depth;

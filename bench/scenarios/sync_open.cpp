@@ -113,7 +113,7 @@ boost::json::object run_sync_open(const Options& o) {
                      asio::detached);
       asio::co_spawn(pool.ctx(t), open_reader(oc, w, pool.stats(t)), asio::detached);
     }
-  CpuSampler cpu(c.server_pid, w);
+  CpuSampler cpu(c.server_pids, w);
   // Replies to requests due before the end may arrive a little later; wait for them.
   pool.run_until(w.end + std::chrono::seconds(2));
   auto r = result_json("open", c, pool.merged(), cpu.seconds());
