@@ -13,7 +13,7 @@ namespace {
 
 using Align = PdfCanvas::Align;
 constexpr double kRow = 14.0;
-constexpr std::array<double, 8> kColumns{95, 52, 58, 72, 62, 72, 66, 38};  // sum = 515
+constexpr std::array<double, 8> kColumns{78, 45, 50, 77, 65, 77, 77, 46};  // sum = 515
 
 void table_header(PdfCanvas& pdf, const char* key_header) {
   const char* headers[] = {key_header, "Orders", "Quantity", "Gross", "Refunds", "Net", "Target", "Att."};
