@@ -195,8 +195,8 @@ export class Connection {
     const error = errorFromClose(code, reason, serverError);
     const { maxAttempts } = this.opts.reconnect;
     if (action.kind === 'fail' || this.failures >= maxAttempts) {
-      this.active = false;
       this.hooks.onSocketClose(code, reason, false);
+      this.active = false;
       this.setState('disconnected', { code, reason, error });
       this.hooks.onFail(error);
       return;
