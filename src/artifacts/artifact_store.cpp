@@ -158,6 +158,8 @@ ArtifactStore::Resolution ArtifactStore::resolve(std::string_view target, system
   served.file = std::move(file);
   served.content_type = artifacts::content_type_for(segments[2]);
   served.download_name = std::string(segments[2]);
+  // The name is [A-Za-z0-9._-] only, so it needs no quoting or RFC 5987 encoding.
+  served.content_disposition = "attachment; filename=\"" + served.download_name + "\"";
   served.tenant_id = std::string(segments[0]);
   out.artifact = std::move(served);
   return out;

@@ -30,7 +30,8 @@ struct ArtifactInfo {
 struct ServedArtifact {
   std::filesystem::path file;
   std::string content_type;         // from the extension (text/csv, application/pdf, ...)
-  std::string download_name;        // for Content-Disposition
+  std::string download_name;        // the sanitised file name
+  std::string content_disposition;  // ready header value: attachment; filename="<name>"
   std::string tenant_id;
 };
 

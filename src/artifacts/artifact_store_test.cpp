@@ -48,6 +48,7 @@ TEST_F(ArtifactStoreTest, PublishSignsAndResolves) {
   ASSERT_TRUE(r.artifact.has_value());
   EXPECT_EQ(r.artifact->content_type, "application/pdf");
   EXPECT_EQ(r.artifact->download_name, "report.pdf");
+  EXPECT_EQ(r.artifact->content_disposition, "attachment; filename=\"report.pdf\"");
   EXPECT_EQ(r.artifact->tenant_id, "tenant-1");
   EXPECT_TRUE(fs::exists(r.artifact->file));
 }
