@@ -53,7 +53,8 @@ std::string signing_message(std::string_view relative_path, std::string_view exp
 ArtifactStore::ArtifactStore(ArtifactStoreOptions options) : options_(std::move(options)) {
   if (options_.signing_key.empty()) throw std::invalid_argument("artifact signing key is empty");
   if (options_.root.empty()) throw std::invalid_argument("artifact root is empty");
-  while (!options_.public_url.empty() && options_.public_url.back() == '/') options_.public_url.pop_back();
+  while (!options_.public_url.empty() && options_.public_url.back() == '/')
+    options_.public_url.pop_back();
   fs::create_directories(options_.root / kStagingDir);
 }
 
@@ -67,7 +68,8 @@ fs::path ArtifactStore::staging_path(std::string_view extension) const {
 std::string ArtifactStore::signed_url(std::string_view relative_path,
                                       system_clock::time_point expires_at) const {
   std::string expires = std::to_string(to_unix(expires_at));
-  std::string sig = artifacts::hmac_sha256_hex(options_.signing_key, signing_message(relative_path, expires));
+  std::string sig =
+      artifacts::hmac_sha256_hex(options_.signing_key, signing_message(relative_path, expires));
   std::string url = options_.public_url;
   url += kPrefix;
   url += relative_path;
@@ -102,7 +104,8 @@ ArtifactInfo ArtifactStore::publish(std::string_view tenant_id, const fs::path& 
   return info;
 }
 
-ArtifactStore::Resolution ArtifactStore::resolve(std::string_view target, system_clock::time_point now) const {
+ArtifactStore::Resolution ArtifactStore::resolve(std::string_view target,
+                                                 system_clock::time_point now) const {
   Resolution out;
   out.denial = ArtifactDenial::kMalformed;
   if (target.size() > 4096 || !target.starts_with(kPrefix)) return out;
@@ -137,7 +140,8 @@ ArtifactStore::Resolution ArtifactStore::resolve(std::string_view target, system
   auto expires = parse_unix(*expires_text);
   if (!expires) return out;
 
-  std::string expected = artifacts::hmac_sha256_hex(options_.signing_key, signing_message(path, *expires_text));
+  std::string expected =
+      artifacts::hmac_sha256_hex(options_.signing_key, signing_message(path, *expires_text));
   if (!artifacts::constant_time_equal(expected, *sig)) {
     out.denial = ArtifactDenial::kBadSignature;
     return out;

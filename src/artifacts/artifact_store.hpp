@@ -19,9 +19,9 @@
 namespace streamer {
 
 struct ArtifactInfo {
-  std::string url;              // absolute: <public_url>/artifacts/<tenant>/<id>/<name>?expires=..&sig=..
-  std::string relative_path;    // <tenant>/<id>/<name>, below the store root
-  std::uint64_t size_bytes = 0; // real size of the stored file
+  std::string url;  // absolute: <public_url>/artifacts/<tenant>/<id>/<name>?expires=..&sig=..
+  std::string relative_path;     // <tenant>/<id>/<name>, below the store root
+  std::uint64_t size_bytes = 0;  // real size of the stored file
   std::chrono::system_clock::time_point generated_at;
   std::chrono::system_clock::time_point expires_at;
 };
@@ -38,9 +38,9 @@ struct ServedArtifact {
 enum class ArtifactDenial { kBadSignature, kExpired, kNotFound, kMalformed };
 
 struct ArtifactStoreOptions {
-  std::filesystem::path root;        // usually <data-dir>/artifacts
-  std::string public_url;            // e.g. http://127.0.0.1:8080 (no trailing slash)
-  std::string signing_key;           // HMAC-SHA256 key; from config, never the repo
+  std::filesystem::path root;  // usually <data-dir>/artifacts
+  std::string public_url;      // e.g. http://127.0.0.1:8080 (no trailing slash)
+  std::string signing_key;     // HMAC-SHA256 key; from config, never the repo
   std::chrono::seconds ttl{7 * 24 * 3600};
 };
 

@@ -41,7 +41,8 @@ TEST_F(ArtifactStoreTest, PublishSignsAndResolves) {
   auto info = publish_text("tenant-1", "report.pdf", "%PDF-1.5 hello");
   EXPECT_EQ(info.size_bytes, 14u);
   EXPECT_EQ(info.expires_at - info.generated_at, seconds(3600));
-  std::regex shape(R"(http://127\.0\.0\.1:8080/artifacts/tenant-1/\d+-[0-9a-f]{32}/report\.pdf\?expires=\d+&sig=[0-9a-f]{64})");
+  std::regex shape(
+      R"(http://127\.0\.0\.1:8080/artifacts/tenant-1/\d+-[0-9a-f]{32}/report\.pdf\?expires=\d+&sig=[0-9a-f]{64})");
   EXPECT_TRUE(std::regex_match(info.url, shape)) << info.url;
 
   auto r = store_->resolve(target_of(info.url), system_clock::now());
@@ -94,7 +95,7 @@ TEST_F(ArtifactStoreTest, ExpiredUrlIsRefused) {
 TEST_F(ArtifactStoreTest, TraversalAndMalformedTargetsAreRefused) {
   auto now = system_clock::now();
   const char* targets[] = {
-      "/artifacts/../../etc/passwd?expires=9999999999&sig=" ,
+      "/artifacts/../../etc/passwd?expires=9999999999&sig=",
       "/artifacts/tenant-1/../x/report.pdf?expires=1&sig=aa",
       "/artifacts/tenant-1/%2e%2e/report.pdf?expires=1&sig=aa",
       "/artifacts/tenant-1/id/.hidden?expires=1&sig=aa",

@@ -54,7 +54,8 @@ Bucket& Aggregator::period_bucket(std::string_view date) {
   // Rows arrive mostly in date order, so the previous day's bucket is reused.
   if (last_period_ != nullptr && date == last_date_) return *last_period_;
   std::string_view day = date.substr(0, 10);
-  std::string key = parse_iso_date(day) ? period_key(summary_.period_kind, day) : std::string("unknown");
+  std::string key =
+      parse_iso_date(day) ? period_key(summary_.period_kind, day) : std::string("unknown");
   last_date_.assign(date);
   last_period_ = &bucket(summary_.by_period, key);  // std::map: stable references
   return *last_period_;
@@ -72,8 +73,8 @@ void Aggregator::add_sale(std::string_view date, std::string_view category, std:
   summary_.records += 1;
 }
 
-void Aggregator::add_refund(std::string_view date, std::string_view category, std::string_view region,
-                            double amount) {
+void Aggregator::add_refund(std::string_view date, std::string_view category,
+                            std::string_view region, double amount) {
   const std::int64_t cents = to_cents(amount);
   for (Bucket* b : {&summary_.totals, &period_bucket(date), &bucket(summary_.by_category, category),
                     &bucket(summary_.by_region, region)}) {
@@ -82,8 +83,8 @@ void Aggregator::add_refund(std::string_view date, std::string_view category, st
   summary_.refund_count += 1;
 }
 
-void Aggregator::add_target(std::string_view month, std::string_view category, std::string_view region,
-                            double amount) {
+void Aggregator::add_target(std::string_view month, std::string_view category,
+                            std::string_view region, double amount) {
   if (month.size() < 7) return;
   auto first = parse_iso_date(std::string(month.substr(0, 7)) + "-01");
   if (!first) return;
@@ -95,7 +96,8 @@ void Aggregator::add_target(std::string_view month, std::string_view category, s
   const double days_in_month = static_cast<double>((month_end - month_start).count() + 1);
   const double per_day = amount * 100.0 / days_in_month;
   const double covered = per_day * static_cast<double>((to - from).count() + 1);
-  for (Bucket* b : {&summary_.totals, &bucket(summary_.by_category, category), &bucket(summary_.by_region, region)}) {
+  for (Bucket* b : {&summary_.totals, &bucket(summary_.by_category, category),
+                    &bucket(summary_.by_region, region)}) {
     b->target_cents += covered;
   }
   for (sys_days d = from; d <= to; d += days{1}) {

@@ -14,13 +14,15 @@ class Aggregator {
   Aggregator(ReportRequest request, std::string tenant_id);
 
   // A sale on `date` (YYYY-MM-DD...; anything else lands in period "unknown").
-  void add_sale(std::string_view date, std::string_view category, std::string_view region, std::int64_t quantity,
-                double amount);
+  void add_sale(std::string_view date, std::string_view category, std::string_view region,
+                std::int64_t quantity, double amount);
   // A refund issued on `date` for a sale of `category`/`region`.
-  void add_refund(std::string_view date, std::string_view category, std::string_view region, double amount);
+  void add_refund(std::string_view date, std::string_view category, std::string_view region,
+                  double amount);
   // A monthly target (`month` YYYY-MM) pro-rated to the days of that month
   // inside the report range and spread evenly over those days' periods.
-  void add_target(std::string_view month, std::string_view category, std::string_view region, double amount);
+  void add_target(std::string_view month, std::string_view category, std::string_view region,
+                  double amount);
 
   const ReportSummary& summary() const noexcept { return summary_; }
   ReportSummary take() { return std::move(summary_); }

@@ -39,20 +39,28 @@ std::string format_iso_date(year_month_day date) {
 
 std::string_view to_string(PeriodKind kind) noexcept {
   switch (kind) {
-    case PeriodKind::kDay: return "day";
-    case PeriodKind::kWeek: return "week";
-    case PeriodKind::kMonth: return "month";
-    case PeriodKind::kQuarter: return "quarter";
-    case PeriodKind::kYear: return "year";
+    case PeriodKind::kDay:
+      return "day";
+    case PeriodKind::kWeek:
+      return "week";
+    case PeriodKind::kMonth:
+      return "month";
+    case PeriodKind::kQuarter:
+      return "quarter";
+    case PeriodKind::kYear:
+      return "year";
   }
   return "day";
 }
 
 std::string period_key(PeriodKind kind, std::string_view date) {
   switch (kind) {
-    case PeriodKind::kDay: return std::string(date.substr(0, 10));
-    case PeriodKind::kMonth: return std::string(date.substr(0, 7));
-    case PeriodKind::kYear: return std::string(date.substr(0, 4));
+    case PeriodKind::kDay:
+      return std::string(date.substr(0, 10));
+    case PeriodKind::kMonth:
+      return std::string(date.substr(0, 7));
+    case PeriodKind::kYear:
+      return std::string(date.substr(0, 4));
     case PeriodKind::kQuarter: {
       int m = digits(date, 5, 2);
       std::string key(date.substr(0, 4));

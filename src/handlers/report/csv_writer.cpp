@@ -49,7 +49,8 @@ std::int64_t write_csv_report(const ReportSummary& summary, const SaleStream& ro
   if (!file) throw std::runtime_error("cannot create " + path.string());
   std::setvbuf(file.get(), nullptr, _IOFBF, 1 << 20);
 
-  std::string line = "sale_id,date,period,category,region,product,customer_id,quantity,unit_price,amount\r\n";
+  std::string line =
+      "sale_id,date,period,category,region,product,customer_id,quantity,unit_price,amount\r\n";
   std::int64_t written = 0;
   std::string last_date, last_period;
   auto flush_line = [&] {

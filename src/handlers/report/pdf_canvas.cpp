@@ -6,7 +6,8 @@
 
 namespace streamer::report {
 
-PdfCanvas::PdfCanvas(const std::filesystem::path& path, std::string title) : title_(std::move(title)) {
+PdfCanvas::PdfCanvas(const std::filesystem::path& path, std::string title)
+    : title_(std::move(title)) {
   surface_ = cairo_pdf_surface_create(path.c_str(), kWidth, kHeight);
   if (cairo_surface_status(surface_) != CAIRO_STATUS_SUCCESS) {
     cairo_surface_destroy(surface_);
@@ -42,8 +43,8 @@ double PdfCanvas::text_width(std::string_view text, double size, bool bold) {
   return static_cast<double>(w) / PANGO_SCALE;
 }
 
-double PdfCanvas::text(double x, double y, std::string_view text, double size, bool bold, Align align, double width,
-                       Rgb color) {
+double PdfCanvas::text(double x, double y, std::string_view text, double size, bool bold,
+                       Align align, double width, Rgb color) {
   set_font(size, bold);
   pango_layout_set_text(layout_, text.data(), static_cast<int>(text.size()));
   pango_layout_set_width(layout_, -1);
@@ -67,7 +68,8 @@ bool PdfCanvas::ensure_space(double height) {
 
 void PdfCanvas::footer() {
   std::string label = title_ + "  ·  page " + std::to_string(page_);
-  text(kMargin, kHeight - kMargin + 8, label, 7, false, Align::kRight, content_width(), {0.45, 0.45, 0.45});
+  text(kMargin, kHeight - kMargin + 8, label, 7, false, Align::kRight, content_width(),
+       {0.45, 0.45, 0.45});
 }
 
 void PdfCanvas::new_page() {
@@ -84,7 +86,8 @@ void PdfCanvas::finish() {
   cairo_show_page(cr_);
   cairo_surface_finish(surface_);
   if (cairo_surface_status(surface_) != CAIRO_STATUS_SUCCESS) {
-    throw std::runtime_error(std::string("PDF write failed: ") + cairo_status_to_string(cairo_surface_status(surface_)));
+    throw std::runtime_error(std::string("PDF write failed: ") +
+                             cairo_status_to_string(cairo_surface_status(surface_)));
   }
 }
 

@@ -16,7 +16,7 @@ struct Rgb {
 
 class PdfCanvas {
  public:
-  static constexpr double kWidth = 595.0;   // A4 in points
+  static constexpr double kWidth = 595.0;  // A4 in points
   static constexpr double kHeight = 842.0;
   static constexpr double kMargin = 40.0;
 

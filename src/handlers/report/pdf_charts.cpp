@@ -23,10 +23,14 @@ double nice_max(double value) {
 std::string short_number(double value) {
   char buffer[32];
   double a = std::fabs(value);
-  if (a >= 1e9) std::snprintf(buffer, sizeof buffer, "%.1fB", value / 1e9);
-  else if (a >= 1e6) std::snprintf(buffer, sizeof buffer, "%.1fM", value / 1e6);
-  else if (a >= 1e3) std::snprintf(buffer, sizeof buffer, "%.0fk", value / 1e3);
-  else std::snprintf(buffer, sizeof buffer, "%.0f", value);
+  if (a >= 1e9)
+    std::snprintf(buffer, sizeof buffer, "%.1fB", value / 1e9);
+  else if (a >= 1e6)
+    std::snprintf(buffer, sizeof buffer, "%.1fM", value / 1e6);
+  else if (a >= 1e3)
+    std::snprintf(buffer, sizeof buffer, "%.0fk", value / 1e3);
+  else
+    std::snprintf(buffer, sizeof buffer, "%.0f", value);
   return buffer;
 }
 
@@ -49,7 +53,8 @@ Plot frame(PdfCanvas& pdf, ChartBox box, const std::string& title, double max_va
     cairo_move_to(cr, p.left, y);
     cairo_line_to(cr, p.left + p.width, y);
     cairo_stroke(cr);
-    pdf.text(box.x, y - 5, short_number(v), 7, false, PdfCanvas::Align::kRight, 40, {0.4, 0.4, 0.4});
+    pdf.text(box.x, y - 5, short_number(v), 7, false, PdfCanvas::Align::kRight, 40,
+             {0.4, 0.4, 0.4});
   }
   return p;
 }
@@ -85,12 +90,14 @@ double max_of(const std::vector<ChartSeries>& series) {
 }  // namespace
 
 Rgb palette(std::size_t index) {
-  static constexpr Rgb kColors[] = {{0.20, 0.42, 0.69}, {0.91, 0.49, 0.16}, {0.30, 0.65, 0.33}, {0.80, 0.25, 0.27},
-                                    {0.55, 0.42, 0.71}, {0.55, 0.35, 0.28}, {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}};
+  static constexpr Rgb kColors[] = {{0.20, 0.42, 0.69}, {0.91, 0.49, 0.16}, {0.30, 0.65, 0.33},
+                                    {0.80, 0.25, 0.27}, {0.55, 0.42, 0.71}, {0.55, 0.35, 0.28},
+                                    {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}};
   return kColors[index % (sizeof kColors / sizeof kColors[0])];
 }
 
-void draw_column_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
+void draw_column_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                       const std::vector<std::string>& labels,
                        const std::vector<ChartSeries>& series) {
   Plot p = frame(pdf, box, title, max_of(series));
   if (labels.empty() || series.empty()) return;
@@ -100,8 +107,10 @@ void draw_column_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, c
     set(pdf.cr(), series[s].color);
     for (std::size_t i = 0; i < labels.size() && i < series[s].values.size(); ++i) {
       double h = std::max(0.0, series[s].values[i]) / p.max * p.height;
-      cairo_rectangle(pdf.cr(), p.left + slot * static_cast<double>(i) + slot * 0.1 + bar * static_cast<double>(s),
-                      p.top + p.height - h, bar, h);
+      cairo_rectangle(
+          pdf.cr(),
+          p.left + slot * static_cast<double>(i) + slot * 0.1 + bar * static_cast<double>(s),
+          p.top + p.height - h, bar, h);
     }
     cairo_fill(pdf.cr());
   }
@@ -109,7 +118,8 @@ void draw_column_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, c
   legend(pdf, p.left, box.y + box.height - 10, series);
 }
 
-void draw_line_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
+void draw_line_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                     const std::vector<std::string>& labels,
                      const std::vector<ChartSeries>& series) {
   Plot p = frame(pdf, box, title, max_of(series));
   if (labels.empty()) return;
@@ -120,8 +130,10 @@ void draw_line_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, con
     for (std::size_t i = 0; i < labels.size() && i < s.values.size(); ++i) {
       double x = p.left + slot * (static_cast<double>(i) + 0.5);
       double y = p.top + p.height - std::max(0.0, s.values[i]) / p.max * p.height;
-      if (i == 0) cairo_move_to(pdf.cr(), x, y);
-      else cairo_line_to(pdf.cr(), x, y);
+      if (i == 0)
+        cairo_move_to(pdf.cr(), x, y);
+      else
+        cairo_line_to(pdf.cr(), x, y);
     }
     cairo_stroke(pdf.cr());
   }
@@ -129,8 +141,8 @@ void draw_line_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, con
   legend(pdf, p.left, box.y + box.height - 10, series);
 }
 
-void draw_pie_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
-                    const std::vector<double>& values) {
+void draw_pie_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                    const std::vector<std::string>& labels, const std::vector<double>& values) {
   pdf.text(box.x, box.y, title, 10, true);
   double total = 0;
   for (double v : values) total += std::max(0.0, v);
@@ -157,8 +169,9 @@ void draw_pie_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, cons
   }
 }
 
-void draw_bar_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
-                    const std::vector<double>& values, Rgb color) {
+void draw_bar_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                    const std::vector<std::string>& labels, const std::vector<double>& values,
+                    Rgb color) {
   pdf.text(box.x, box.y, title, 10, true);
   if (labels.empty()) return;
   double max = 0;

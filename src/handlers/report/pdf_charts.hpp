@@ -20,17 +20,20 @@ struct ChartBox {
 
 // Vertical bars of the first series (grouped when several), labelled axis,
 // gridlines; labels are thinned so at most ~12 show.
-void draw_column_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
+void draw_column_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                       const std::vector<std::string>& labels,
                        const std::vector<ChartSeries>& series);
 // One polyline per series over the labels, with a legend.
-void draw_line_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
+void draw_line_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                     const std::vector<std::string>& labels,
                      const std::vector<ChartSeries>& series);
 // A pie of the (non-negative) values with a legend showing shares.
-void draw_pie_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
-                    const std::vector<double>& values);
+void draw_pie_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                    const std::vector<std::string>& labels, const std::vector<double>& values);
 // Horizontal bars, one per label, with values printed at the bar ends.
-void draw_bar_chart(PdfCanvas& pdf, ChartBox box, const std::string& title, const std::vector<std::string>& labels,
-                    const std::vector<double>& values, Rgb color);
+void draw_bar_chart(PdfCanvas& pdf, ChartBox box, const std::string& title,
+                    const std::vector<std::string>& labels, const std::vector<double>& values,
+                    Rgb color);
 
 // A categorical palette colour.
 Rgb palette(std::size_t index);

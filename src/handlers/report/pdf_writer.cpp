@@ -16,13 +16,15 @@ constexpr double kRow = 14.0;
 constexpr std::array<double, 8> kColumns{78, 45, 50, 77, 65, 77, 77, 46};  // sum = 515
 
 void table_header(PdfCanvas& pdf, const char* key_header) {
-  const char* headers[] = {key_header, "Orders", "Quantity", "Gross", "Refunds", "Net", "Target", "Att."};
+  const char* headers[] = {key_header, "Orders", "Quantity", "Gross",
+                           "Refunds",  "Net",    "Target",   "Att."};
   cairo_set_source_rgb(pdf.cr(), 0.87, 0.89, 0.93);
   cairo_rectangle(pdf.cr(), PdfCanvas::kMargin, pdf.y() - 1, pdf.content_width(), kRow);
   cairo_fill(pdf.cr());
   double x = PdfCanvas::kMargin;
   for (std::size_t c = 0; c < kColumns.size(); ++c) {
-    pdf.text(x + 2, pdf.y(), headers[c], 8, true, c == 0 ? Align::kLeft : Align::kRight, kColumns[c] - 4);
+    pdf.text(x + 2, pdf.y(), headers[c], 8, true, c == 0 ? Align::kLeft : Align::kRight,
+             kColumns[c] - 4);
     x += kColumns[c];
   }
   pdf.advance(kRow);
@@ -39,7 +41,8 @@ void table_row(PdfCanvas& pdf, const std::string& key, const Bucket& b, bool bol
                                format_percent(b.attainment())};
   double x = PdfCanvas::kMargin;
   for (std::size_t c = 0; c < kColumns.size(); ++c) {
-    pdf.text(x + 2, pdf.y(), cells[c], 8, bold, c == 0 ? Align::kLeft : Align::kRight, kColumns[c] - 4);
+    pdf.text(x + 2, pdf.y(), cells[c], 8, bold, c == 0 ? Align::kLeft : Align::kRight,
+             kColumns[c] - 4);
     x += kColumns[c];
   }
   cairo_set_source_rgb(pdf.cr(), 0.9, 0.9, 0.9);
@@ -51,8 +54,8 @@ void table_row(PdfCanvas& pdf, const std::string& key, const Bucket& b, bool bol
 }
 
 // A titled table that continues (with its header repeated) on following pages.
-void table(PdfCanvas& pdf, const char* title, const char* key_header, const BucketMap& buckets, const Bucket& totals,
-           const std::function<void(int)>& on_page) {
+void table(PdfCanvas& pdf, const char* title, const char* key_header, const BucketMap& buckets,
+           const Bucket& totals, const std::function<void(int)>& on_page) {
   pdf.ensure_space(kRow * 4 + 20);
   pdf.advance(6);
   pdf.text(PdfCanvas::kMargin, pdf.y(), title, 12, true);
@@ -120,20 +123,23 @@ void charts(PdfCanvas& pdf, const ReportSummary& s, const std::function<void(int
   };
   if (!s.by_period.empty()) {
     auto labels = keys(s.by_period);
-    draw_column_chart(pdf, place(200), "Net sales by period", labels,
-                      {{"Net", values(s.by_period, [](const Bucket& b) { return b.net(); }), palette(0)}});
-    draw_line_chart(pdf, place(200), "Gross, net and target by period", labels,
-                    {{"Gross", values(s.by_period, [](const Bucket& b) { return b.gross(); }), palette(0)},
-                     {"Net", values(s.by_period, [](const Bucket& b) { return b.net(); }), palette(2)},
-                     {"Target", values(s.by_period, [](const Bucket& b) { return b.target(); }), palette(1)}});
+    draw_column_chart(
+        pdf, place(200), "Net sales by period", labels,
+        {{"Net", values(s.by_period, [](const Bucket& b) { return b.net(); }), palette(0)}});
+    draw_line_chart(
+        pdf, place(200), "Gross, net and target by period", labels,
+        {{"Gross", values(s.by_period, [](const Bucket& b) { return b.gross(); }), palette(0)},
+         {"Net", values(s.by_period, [](const Bucket& b) { return b.net(); }), palette(2)},
+         {"Target", values(s.by_period, [](const Bucket& b) { return b.target(); }), palette(1)}});
   }
   if (!s.by_category.empty()) {
     draw_pie_chart(pdf, place(190), "Net sales by category", keys(s.by_category),
                    values(s.by_category, [](const Bucket& b) { return b.net(); }));
   }
   if (!s.by_region.empty()) {
-    draw_bar_chart(pdf, place(40 + 22.0 * static_cast<double>(s.by_region.size())), "Net sales by region",
-                   keys(s.by_region), values(s.by_region, [](const Bucket& b) { return b.net(); }), palette(4));
+    draw_bar_chart(pdf, place(40 + 22.0 * static_cast<double>(s.by_region.size())),
+                   "Net sales by region", keys(s.by_region),
+                   values(s.by_region, [](const Bucket& b) { return b.net(); }), palette(4));
   }
 }
 
@@ -143,15 +149,19 @@ int write_pdf_report(const ReportSummary& s, const std::filesystem::path& path,
                      const std::function<void(int page)>& on_page) {
   const auto& req = s.request;
   PdfCanvas pdf(path, "Sales report " + req.start_date + " to " + req.end_date);
-  pdf.text(PdfCanvas::kMargin, pdf.y(), "Sales report", 22, true, Align::kLeft, 0, {0.12, 0.23, 0.4});
+  pdf.text(PdfCanvas::kMargin, pdf.y(), "Sales report", 22, true, Align::kLeft, 0,
+           {0.12, 0.23, 0.4});
   pdf.advance(32);
   pdf.text(PdfCanvas::kMargin, pdf.y(),
-           "Period: " + req.start_date + " to " + req.end_date + "  (" + std::string(to_string(req.report_type)) +
-               ", by " + std::string(to_string(s.period_kind)) + ")",
+           "Period: " + req.start_date + " to " + req.end_date + "  (" +
+               std::string(to_string(req.report_type)) + ", by " +
+               std::string(to_string(s.period_kind)) + ")",
            10);
   pdf.advance(15);
   pdf.text(PdfCanvas::kMargin, pdf.y(),
-           "Filters: category=" + req.category.value_or("all") + ", region=" + req.region.value_or("all"), 10);
+           "Filters: category=" + req.category.value_or("all") +
+               ", region=" + req.region.value_or("all"),
+           10);
   pdf.advance(15);
   pdf.text(PdfCanvas::kMargin, pdf.y(), "Tenant: " + s.tenant_id, 10);
   pdf.advance(24);

@@ -23,7 +23,8 @@ class NullProgress : public streamer::Progress {
 int main(int argc, char** argv) {
   using namespace streamer;
   if (argc < 4) {
-    std::cerr << "usage: report_bench DATA_DIR ROWS pdf|csv|excel [monthly|quarterly|annual|custom] [START END] "
+    std::cerr << "usage: report_bench DATA_DIR ROWS pdf|csv|excel "
+                 "[monthly|quarterly|annual|custom] [START END] "
                  "[--charts] [--no-seed]\n";
     return 2;
   }
@@ -41,18 +42,23 @@ int main(int argc, char** argv) {
     }
     if (seed) {
       auto r = seed_sales_data(dir, "bench", rows);
-      std::printf("seed: %lld sales, %lld refunds, %lld targets in %.2f s\n", static_cast<long long>(r.sales_rows),
-                  static_cast<long long>(r.refund_rows), static_cast<long long>(r.target_rows), r.seconds);
+      std::printf("seed: %lld sales, %lld refunds, %lld targets in %.2f s\n",
+                  static_cast<long long>(r.sales_rows), static_cast<long long>(r.refund_rows),
+                  static_cast<long long>(r.target_rows), r.seconds);
     }
-    ArtifactStore store({dir / "artifacts", "http://127.0.0.1:8080", "bench-key", std::chrono::hours(1)});
+    ArtifactStore store(
+        {dir / "artifacts", "http://127.0.0.1:8080", "bench-key", std::chrono::hours(1)});
     HandlerEnvironment env{dir, &store, {}};
     Identity identity{"bench", "bench", {"read"}};
     NullProgress progress;
     CancelToken cancel;
     JobContext ctx{identity, "bench-1", "", 1, progress, cancel, env};
     GenerateReportHandler handler;
-    boost::json::object payload{{"start_date", start}, {"end_date", end}, {"format", format},
-                                {"report_type", type}, {"include_charts", charts}};
+    boost::json::object payload{{"start_date", start},
+                                {"end_date", end},
+                                {"format", format},
+                                {"report_type", type},
+                                {"include_charts", charts}};
     auto t0 = std::chrono::steady_clock::now();
     auto result = handler.run(payload, ctx);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -42,7 +42,7 @@ struct ReportSummary {
   std::string tenant_id;
   PeriodKind period_kind = PeriodKind::kMonth;
   Bucket totals;
-  BucketMap by_period;    // keys sort chronologically
+  BucketMap by_period;  // keys sort chronologically
   BucketMap by_category;
   BucketMap by_region;
   std::int64_t refund_count = 0;

@@ -33,7 +33,8 @@ struct StagedFile {
 };
 
 json::object step(std::string_view name, std::int64_t processed, std::int64_t total) {
-  return json::object{{"current_step", name}, {"records_processed", processed}, {"records_total", total}};
+  return json::object{
+      {"current_step", name}, {"records_processed", processed}, {"records_total", total}};
 }
 
 double round_to(double value, double unit) { return std::round(value / unit) * unit; }
@@ -73,10 +74,12 @@ json::object report_stats(const ReportSummary& s) {
     stats["target_attainment"] = nullptr;
   }
   stats["quantity_total"] = s.totals.quantity;
-  stats["average_order_value"] = s.records > 0 ? round_to(s.totals.gross() / static_cast<double>(s.records), 0.01) : 0.0;
+  stats["average_order_value"] =
+      s.records > 0 ? round_to(s.totals.gross() / static_cast<double>(s.records), 0.01) : 0.0;
   stats["periods_count"] = static_cast<std::int64_t>(s.by_period.size());
   stats["period"] = to_string(s.period_kind);
-  stats["top_category"] = categories > 0 ? json::value(top_key(s.by_category)) : json::value(nullptr);
+  stats["top_category"] =
+      categories > 0 ? json::value(top_key(s.by_category)) : json::value(nullptr);
   stats["top_region"] = regions > 0 ? json::value(top_key(s.by_region)) : json::value(nullptr);
   return stats;
 }
@@ -91,18 +94,24 @@ GenerateReportHandler::GenerateReportHandler()
                           .max_attempts = 3,
                           .always_async = false}) {}
 
-void GenerateReportHandler::validate(const json::object& payload) const { (void)parse_report_request(payload); }
+void GenerateReportHandler::validate(const json::object& payload) const {
+  (void)parse_report_request(payload);
+}
 
 HandlerResult GenerateReportHandler::run(const json::object& payload, JobContext& ctx) {
   const ReportRequest request = parse_report_request(payload);
-  if (ctx.env.artifacts == nullptr) throw HandlerError(ErrorCode::kInternalError, "artifact store is not configured");
+  if (ctx.env.artifacts == nullptr)
+    throw HandlerError(ErrorCode::kInternalError, "artifact store is not configured");
   const std::string& tenant = ctx.identity.tenant_id;
   const fs::path database = sales_database_path(ctx.env);
   if (!fs::is_regular_file(database)) {
-    throw HandlerError(ErrorCode::kNotFound, "Sales dataset not found",
-                       json::object{{"reason", "dataset_missing"},
-                                    {"hint", "seed it with `streamer seed-data` or configure handlers.generate_report.database"}},
-                       false);
+    throw HandlerError(
+        ErrorCode::kNotFound, "Sales dataset not found",
+        json::object{
+            {"reason", "dataset_missing"},
+            {"hint",
+             "seed it with `streamer seed-data` or configure handlers.generate_report.database"}},
+        false);
   }
 
   // 0-30 %: query each source.
@@ -113,7 +122,8 @@ HandlerResult GenerateReportHandler::run(const json::object& payload, JobContext
     source = std::make_unique<SalesSource>(database, tenant, request);
     total = source->count_sales();
   } catch (const std::runtime_error& e) {
-    throw HandlerError(ErrorCode::kInternalError, std::string("Sales dataset is not usable: ") + e.what(),
+    throw HandlerError(ErrorCode::kInternalError,
+                       std::string("Sales dataset is not usable: ") + e.what(),
                        json::object{{"reason", "dataset_unusable"}}, false);
   }
   ctx.cancel.throw_if_cancelled();
@@ -139,16 +149,19 @@ HandlerResult GenerateReportHandler::run(const json::object& payload, JobContext
     if (++processed % kChunk == 0) {
       ctx.cancel.throw_if_cancelled();
       double share = total > 0 ? static_cast<double>(processed) / static_cast<double>(total) : 1.0;
-      ctx.progress.report(30 + 30 * std::min(share, 1.0), "Aggregating sales", step("aggregating", processed, total));
+      ctx.progress.report(30 + 30 * std::min(share, 1.0), "Aggregating sales",
+                          step("aggregating", processed, total));
     }
   });
   ReportSummary summary = aggregator.take();
   total = summary.records;  // exact, from the same snapshot
-  ctx.progress.report(60, "Aggregated " + std::to_string(total) + " sales", step("aggregating", total, total));
+  ctx.progress.report(60, "Aggregated " + std::to_string(total) + " sales",
+                      step("aggregating", total, total));
 
   // 60-90 %: write the file (detail rows are streamed again from the snapshot).
   const std::string format_label(to_string(request.format));
-  ctx.progress.report(60, "Generating " + format_label + " file", step("generating_file", 0, total));
+  ctx.progress.report(60, "Generating " + format_label + " file",
+                      step("generating_file", 0, total));
   StagedFile staged{ctx.env.artifacts->staging_path(file_extension(request.format))};
   auto rows = [&](const SaleVisitor& visit) { source->for_each_sale(visit); };
   auto on_rows = [&](std::int64_t written) {
@@ -158,8 +171,12 @@ HandlerResult GenerateReportHandler::run(const json::object& payload, JobContext
                         step("generating_file", written, total));
   };
   switch (request.format) {
-    case ReportFormat::kCsv: write_csv_report(summary, rows, staged.path, on_rows); break;
-    case ReportFormat::kExcel: write_xlsx_report(summary, rows, staged.path, on_rows); break;
+    case ReportFormat::kCsv:
+      write_csv_report(summary, rows, staged.path, on_rows);
+      break;
+    case ReportFormat::kExcel:
+      write_xlsx_report(summary, rows, staged.path, on_rows);
+      break;
     case ReportFormat::kPdf:
       write_pdf_report(summary, staged.path, [&](int page) {
         ctx.cancel.throw_if_cancelled();

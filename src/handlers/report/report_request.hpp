@@ -31,9 +31,9 @@ struct ReportRequest {
 // include_charts, filters; then start <= end. Unknown fields are ignored. Cheap.
 ReportRequest parse_report_request(const boost::json::object& payload);
 
-std::string_view to_string(ReportFormat format) noexcept;     // "pdf", "csv", "excel"
-std::string_view file_extension(ReportFormat format) noexcept; // "pdf", "csv", "xlsx"
-std::string_view to_string(ReportType type) noexcept;          // "monthly", ...
+std::string_view to_string(ReportFormat format) noexcept;       // "pdf", "csv", "excel"
+std::string_view file_extension(ReportFormat format) noexcept;  // "pdf", "csv", "xlsx"
+std::string_view to_string(ReportType type) noexcept;           // "monthly", ...
 
 // The grouping used for a request: monthly -> months, quarterly -> quarters,
 // annual -> years, custom -> days for spans up to 92 days, weeks beyond.

@@ -39,9 +39,12 @@ json::object rejection(std::string_view text, std::string* message = nullptr) {
 TEST(ReportValidation, SeedExampleIsReproducedExactly) {
   std::string message;
   auto details = rejection(
-      R"({"start_date":"01/20/2024","end_date":"2024-01-31","format":"pdf","report_type":"monthly"})", &message);
+      R"({"start_date":"01/20/2024","end_date":"2024-01-31","format":"pdf","report_type":"monthly"})",
+      &message);
   EXPECT_EQ(message, "Invalid date format");
-  EXPECT_EQ(details, (json::object{{"field", "start_date"}, {"expected", "YYYY-MM-DD"}, {"received", "01/20/2024"}}));
+  EXPECT_EQ(details,
+            (json::object{
+                {"field", "start_date"}, {"expected", "YYYY-MM-DD"}, {"received", "01/20/2024"}}));
 }
 
 TEST(ReportValidation, EveryFieldIsChecked) {
@@ -49,24 +52,32 @@ TEST(ReportValidation, EveryFieldIsChecked) {
   auto field = [](const json::object& d) { return std::string(d.at("field").as_string()); };
   EXPECT_EQ(field(rejection(R"({"end_date":"2024-01-31",)" + ok_tail + "}")), "start_date");
   EXPECT_EQ(field(rejection(R"({"start_date":"2024-01-01",)" + ok_tail + "}")), "end_date");
-  EXPECT_EQ(field(rejection(R"({"start_date":20240101,"end_date":"2024-01-31",)" + ok_tail + "}")), "start_date");
+  EXPECT_EQ(field(rejection(R"({"start_date":20240101,"end_date":"2024-01-31",)" + ok_tail + "}")),
+            "start_date");
   std::string message;
-  auto d = rejection(R"({"start_date":"2023-02-29","end_date":"2024-01-31",)" + ok_tail + "}", &message);
+  auto d =
+      rejection(R"({"start_date":"2023-02-29","end_date":"2024-01-31",)" + ok_tail + "}", &message);
   EXPECT_EQ(field(d), "start_date");
   EXPECT_EQ(message, "Invalid date");
-  EXPECT_EQ(field(rejection(R"({"start_date":"2024-01-01","end_date":"2024-13-01",)" + ok_tail + "}")), "end_date");
+  EXPECT_EQ(
+      field(rejection(R"({"start_date":"2024-01-01","end_date":"2024-13-01",)" + ok_tail + "}")),
+      "end_date");
   d = rejection(R"({"start_date":"2024-02-01","end_date":"2024-01-31",)" + ok_tail + "}", &message);
   EXPECT_EQ(field(d), "end_date");
   EXPECT_EQ(message, "end_date is before start_date");
-  d = rejection(R"({"start_date":"2024-01-01","end_date":"2024-01-31","format":"docx","report_type":"monthly"})");
+  d = rejection(
+      R"({"start_date":"2024-01-01","end_date":"2024-01-31","format":"docx","report_type":"monthly"})");
   EXPECT_EQ(field(d), "format");
   EXPECT_EQ(d.at("received"), "docx");
-  EXPECT_EQ(field(rejection(R"({"start_date":"2024-01-01","end_date":"2024-01-31","format":"pdf","report_type":"weekly"})")),
-            "report_type");
+  EXPECT_EQ(
+      field(rejection(
+          R"({"start_date":"2024-01-01","end_date":"2024-01-31","format":"pdf","report_type":"weekly"})")),
+      "report_type");
   EXPECT_EQ(field(rejection(R"({"start_date":"2024-01-01","end_date":"2024-01-31",)" + ok_tail +
                             R"(,"include_charts":"yes"})")),
             "include_charts");
-  EXPECT_EQ(field(rejection(R"({"start_date":"2024-01-01","end_date":"2024-01-31",)" + ok_tail + R"(,"filters":[1]})")),
+  EXPECT_EQ(field(rejection(R"({"start_date":"2024-01-01","end_date":"2024-01-31",)" + ok_tail +
+                            R"(,"filters":[1]})")),
             "filters");
   EXPECT_EQ(field(rejection(R"({"start_date":"2024-01-01","end_date":"2024-01-31",)" + ok_tail +
                             R"(,"filters":{"category":5}})")),
@@ -123,7 +134,8 @@ class SeededTest : public ::testing::Test {
     sqlite3* db = nullptr;
     sqlite3_open((dir_ / "datasets" / "sales.db").c_str(), &db);
     sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    EXPECT_EQ(sqlite3_prepare_v2(db, query.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
     double v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_double(st, 0) : -1;
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -135,7 +147,9 @@ class SeededTest : public ::testing::Test {
     Aggregator agg(r, tenant);
     source.for_each_refund([&](auto d, auto c, auto g, double a) { agg.add_refund(d, c, g, a); });
     source.for_each_target([&](auto m, auto c, auto g, double a) { agg.add_target(m, c, g, a); });
-    source.for_each_sale([&](const SaleRow& s) { agg.add_sale(s.date, s.category, s.region, s.quantity, s.amount); });
+    source.for_each_sale([&](const SaleRow& s) {
+      agg.add_sale(s.date, s.category, s.region, s.quantity, s.amount);
+    });
     return agg.take();
   }
 
@@ -144,23 +158,26 @@ class SeededTest : public ::testing::Test {
 fs::path SeededTest::dir_;
 
 TEST_F(SeededTest, AggregationMatchesDirectSql) {
-  auto r = parse_report_request(
-      payload(R"({"start_date":"2024-01-01","end_date":"2024-06-30","format":"csv","report_type":"monthly"})"));
+  auto r = parse_report_request(payload(
+      R"({"start_date":"2024-01-01","end_date":"2024-06-30","format":"csv","report_type":"monthly"})"));
   auto s = summarise(r, "acme");
   const std::string where = "tenant_id='acme' AND date BETWEEN '2024-01-01' AND '2024-06-30'";
   EXPECT_EQ(s.records, static_cast<std::int64_t>(sql("SELECT COUNT(*) FROM sales WHERE " + where)));
   EXPECT_NEAR(s.totals.gross(), sql("SELECT SUM(amount) FROM sales WHERE " + where), 0.005);
   EXPECT_EQ(s.by_period.size(), 6u);
   EXPECT_NEAR(s.by_period.at("2024-03").gross(),
-              sql("SELECT SUM(amount) FROM sales WHERE tenant_id='acme' AND date LIKE '2024-03-%'"), 0.005);
+              sql("SELECT SUM(amount) FROM sales WHERE tenant_id='acme' AND date LIKE '2024-03-%'"),
+              0.005);
   EXPECT_NEAR(s.by_category.at("toys").gross(),
               sql("SELECT SUM(amount) FROM sales WHERE category='toys' AND " + where), 0.005);
   EXPECT_NEAR(s.totals.refunds(),
-              sql("SELECT SUM(r.amount) FROM refunds r JOIN sales s ON s.tenant_id=r.tenant_id AND s.id=r.sale_id "
+              sql("SELECT SUM(r.amount) FROM refunds r JOIN sales s ON s.tenant_id=r.tenant_id AND "
+                  "s.id=r.sale_id "
                   "WHERE r.tenant_id='acme' AND r.date BETWEEN '2024-01-01' AND '2024-06-30'"),
               0.005);
   EXPECT_NEAR(s.totals.target(),
-              sql("SELECT SUM(target_amount) FROM targets WHERE tenant_id='acme' AND month BETWEEN '2024-01' AND "
+              sql("SELECT SUM(target_amount) FROM targets WHERE tenant_id='acme' AND month BETWEEN "
+                  "'2024-01' AND "
                   "'2024-06'"),
               0.01);
   EXPECT_EQ(s.by_category.size(), 5u);
@@ -172,26 +189,32 @@ TEST_F(SeededTest, FiltersTenantsAndPeriodsChangeTheNumbers) {
       R"({"start_date":"2023-01-01","end_date":"2025-12-31","format":"csv","report_type":"quarterly",
           "filters":{"category":"electronics","region":"europe"}})"));
   auto s = summarise(r, "acme");
-  EXPECT_EQ(s.records, static_cast<std::int64_t>(sql(
-                           "SELECT COUNT(*) FROM sales WHERE tenant_id='acme' AND category='electronics' AND "
-                           "region='europe'")));
+  EXPECT_EQ(s.records,
+            static_cast<std::int64_t>(sql(
+                "SELECT COUNT(*) FROM sales WHERE tenant_id='acme' AND category='electronics' AND "
+                "region='europe'")));
   EXPECT_EQ(s.by_category.size(), 1u);
   EXPECT_EQ(s.by_region.size(), 1u);
   EXPECT_EQ(s.by_period.size(), 12u);
   auto other = summarise(r, "globex");
   EXPECT_LT(other.records, s.records);
-  EXPECT_EQ(other.records, static_cast<std::int64_t>(sql(
-                               "SELECT COUNT(*) FROM sales WHERE tenant_id='globex' AND category='electronics' AND "
-                               "region='europe'")));
+  EXPECT_EQ(
+      other.records,
+      static_cast<std::int64_t>(
+          sql("SELECT COUNT(*) FROM sales WHERE tenant_id='globex' AND category='electronics' AND "
+              "region='europe'")));
   auto unknown = summarise(r, "nobody");
   EXPECT_EQ(unknown.records, 0);
 
   // A half month gets half of the month's target (pro-rated).
-  auto half = summarise(parse_report_request(payload(
-                            R"({"start_date":"2024-04-01","end_date":"2024-04-15","format":"csv","report_type":"custom"})")),
-                        "acme");
-  EXPECT_NEAR(half.totals.target(),
-              sql("SELECT SUM(target_amount) FROM targets WHERE tenant_id='acme' AND month='2024-04'") / 2, 0.02);
+  auto half = summarise(
+      parse_report_request(payload(
+          R"({"start_date":"2024-04-01","end_date":"2024-04-15","format":"csv","report_type":"custom"})")),
+      "acme");
+  EXPECT_NEAR(
+      half.totals.target(),
+      sql("SELECT SUM(target_amount) FROM targets WHERE tenant_id='acme' AND month='2024-04'") / 2,
+      0.02);
   EXPECT_EQ(half.period_kind, PeriodKind::kDay);
   EXPECT_EQ(half.by_period.size(), 15u);
 }
@@ -202,7 +225,8 @@ TEST_F(SeededTest, ReseedingReplacesOnlyThatTenant) {
   auto again = seed_sales_data(dir_, "globex", 5000);
   EXPECT_EQ(again.sales_rows, 5000);
   EXPECT_EQ(sql("SELECT COUNT(*) FROM sales WHERE tenant_id='globex'"), 5000);
-  EXPECT_DOUBLE_EQ(sql("SELECT SUM(amount) FROM sales WHERE tenant_id='globex'"), before);  // deterministic
+  EXPECT_DOUBLE_EQ(sql("SELECT SUM(amount) FROM sales WHERE tenant_id='globex'"),
+                   before);  // deterministic
   EXPECT_EQ(sql("SELECT COUNT(*) FROM sales WHERE tenant_id='acme'"), acme);
   EXPECT_EQ(sql("SELECT MIN(date) >= '2023-01-01' AND MAX(date) <= '2025-12-31' FROM sales"), 1);
   EXPECT_THROW(seed_sales_data(dir_, "x", -1), std::invalid_argument);
@@ -228,7 +252,8 @@ std::string read_file(const fs::path& p) {
 class HandlerRunTest : public SeededTest {
  protected:
   json::object run(const std::string& body, const std::string& tenant = "acme") {
-    ArtifactStore store({dir_ / "artifacts", "http://127.0.0.1:9", "k", std::chrono::seconds(3600)});
+    ArtifactStore store(
+        {dir_ / "artifacts", "http://127.0.0.1:9", "k", std::chrono::seconds(3600)});
     HandlerEnvironment env{dir_, &store, {}};
     Identity id{"u", tenant, {"read"}};
     RecordingProgress progress;
@@ -241,15 +266,19 @@ class HandlerRunTest : public SeededTest {
     handler->validate(p);
     auto result = handler->run(p, ctx);
     EXPECT_TRUE(result.success);
-    for (std::size_t i = 1; i < progress.percents.size(); ++i) EXPECT_GE(progress.percents[i], progress.percents[i - 1]);
+    for (std::size_t i = 1; i < progress.percents.size(); ++i)
+      EXPECT_GE(progress.percents[i], progress.percents[i - 1]);
     EXPECT_EQ(progress.percents.back(), 100);
-    EXPECT_NE(std::find(progress.messages.begin(), progress.messages.end(), "Querying refunds"), progress.messages.end());
+    EXPECT_NE(std::find(progress.messages.begin(), progress.messages.end(), "Querying refunds"),
+              progress.messages.end());
     auto data = result.data.as_object();
     auto url = std::string(data.at("url").as_string());
-    auto resolved = store.resolve(url.substr(std::string("http://127.0.0.1:9").size()), std::chrono::system_clock::now());
+    auto resolved = store.resolve(url.substr(std::string("http://127.0.0.1:9").size()),
+                                  std::chrono::system_clock::now());
     EXPECT_TRUE(resolved.artifact.has_value()) << url;
     if (resolved.artifact) {
-      EXPECT_EQ(data.at("size_bytes").to_number<std::uint64_t>(), fs::file_size(resolved.artifact->file));
+      EXPECT_EQ(data.at("size_bytes").to_number<std::uint64_t>(),
+                fs::file_size(resolved.artifact->file));
       file_ = read_file(resolved.artifact->file);
     }
     return data;
@@ -258,22 +287,29 @@ class HandlerRunTest : public SeededTest {
 };
 
 TEST_F(HandlerRunTest, CsvReportIsRfc4180WithTotals) {
-  auto data = run(R"({"start_date":"2024-01-01","end_date":"2024-03-31","format":"csv","report_type":"monthly"})");
+  auto data = run(
+      R"({"start_date":"2024-01-01","end_date":"2024-03-31","format":"csv","report_type":"monthly"})");
   auto lines = std::count(file_.begin(), file_.end(), '\n');
   EXPECT_EQ(lines, data.at("records").as_int64() + 2);
-  EXPECT_EQ(file_.rfind("sale_id,date,period,category,region,product,customer_id,quantity,unit_price,amount\r\n", 0), 0u);
+  EXPECT_EQ(
+      file_.rfind(
+          "sale_id,date,period,category,region,product,customer_id,quantity,unit_price,amount\r\n",
+          0),
+      0u);
   EXPECT_NE(file_.find("\r\nTOTAL,"), std::string::npos);
   EXPECT_EQ(data.at("format"), "csv");
   auto stats = data.at("stats").as_object();
   EXPECT_NEAR(stats.at("total_value").to_number<double>(),
-              sql("SELECT SUM(amount) FROM sales WHERE tenant_id='acme' AND date BETWEEN '2024-01-01' AND '2024-03-31'"),
+              sql("SELECT SUM(amount) FROM sales WHERE tenant_id='acme' AND date BETWEEN "
+                  "'2024-01-01' AND '2024-03-31'"),
               0.005);
   EXPECT_EQ(stats.at("categories_count").as_int64(), 5);
   EXPECT_TRUE(std::string(data.at("generated_at").as_string()).ends_with("Z"));
 }
 
 TEST_F(HandlerRunTest, ExcelReportIsAZipWorkbook) {
-  auto data = run(R"({"start_date":"2024-01-01","end_date":"2024-12-31","format":"excel","report_type":"quarterly",
+  auto data = run(
+      R"({"start_date":"2024-01-01","end_date":"2024-12-31","format":"excel","report_type":"quarterly",
                       "include_charts":true})");
   EXPECT_EQ(file_.substr(0, 4), std::string("PK\x03\x04", 4));
   EXPECT_NE(file_.find("xl/charts/chart1.xml"), std::string::npos);
@@ -281,11 +317,13 @@ TEST_F(HandlerRunTest, ExcelReportIsAZipWorkbook) {
 }
 
 TEST_F(HandlerRunTest, PdfReportHasHeaderAndTrailer) {
-  auto data = run(R"({"start_date":"2023-01-01","end_date":"2025-12-31","format":"pdf","report_type":"custom",
+  auto data = run(
+      R"({"start_date":"2023-01-01","end_date":"2025-12-31","format":"pdf","report_type":"custom",
                       "include_charts":true,"filters":{"region":"europe"}})");
   EXPECT_EQ(file_.rfind("%PDF-", 0), 0u);
   EXPECT_NE(file_.find("%%EOF", file_.size() - 16), std::string::npos);
-  EXPECT_GT(data.at("stats").as_object().at("periods_count").as_int64(), 150);  // weeks over 3 years
+  EXPECT_GT(data.at("stats").as_object().at("periods_count").as_int64(),
+            150);  // weeks over 3 years
 }
 
 TEST_F(HandlerRunTest, MissingDatasetAndCancellation) {
@@ -296,7 +334,8 @@ TEST_F(HandlerRunTest, MissingDatasetAndCancellation) {
   CancelToken cancel;
   JobContext ctx{id, "r1", "", 1, progress, cancel, env};
   GenerateReportHandler handler;
-  auto p = payload(R"({"start_date":"2024-01-01","end_date":"2024-01-31","format":"csv","report_type":"monthly"})");
+  auto p = payload(
+      R"({"start_date":"2024-01-01","end_date":"2024-01-31","format":"csv","report_type":"monthly"})");
   try {
     handler.run(p, ctx);
     FAIL();

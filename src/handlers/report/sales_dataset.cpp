@@ -44,7 +44,7 @@ class Rng {
     return result;
   }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  std::int64_t between(std::int64_t lo, std::int64_t hi) {  // inclusive
+  std::int64_t between(std::int64_t lo, std::int64_t hi) {                    // inclusive
     return lo + static_cast<std::int64_t>(uniform() * static_cast<double>(hi - lo + 1));
   }
   // Index drawn with the given (unnormalised) weights.
@@ -71,34 +71,62 @@ struct Product {
 
 struct Category {
   const char* name;
-  double weight;       // share of orders
+  double weight;  // share of orders
   int max_quantity;
   std::array<Product, 5> products;
 };
 
 constexpr std::array<Category, 5> kCategories{{
-    {"electronics", 0.22, 2,
-     {{{"laptop", 550, 2200}, {"smartphone", 250, 1200}, {"headphones", 25, 350}, {"tablet", 180, 900},
+    {"electronics",
+     0.22,
+     2,
+     {{{"laptop", 550, 2200},
+       {"smartphone", 250, 1200},
+       {"headphones", 25, 350},
+       {"tablet", 180, 900},
        {"smartwatch", 120, 600}}}},
-    {"apparel", 0.24, 4,
-     {{{"t-shirt", 8, 40}, {"jeans", 30, 120}, {"jacket", 60, 320}, {"sneakers", 40, 180}, {"dress", 25, 220}}}},
-    {"home", 0.16, 3,
-     {{{"sofa", 400, 2100}, {"lamp", 18, 150}, {"cookware set", 45, 400}, {"bedding", 30, 250},
+    {"apparel",
+     0.24,
+     4,
+     {{{"t-shirt", 8, 40},
+       {"jeans", 30, 120},
+       {"jacket", 60, 320},
+       {"sneakers", 40, 180},
+       {"dress", 25, 220}}}},
+    {"home",
+     0.16,
+     3,
+     {{{"sofa", 400, 2100},
+       {"lamp", 18, 150},
+       {"cookware set", 45, 400},
+       {"bedding", 30, 250},
        {"vacuum cleaner", 80, 650}}}},
-    {"grocery", 0.28, 12,
-     {{{"coffee", 5, 25}, {"olive oil", 6, 30}, {"snacks", 2, 12}, {"tea", 3, 20}, {"cereal", 3, 10}}}},
-    {"toys", 0.10, 4,
-     {{{"building blocks", 15, 160}, {"board game", 15, 80}, {"doll", 10, 60}, {"puzzle", 8, 40},
+    {"grocery",
+     0.28,
+     12,
+     {{{"coffee", 5, 25},
+       {"olive oil", 6, 30},
+       {"snacks", 2, 12},
+       {"tea", 3, 20},
+       {"cereal", 3, 10}}}},
+    {"toys",
+     0.10,
+     4,
+     {{{"building blocks", 15, 160},
+       {"board game", 15, 80},
+       {"doll", 10, 60},
+       {"puzzle", 8, 40},
        {"rc car", 25, 220}}}},
 }};
 
-constexpr std::array<const char*, 5> kRegions{"north-america", "europe", "asia-pacific", "latin-america",
-                                              "middle-east-africa"};
+constexpr std::array<const char*, 5> kRegions{"north-america", "europe", "asia-pacific",
+                                              "latin-america", "middle-east-africa"};
 constexpr std::array<double, 5> kRegionWeights{0.32, 0.28, 0.22, 0.10, 0.08};
-constexpr std::array<const char*, 5> kRefundReasons{"damaged", "wrong item", "not as described", "late delivery",
-                                                    "changed mind"};
+constexpr std::array<const char*, 5> kRefundReasons{"damaged", "wrong item", "not as described",
+                                                    "late delivery", "changed mind"};
 // Demand by calendar month (Jan..Dec): post-holiday dip, summer lull, Q4 peak.
-constexpr std::array<double, 12> kMonthFactor{0.82, 0.85, 0.97, 1.0, 1.02, 0.96, 0.93, 0.98, 1.0, 1.05, 1.32, 1.55};
+constexpr std::array<double, 12> kMonthFactor{0.82, 0.85, 0.97, 1.0,  1.02, 0.96,
+                                              0.93, 0.98, 1.0,  1.05, 1.32, 1.55};
 
 const sys_days kFirstDay = sys_days{2023y / January / 1};
 const sys_days kLastDay = sys_days{2025y / December / 31};
@@ -141,7 +169,8 @@ CREATE INDEX IF NOT EXISTS targets_tenant_month ON targets(tenant_id, month);
 
 SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, std::int64_t rows,
                            std::uint64_t seed) {
-  if (rows < 0 || rows > 100'000'000) throw std::invalid_argument("rows must be between 0 and 100000000");
+  if (rows < 0 || rows > 100'000'000)
+    throw std::invalid_argument("rows must be between 0 and 100000000");
   if (tenant.empty()) throw std::invalid_argument("tenant must not be empty");
   auto started = steady_clock::now();
 
@@ -170,7 +199,8 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
       sys_days d = kFirstDay + days{static_cast<int>(i)};
       year_month_day ymd{d};
       unsigned wd = weekday{d}.c_encoding();
-      double w = kMonthFactor[static_cast<unsigned>(ymd.month()) - 1] * ((wd == 0 || wd == 6) ? 1.18 : 1.0) *
+      double w = kMonthFactor[static_cast<unsigned>(ymd.month()) - 1] *
+                 ((wd == 0 || wd == 6) ? 1.18 : 1.0) *
                  (1.0 + 0.09 * (static_cast<int>(ymd.year()) - 2023));
       total_weight += w;
       cumulative[i] = total_weight;
@@ -184,7 +214,8 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
     std::array<std::array<std::array<double, 5>, 5>, 36> actual{};  // [month][category][region]
     std::int64_t sale_id = 0, refund_id = 0, emitted = 0;
     for (std::size_t i = 0; i < day_count && emitted < rows; ++i) {
-      auto upto = static_cast<std::int64_t>(std::llround(static_cast<double>(rows) * cumulative[i] / total_weight));
+      auto upto = static_cast<std::int64_t>(
+          std::llround(static_cast<double>(rows) * cumulative[i] / total_weight));
       if (i + 1 == day_count) upto = rows;
       sys_days d = kFirstDay + days{static_cast<int>(i)};
       year_month_day ymd{d};
@@ -203,10 +234,13 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
         const Category& cat = kCategories[c];
         const Product& product = cat.products[rng.between(0, 4)];
         double price = round_cents(product.min_price + (product.max_price - product.min_price) *
-                                                            std::pow(rng.uniform(), 1.6));
-        std::int64_t quantity = 1 + static_cast<std::int64_t>(std::pow(rng.uniform(), 2.0) * cat.max_quantity);
+                                                           std::pow(rng.uniform(), 1.6));
+        std::int64_t quantity =
+            1 + static_cast<std::int64_t>(std::pow(rng.uniform(), 2.0) * cat.max_quantity);
         double roll = rng.uniform();
-        double discount = roll < 0.8 ? 0.0 : roll < 0.95 ? 0.05 + 0.10 * rng.uniform() : 0.2 + 0.1 * rng.uniform();
+        double discount = roll < 0.8    ? 0.0
+                          : roll < 0.95 ? 0.05 + 0.10 * rng.uniform()
+                                        : 0.2 + 0.1 * rng.uniform();
         double amount = round_cents(static_cast<double>(quantity) * price * (1.0 - discount));
         ++sale_id;
         sale.bind(1, std::string_view(tenant));
@@ -225,7 +259,8 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
 
         if (rng.uniform() < 0.03) {
           sys_days refund_day = std::min(kLastDay, d + days{static_cast<int>(rng.between(1, 30))});
-          double refund_amount = rng.uniform() < 0.7 ? amount : round_cents(amount * (0.2 + 0.6 * rng.uniform()));
+          double refund_amount =
+              rng.uniform() < 0.7 ? amount : round_cents(amount * (0.2 + 0.6 * rng.uniform()));
           ++refund_id;
           refund.bind(1, std::string_view(tenant));
           refund.bind(2, refund_id);
@@ -244,10 +279,12 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
     std::int64_t targets_written = 0;
     for (std::size_t m = 0; m < actual.size(); ++m) {
       char month[8];
-      std::snprintf(month, sizeof month, "%04d-%02d", 2023 + static_cast<int>(m / 12), static_cast<int>(m % 12) + 1);
+      std::snprintf(month, sizeof month, "%04d-%02d", 2023 + static_cast<int>(m / 12),
+                    static_cast<int>(m % 12) + 1);
       for (std::size_t c = 0; c < kCategories.size(); ++c) {
         for (std::size_t r = 0; r < kRegions.size(); ++r) {
-          double planned = std::round(actual[m][c][r] * (0.90 + 0.22 * rng.uniform()) / 10.0) * 10.0;
+          double planned =
+              std::round(actual[m][c][r] * (0.90 + 0.22 * rng.uniform()) / 10.0) * 10.0;
           target.bind(1, std::string_view(tenant));
           target.bind(2, std::string_view(month));
           target.bind(3, std::string_view(kCategories[c].name));

@@ -29,7 +29,7 @@ struct SeedResult {
   std::int64_t sales_rows = 0;
   std::int64_t refund_rows = 0;
   std::int64_t target_rows = 0;
-  double seconds = 0;              // wall time of the seeding
+  double seconds = 0;  // wall time of the seeding
 };
 
 // Writes `rows` deterministic sales rows for `tenant` (2023-01-01..2025-12-31,
@@ -39,7 +39,7 @@ struct SeedResult {
 // (tenant, rows, seed) => same data. One transaction; 1M rows take a few seconds.
 // Throws std::invalid_argument for rows < 0 or > 100,000,000 or an empty tenant,
 // std::runtime_error for SQLite failures.
-SeedResult seed_sales_data(const std::filesystem::path& data_dir, const std::string& tenant, std::int64_t rows,
-                           std::uint64_t seed = 42);
+SeedResult seed_sales_data(const std::filesystem::path& data_dir, const std::string& tenant,
+                           std::int64_t rows, std::uint64_t seed = 42);
 
 }  // namespace streamer

@@ -8,7 +8,8 @@ using namespace std::chrono;
 // Parameters: ?1 tenant, ?2 start date, ?3 day after end date, ?4 category, ?5 region.
 // Dates compare as text, so 'YYYY-MM-DD' and 'YYYY-MM-DD HH:MM:SS' both work.
 
-SalesSource::SalesSource(const std::filesystem::path& database, std::string tenant_id, const ReportRequest& request)
+SalesSource::SalesSource(const std::filesystem::path& database, std::string tenant_id,
+                         const ReportRequest& request)
     : db_(std::make_unique<Database>(database, /*read_only=*/true)),
       tenant_id_(std::move(tenant_id)),
       request_(request),

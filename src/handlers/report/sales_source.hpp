@@ -17,7 +17,8 @@ class SalesSource {
   // Opens `database` read-only and begins a read transaction. Every query is
   // restricted to `tenant_id`, the request's date range and its filters. Throws
   // std::runtime_error when the file cannot be opened or lacks the schema.
-  SalesSource(const std::filesystem::path& database, std::string tenant_id, const ReportRequest& request);
+  SalesSource(const std::filesystem::path& database, std::string tenant_id,
+              const ReportRequest& request);
   ~SalesSource();
 
   // Number of sales rows in the report.

@@ -28,7 +28,8 @@ void Database::exec(const std::string& sql) {
 }
 
 Statement::Statement(const Database& db, std::string_view sql) : db_(db.handle()) {
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+      SQLITE_OK) {
     throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
   }
 }

@@ -51,7 +51,8 @@ Formats make_formats(lxw_workbook* wb) {
 }
 
 void check(lxw_error error, const char* what) {
-  if (error != LXW_NO_ERROR) throw std::runtime_error(std::string(what) + ": " + lxw_strerror(error));
+  if (error != LXW_NO_ERROR)
+    throw std::runtime_error(std::string(what) + ": " + lxw_strerror(error));
 }
 
 struct TableRange {
@@ -65,7 +66,8 @@ struct TableRange {
 TableRange write_table(lxw_worksheet* ws, const Formats& f, lxw_row_t& row, const char* title,
                        const char* key_header, const BucketMap& buckets) {
   worksheet_write_string(ws, row++, 0, title, f.bold);
-  const char* headers[] = {key_header, "Orders", "Quantity", "Gross", "Refunds", "Net", "Target", "Attainment"};
+  const char* headers[] = {key_header, "Orders", "Quantity", "Gross",
+                           "Refunds",  "Net",    "Target",   "Attainment"};
   for (lxw_col_t c = 0; c < 8; ++c) worksheet_write_string(ws, row, c, headers[c], f.header);
   ++row;
   TableRange range;
@@ -87,15 +89,16 @@ TableRange write_table(lxw_worksheet* ws, const Formats& f, lxw_row_t& row, cons
   return range;
 }
 
-void add_series(lxw_chart* chart, const char* name, lxw_row_t first, lxw_row_t last, lxw_col_t col) {
+void add_series(lxw_chart* chart, const char* name, lxw_row_t first, lxw_row_t last,
+                lxw_col_t col) {
   lxw_chart_series* s = chart_add_series(chart, nullptr, nullptr);
   chart_series_set_categories(s, "Summary", first, 0, last, 0);
   chart_series_set_values(s, "Summary", first, col, last, col);
   chart_series_set_name(s, name);
 }
 
-void insert_charts(lxw_workbook* wb, lxw_worksheet* ws, const TableRange& period, const TableRange& category,
-                   const TableRange& region) {
+void insert_charts(lxw_workbook* wb, lxw_worksheet* ws, const TableRange& period,
+                   const TableRange& category, const TableRange& region) {
   lxw_row_t at = 1;
   if (!period.empty) {
     lxw_chart* columns = workbook_add_chart(wb, LXW_CHART_COLUMN);
@@ -137,9 +140,11 @@ void write_summary(lxw_workbook* wb, lxw_worksheet* ws, const Formats& f, const 
   lxw_row_t row = 0;
   worksheet_write_string(ws, row++, 0, "Sales report", f.title);
   std::string period = "Period: " + req.start_date + " to " + req.end_date + " (" +
-                       std::string(to_string(req.report_type)) + ", by " + std::string(to_string(s.period_kind)) + ")";
+                       std::string(to_string(req.report_type)) + ", by " +
+                       std::string(to_string(s.period_kind)) + ")";
   worksheet_write_string(ws, row++, 0, period.c_str(), nullptr);
-  std::string filters = "Filters: category=" + req.category.value_or("all") + ", region=" + req.region.value_or("all");
+  std::string filters = "Filters: category=" + req.category.value_or("all") +
+                        ", region=" + req.region.value_or("all");
   worksheet_write_string(ws, row++, 0, filters.c_str(), nullptr);
   std::string tenant = "Tenant: " + s.tenant_id;
   worksheet_write_string(ws, row++, 0, tenant.c_str(), nullptr);
@@ -174,7 +179,7 @@ lxw_worksheet* add_detail_sheet(lxw_workbook* wb, const Formats& f, int index) {
   std::string name = index == 1 ? "Detail" : "Detail " + std::to_string(index);
   lxw_worksheet* ws = workbook_add_worksheet(wb, name.c_str());
   if (ws == nullptr) throw std::runtime_error("cannot add worksheet " + name);
-  const char* headers[] = {"Sale ID", "Date", "Period", "Category", "Region",
+  const char* headers[] = {"Sale ID", "Date",        "Period",   "Category",   "Region",
                            "Product", "Customer ID", "Quantity", "Unit price", "Amount"};
   for (lxw_col_t c = 0; c < 10; ++c) worksheet_write_string(ws, 0, c, headers[c], f.header);
   worksheet_set_column(ws, 1, 1, 11, nullptr);
@@ -220,8 +225,12 @@ std::int64_t write_xlsx_report(const ReportSummary& summary, const SaleStream& r
       auto day = r.date.substr(0, 10);
       auto parsed = parse_iso_date(day);
       last_period = parsed ? period_key(summary.period_kind, day) : "unknown";
-      date = parsed ? lxw_datetime{static_cast<int>(parsed->year()), static_cast<int>(unsigned(parsed->month())),
-                                   static_cast<int>(unsigned(parsed->day())), 0, 0, 0}
+      date = parsed ? lxw_datetime{static_cast<int>(parsed->year()),
+                                   static_cast<int>(unsigned(parsed->month())),
+                                   static_cast<int>(unsigned(parsed->day())),
+                                   0,
+                                   0,
+                                   0}
                     : lxw_datetime{};
     }
     worksheet_write_number(detail, row, 0, static_cast<double>(r.id), nullptr);
