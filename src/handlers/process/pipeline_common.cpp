@@ -50,11 +50,19 @@ std::vector<int> cap_rows(const std::vector<int>& idx, std::size_t limit) {
 
 PipelineResult run_pipeline(const DataTable& table, const PipelineOptions& options, const StageReport& report,
                             const CancelToken* cancel) {
-  switch (options.kind) {
-    case PipelineKind::kClassification: return detail::run_classification(table, options, report, cancel);
-    case PipelineKind::kRegression: return detail::run_regression(table, options, report, cancel);
-    case PipelineKind::kClustering: return detail::run_clustering(table, options, report, cancel);
-    case PipelineKind::kAnomaly: return detail::run_anomaly(table, options, report, cancel);
+  try {
+    switch (options.kind) {
+      case PipelineKind::kClassification: return detail::run_classification(table, options, report, cancel);
+      case PipelineKind::kRegression: return detail::run_regression(table, options, report, cancel);
+      case PipelineKind::kClustering: return detail::run_clustering(table, options, report, cancel);
+      case PipelineKind::kAnomaly: return detail::run_anomaly(table, options, report, cancel);
+    }
+  } catch (const cv::Exception& e) {
+    // OpenCV refuses degenerate inputs (e.g. singular covariances); retrying cannot help.
+    throw HandlerError(ErrorCode::kValidationError, "the model could not be fitted to this data: " + e.err,
+                       {{"field", "data_source"}, {"expected", "data the model can be fitted to"},
+                        {"received", e.err}},
+                       false);
   }
   throw HandlerError(ErrorCode::kValidationError, "unknown pipeline");
 }

@@ -214,3 +214,17 @@ TEST(Output, WritesCsvJsonAndParquet) {
   EXPECT_TRUE(v.as_array()[1].at("s").is_null());
   EXPECT_GT(std::filesystem::file_size(dir.path / "o.parquet"), 100u);
 }
+
+TEST(Pipelines, DegenerateDataIsATypedErrorOrAResult) {
+  DataTable t;
+  t.add(Column::number("a", std::vector<double>(200, 1.0)));
+  t.add(Column::number("b", std::vector<double>(200, 2.0)));
+  for (auto kind : {PipelineKind::kClassification, PipelineKind::kRegression, PipelineKind::kClustering,
+                    PipelineKind::kAnomaly}) {
+    try {
+      run_pipeline(t, options(kind), kQuiet, nullptr);
+    } catch (const HandlerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kValidationError);
+    }
+  }
+}
