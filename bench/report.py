@@ -116,9 +116,10 @@ def table(s):
         fmt(s, "bullmq:async", "server_cpu_s_per_100k") + " (Node+Redis)", "–")
     row("progress msgs/s delivered (400 jobs × 100 steps / 0.5 s)", fmt(s, "streamer:fanout", "progress_per_s"),
         fmt(s, "ws:fanout", "progress_per_s"), fmt(s, "bullmq:fanout", "progress_per_s"), "–")
-    row("idle authenticated connections held", fmt(s, "streamer:idle", "held"), "–", "–", "–")
+    row("idle authenticated connections held", fmt(s, "streamer:idle", "held"), "–", "–",
+        fmt(s, "echo:idle", "held"))
     row("  server RSS per idle connection", fmt(s, "streamer:idle", "rss_per_conn_kib", " KiB"),
-        "–", "–", "–")
+        "–", "–", fmt(s, "echo:idle", "rss_per_conn_kib", " KiB"))
     return "\n".join(lines)
 
 

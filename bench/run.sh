@@ -83,6 +83,18 @@ bench() {
   done
 }
 
+# idle TARGET PORT PID: up to 3 runs of $IDLE idle connections from 4 client processes.
+idle() {
+  local runs=$(( RUNS < 3 ? RUNS : 3 ))
+  for i in $(seq $runs); do
+    log "$1 idle run $i/$runs ($IDLE connections)"
+    "$BUILD_DIR/streamer-bench" idle --url "ws://127.0.0.1:$2/production?Authorization=$TOKEN" \
+      --server-pid "$3" --label "$1:idle" --connections "$IDLE" --procs 4 --out "$RAW" >/dev/null \
+      || log "$1 idle run $i failed"
+    sleep 2
+  done
+}
+
 median_of() {  # median per_s of TARGET:CASE in $RAW
   python3 "$ROOT/bench/report.py" --median "$1" "$RAW"
 }
@@ -126,14 +138,7 @@ for target in $ONLY; do
       done
       bench streamer async $PORT_STREAMER $P async "${ASYNC[@]}"
       bench streamer fanout $PORT_STREAMER $P async "${FANOUT[@]}" --warmup 1
-      IDLE_RUNS=$(( RUNS < 3 ? RUNS : 3 ))
-      for i in $(seq $IDLE_RUNS); do
-        log "streamer idle run $i/$IDLE_RUNS ($IDLE connections)"
-        "$BUILD_DIR/streamer-bench" idle --url "ws://127.0.0.1:$PORT_STREAMER/production?Authorization=$TOKEN" \
-          --server-pid "$P" --label streamer:idle --connections "$IDLE" --procs 4 --out "$RAW" >/dev/null \
-          || log "idle run failed"
-        sleep 2
-      done
+      idle streamer $PORT_STREAMER $P
       stop $P ;;
     ws)
       start ws node "$ROOT/bench/peers/ws-server.mjs" --port $PORT_WS --secret "$SECRET" --max-seconds $LIFETIME
@@ -159,6 +164,7 @@ for target in $ONLY; do
       wait_port $PORT_ECHO
       bench echo health-100 $PORT_ECHO $SERVER_PID closed "${H100[@]}"
       bench echo health-1000 $PORT_ECHO $SERVER_PID closed "${H1000[@]}"
+      idle echo $PORT_ECHO $SERVER_PID
       stop $SERVER_PID ;;
     *) log "unknown target $target" ;;
   esac
