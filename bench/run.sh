@@ -3,7 +3,9 @@
 # `ws` peer, the `ws`+BullMQ peer with its own Redis, the bare Beast echo) on 127.0.0.1,
 # runs the scenarios against it, stops it, and prints the table (bench/report.py).
 #   bench/run.sh [--quick] [--no-build] [--only "streamer ws bullmq echo"]
-# Env: BUILD_DIR (build), RUNS (5; quick 1), STREAMER_SERVE_ARGS (extra `serve` flags),
+# Env: BUILD_DIR (build), RUNS (5; quick 1), STREAMER_SERVE_ARGS (extra `serve` flags;
+#      default lifts the per-connection message rate and per-IP connection rate limits,
+#      which a load generator on one IP would otherwise hit by design),
 #      STREAMER_WORKERS (8), ECHO_THREADS (2), IDLE_CONNECTIONS (18000; quick 4000).
 # Everything is bounded: each server has a lifetime watchdog, and all started
 # processes are stopped on exit.
@@ -83,15 +85,22 @@ bench() {
   done
 }
 
-# idle TARGET PORT PID: up to 3 runs of $IDLE idle connections from 4 client processes.
+# idle TARGET PORT CMD...: up to 3 runs of $IDLE idle connections from 4 client
+# processes, each against a freshly started server (a server whose heap already grew
+# in earlier scenarios would hide the per-connection cost in its baseline).
 idle() {
+  local target=$1 port=$2; shift 2
   local runs=$(( RUNS < 3 ? RUNS : 3 ))
   for i in $(seq $runs); do
-    log "$1 idle run $i/$runs ($IDLE connections)"
-    "$BUILD_DIR/streamer-bench" idle --url "ws://127.0.0.1:$2/production?Authorization=$TOKEN" \
-      --server-pid "$3" --label "$1:idle" --connections "$IDLE" --procs 4 --out "$RAW" >/dev/null \
-      || log "$1 idle run $i failed"
-    sleep 2
+    start "$target-idle" "$@"
+    wait_port "$port"
+    sleep 0.5
+    log "$target idle run $i/$runs ($IDLE connections)"
+    "$BUILD_DIR/streamer-bench" idle --url "ws://127.0.0.1:$port/production?Authorization=$TOKEN" \
+      --server-pid "$SERVER_PID" --label "$target:idle" --connections "$IDLE" --procs 4 --out "$RAW" \
+      >/dev/null || log "$target idle run $i failed"
+    stop "$SERVER_PID"
+    sleep 1
   done
 }
 
@@ -124,9 +133,11 @@ for target in $ONLY; do
   case $target in
     streamer)
       if [[ ! -x $BUILD_DIR/streamer ]]; then log "no $BUILD_DIR/streamer: skipped"; continue; fi
-      start streamer "$BUILD_DIR/streamer" serve --listen "127.0.0.1:$PORT_STREAMER" --data-dir "$WORK/data" \
+      # shellcheck disable=SC2206
+      SERVE=("$BUILD_DIR/streamer" serve --listen "127.0.0.1:$PORT_STREAMER" --data-dir "$WORK/data" \
         --jwt-secret "$SECRET" --public-url "http://127.0.0.1:$PORT_STREAMER" --workers "$WORKERS" \
-        ${STREAMER_SERVE_ARGS:-}
+        ${STREAMER_SERVE_ARGS:---max-messages-per-second 1000000 --max-connections-per-minute 1000000})
+      start streamer "${SERVE[@]}"
       wait_port $PORT_STREAMER
       P=$SERVER_PID
       bench streamer health-100 $PORT_STREAMER $P closed "${H100[@]}"
@@ -138,8 +149,8 @@ for target in $ONLY; do
       done
       bench streamer async $PORT_STREAMER $P async "${ASYNC[@]}"
       bench streamer fanout $PORT_STREAMER $P async "${FANOUT[@]}" --warmup 1
-      idle streamer $PORT_STREAMER $P
-      stop $P ;;
+      stop $P
+      idle streamer $PORT_STREAMER "${SERVE[@]}" ;;
     ws)
       start ws node "$ROOT/bench/peers/ws-server.mjs" --port $PORT_WS --secret "$SECRET" --max-seconds $LIFETIME
       wait_port $PORT_WS
@@ -164,8 +175,9 @@ for target in $ONLY; do
       wait_port $PORT_ECHO
       bench echo health-100 $PORT_ECHO $SERVER_PID closed "${H100[@]}"
       bench echo health-1000 $PORT_ECHO $SERVER_PID closed "${H1000[@]}"
-      idle echo $PORT_ECHO $SERVER_PID
-      stop $SERVER_PID ;;
+      stop $SERVER_PID
+      idle echo $PORT_ECHO "$BUILD_DIR/beast-echo" --listen "127.0.0.1:$PORT_ECHO" --threads "$ECHO_THREADS" \
+        --max-seconds $LIFETIME ;;
     *) log "unknown target $target" ;;
   esac
 done
