@@ -199,12 +199,8 @@ def claims(sub="user-1", tenant="tenant-1", permissions=("read", "write"), ttl=3
     c = {"sub": sub, "tenant_id": tenant, "iat": now, "exp": now + ttl}
     if permissions is not None:
         c["permissions"] = list(permissions)
-    for k, v in extra.items():
-        if v is None:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    return c
+    c.update(extra)
+    return {k: v for k, v in c.items() if v is not None}
 
 
 def jwt_encode(payload: dict, key=SECRET, alg="HS256", headers=None) -> str:

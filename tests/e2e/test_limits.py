@@ -1,6 +1,7 @@
 """Limits (seed "Rate Limits", DESIGN §2 "Limits", docs/protocol.md close codes):
 connection rate per IP (4429), message rate and concurrent requests per connection
-(RATE_LIMITED with details.limit / details.retry_after_ms, connection stays open),
+(RATE_LIMITED with details.limit -- the limit's name -- details.limit_value and
+details.retry_after_ms; the connection stays open),
 message size (1009). Also: limits set through STREAMER_* and a TOML --config."""
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ async def test_message_rate_per_connection(start_server):
         limited = [m for m in got if m["type"] == "error"]
         assert 10 <= len(ok) <= 13, f"{len(ok)} of {n} accepted in a burst with a limit of 10/s"
         for m in limited:
-            err = assert_error(m, "RATE_LIMITED", m["error"]["request_id"], limit=10, retryable=True)
+            err = assert_error(m, "RATE_LIMITED", m["error"]["request_id"],
+                               limit="messages_per_second", limit_value=10, retryable=True)
             ra = err["details"].get("retry_after_ms")
             assert isinstance(ra, int) and not isinstance(ra, bool) and 0 < ra <= 1000, err
         # The connection stays open; after waiting, requests pass again.
@@ -78,7 +80,7 @@ async def test_malformed_messages_count_towards_message_rate(start_server):
         for _ in range(5):
             assert (await recv(ws))["error"]["code"] == "VALIDATION_ERROR"
         msg = await call(ws, "x", "health")
-        assert_error(msg, "RATE_LIMITED", "x", limit=5)
+        assert_error(msg, "RATE_LIMITED", "x", limit="messages_per_second", limit_value=5)
 
 
 # -- concurrent requests ------------------------------------------------------------------
@@ -100,11 +102,13 @@ async def test_eleventh_concurrent_async_request_is_rate_limited(start_server):
             if body["request_id"] == "d10":
                 seen["d10"] = m
         assert queued == {f"d{i}" for i in range(10)}, queued
-        err = assert_error(seen["d10"], "RATE_LIMITED", "d10", limit=10, retryable=True)
+        err = assert_error(seen["d10"], "RATE_LIMITED", "d10", limit="concurrent_requests", limit_value=10,
+                           retryable=True)
         ra = err["details"].get("retry_after_ms")
         assert is_number(ra) and ra >= 0, err
         # Sync requests count too while 10 async requests are unfinished.
-        assert_error(await call(ws, "h-busy", "health"), "RATE_LIMITED", "h-busy", limit=10)
+        assert_error(await call(ws, "h-busy", "health"), "RATE_LIMITED", "h-busy", limit="concurrent_requests",
+                 limit_value=10)
         # The connection stays open; the rejected request was never stored.
         by_id = await collect_terminals(ws, [f"d{i}" for i in range(10)], timeout=30)
         for rid, msgs in by_id.items():
@@ -121,7 +125,8 @@ async def test_concurrency_limit_is_configurable_and_per_connection(start_server
     async with connect(s.ws_url(tok)) as a, connect(s.ws_url(tok)) as b:
         assert_queued(await call(a, "x1", "delay", {"duration_ms": 1000}), "x1")
         assert_queued(await call(a, "x2", "delay", {"duration_ms": 1000}), "x2")
-        assert_error(await call(a, "x3", "delay", {"duration_ms": 1000}), "RATE_LIMITED", "x3", limit=2)
+        assert_error(await call(a, "x3", "delay", {"duration_ms": 1000}), "RATE_LIMITED", "x3", limit="concurrent_requests",
+                     limit_value=2)
         # Another connection of the same user has its own budget.
         assert_queued(await call(b, "y1", "delay", {"duration_ms": 1000}), "y1")
         assert_queued(await call(b, "y2", "delay", {"duration_ms": 1000}), "y2")
@@ -150,7 +155,7 @@ async def test_default_max_message_is_1mb(server):
     async with connect(server.ws_url(server.token())) as ws:
         ok = echo_of_size(999_000, "fits")
         msg = await call_raw(ws, ok, "fits", timeout=20)
-        assert len(assert_success(msg, "fits")["blob"]) > 999_000
+        assert len(assert_success(msg, "fits")["blob"]) > 998_000
         await ws.send(echo_of_size(1_100_000, "too-big"))
         msgs, code, _ = await expect_close(ws, timeout=10)
     assert code == 1009, (code, msgs)
