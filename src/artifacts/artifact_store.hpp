@@ -32,7 +32,7 @@ struct ServedArtifact {
   std::string content_type;         // from the extension (text/csv, application/pdf, ...)
   std::string download_name;        // the sanitised file name
   std::string content_disposition;  // ready header value: attachment; filename="<name>"
-  std::string tenant_id;
+  std::string tenant_id;             // the tenant directory: artifacts::tenant_directory(tenant)
 };
 
 enum class ArtifactDenial { kBadSignature, kExpired, kNotFound, kMalformed };
