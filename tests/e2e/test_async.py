@@ -203,10 +203,12 @@ async def test_foreign_subscribe_and_cancel_are_not_found(server, other):
         # The owner's job was neither cancelled nor leaked.
         msgs, last = await until_terminal(owner, "secret-job")
         assert_result(last, "secret-job", {"slept_ms": 1000, "steps": 2})
-        # After it finished, still invisible to the intruder (no re-sent result).
+    # After it finished, still invisible to the intruder: a fresh connection of theirs
+    # subscribing to the id sees only their own request.
+    async with connect(server.ws_url(server.token(*other))) as intruder:
         snap = assert_success(await call(intruder, "s2", "subscribe", {"request_id": "secret-job"}), "s2")
         assert snap["status"] == "succeeded"
-        _, again = await until_terminal(intruder, "secret-job")
+        _, again = await until_terminal(intruder, "secret-job", timeout=10)
         assert again["result"]["data"] == {"slept_ms": 10, "steps": 1}, "intruder saw the owner's result"
 
 
@@ -233,11 +235,6 @@ async def test_cancel_queued_and_running(start_server):
         assert_error(end, "CANCELLED", "running")
         assert time.monotonic() - t0 < 2.0, "cancel of a running delay took too long"
 
-        # Snapshot says cancelled, and the stored error is re-sent.
-        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "running"}), "s")
-        assert snap["status"] == "cancelled"
-        _, again = await until_terminal(ws, "running", timeout=5)
-        assert_error(again, "CANCELLED", "running")
         # Cancelling again reports the final status and does nothing else.
         resp = await call(ws, "c-again", "cancel", {"request_id": "running"})
         assert assert_success(resp, "c-again") == {"request_id": "running", "status": "cancelled"}
@@ -245,6 +242,31 @@ async def test_cancel_queued_and_running(start_server):
             while True:
                 m = await recv(ws, 0.5)
                 assert request_id_of(m) != "running", m
+
+
+    # A new connection's snapshot says cancelled, and the stored error is re-sent.
+    async with connect(s.ws_url(s.token())) as ws:
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "running"}), "s")
+        assert snap["status"] == "cancelled"
+        _, again = await until_terminal(ws, "running", timeout=5)
+        assert_error(again, "CANCELLED", "running")
+        snap = assert_success(await call(ws, "s2", "subscribe", {"request_id": "waiting"}), "s2")
+        assert snap["status"] == "cancelled"
+        _, again = await until_terminal(ws, "waiting", timeout=5)
+        assert_error(again, "CANCELLED", "waiting")
+
+
+async def test_subscribe_resends_stored_result_on_the_same_connection(server):
+    """docs/protocol.md: "If the request has already finished, its stored terminal
+    message is sent again right after this response" -- also on the connection that
+    already received it (a client that lost its state re-asks on the same socket)."""
+    async with connect(server.ws_url(server.token())) as ws:
+        assert_queued(await call(ws, "j", "delay", {"duration_ms": 10}), "j")
+        _, first = await until_terminal(ws, "j")
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "j"}), "s")
+        assert snap["status"] == "succeeded"
+        _, again = await until_terminal(ws, "j", timeout=5)
+        assert again == first
 
 
 async def test_cancel_finished_request_reports_final_status(server):
@@ -322,7 +344,7 @@ async def test_idempotent_resend_runs_once(server):
         # Resend while unfinished (even with a different payload): queued again, nothing new starts.
         await request(ws, "same", "delay", {"duration_ms": 5, "steps": 1})
         msgs1, again = await recv_for(ws, "same", lambda m: m["type"] == "response", timeout=10)
-        assert_queued(again, "same")
+        assert_queued(again, "same", resend=True)
         msgs2, end = await until_terminal(ws, "same", timeout=20)
         everything = msgs0 + msgs1 + msgs2
         assert [m["type"] for m in everything].count("result") == 1
