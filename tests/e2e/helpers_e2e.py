@@ -268,6 +268,14 @@ def get_metrics(server) -> dict:
 
 # -- a raw RFC 6455 client (for clients that must misbehave) ----------------------
 
+def xor_mask(data: bytes, mask: bytes) -> bytes:
+    n = len(data)
+    if n == 0:
+        return b""
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
 class RawWs:
     """A blocking WebSocket client on a plain socket. It never answers pings by
     itself and reads only when asked, so it can play a silent or a slow client."""
@@ -308,8 +316,7 @@ class RawWs:
         else:
             hdr += bytes([0x80 | 127]) + struct.pack("!Q", n)
         mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-        self.sock.sendall(hdr + mask + masked)
+        self.sock.sendall(hdr + mask + xor_mask(data, mask))
 
     def send_json(self, obj) -> None:
         self.send_frame(0x1, json.dumps(obj).encode())
@@ -333,7 +340,7 @@ class RawWs:
             n = struct.unpack("!Q", self._need(8))[0]
         if b1 & 0x80:
             mask = self._need(4)
-            data = bytes(b ^ mask[i % 4] for i, b in enumerate(self._need(n)))
+            data = xor_mask(self._need(n), mask)
         else:
             data = self._need(n)
         return bool(b0 & 0x80), b0 & 0x0F, data

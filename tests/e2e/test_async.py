@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import pytest
@@ -407,6 +408,7 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
             peak = max(peak, rss_kb(pid))
             await asyncio.sleep(0.1)
         growth_mb = (peak - rss0) / 1024
+        print(f"slow reader: RSS {rss0 / 1024:.1f} MB -> peak {peak / 1024:.1f} MB")
         assert growth_mb < 64, f"server RSS grew by {growth_mb:.1f} MB while clients did not read"
 
         # Resume reading: collect terminals, note a 1013 close.
@@ -415,6 +417,7 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
             want = set(ids[c])
             c.sock.settimeout(20)
             closed_1013 = False
+            n_progress = 0
             try:
                 while want:
                     kind, msg = await asyncio.to_thread(c.read_message)
@@ -422,12 +425,16 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
                         assert msg == 1013, f"unexpected close {msg}"
                         closed_1013 = True
                         break
+                    if kind == "text" and msg.get("type") == "progress":
+                        n_progress += 1
                     if kind == "text" and msg.get("type") in ("result", "error"):
                         body = msg[msg["type"]]
                         assert msg["type"] == "result", msg
                         want.discard(body["request_id"])
             except EOFError:
                 pytest.fail("connection dropped without a close frame")
+            print(f"slow reader: {n_progress} progress messages, {per_conn - len(want)} results, "
+                  f"1013: {closed_1013}")
             if want:
                 assert closed_1013, f"{len(want)} results never arrived and no 1013 close"
             missing |= want
@@ -443,3 +450,71 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
             for rid, msgs in by_id.items():
                 assert msgs[-1]["type"] == "result", msgs[-1]
     assert rss_kb(pid) - rss0 < 64 * 1024
+
+
+def test_slow_reader_of_large_replies_is_closed_1013_and_memory_bounded(start_server):
+    """A client that sends ~80 MB of echo requests and never reads must not make the
+    server buffer ~80 MB of replies: the outgoing queue is bounded, replies are never
+    dropped, so the connection is closed with 1013 (or the server stops reading from
+    it). Async requests sent before the flood are recoverable with subscribe."""
+    s = start_server("--max-messages-per-second", "1000", "--workers", "4")
+    pid = s.proc.pid
+    tok = s.token("flood", "t-flood")
+    rss0 = rss_kb(pid)
+    raw = RawWs(s.port, f"/production?Authorization={tok}", rcvbuf=4096)
+    blob = "y" * 250_000
+    n_sent, peak = 0, rss0
+    try:
+        for j in range(3):
+            raw.send_json({"id": f"job-{j}", "action": "delay", "payload": {"duration_ms": 300}})
+        raw.sock.settimeout(3)
+        try:
+            for i in range(320):
+                raw.send_json({"id": f"e{i}", "action": "echo", "payload": {"blob": blob}})
+                n_sent += 1
+                if i % 20 == 0:
+                    peak = max(peak, rss_kb(pid))
+        except (socket.timeout, BrokenPipeError, ConnectionResetError):
+            pass  # the server stopped reading (back-pressure) or closed us: both bounded
+        t_end = time.monotonic() + 2
+        while time.monotonic() < t_end:
+            peak = max(peak, rss_kb(pid))
+            time.sleep(0.1)
+        growth_mb = (peak - rss0) / 1024
+        print(f"flood: sent {n_sent} x 250 KB, RSS {rss0 / 1024:.1f} -> {peak / 1024:.1f} MB")
+        assert growth_mb < 48, f"server RSS grew by {growth_mb:.0f} MB for a client that does not read"
+        # Now read what was delivered: complete replies, in order, then a 1013 close.
+        raw.sock.settimeout(10)
+        replies, close_code = [], None
+        try:
+            while True:
+                kind, msg = raw.read_message()
+                if kind == "close":
+                    close_code = msg
+                    break
+                if kind == "text" and msg.get("type") == "response" and msg["response"]["request_id"].startswith("e"):
+                    assert msg["response"]["data"]["blob"] == blob
+                    replies.append(msg["response"]["request_id"])
+        except (EOFError, ConnectionResetError):
+            pass
+        except socket.timeout:
+            pass  # back-pressure without a close: everything sent was answered below
+        print(f"flood: {len(replies)} replies read, close code {close_code}")
+        assert replies == [f"e{i}" for i in range(len(replies))], "replies out of order or missing"
+        if close_code is None:
+            assert len(replies) == n_sent, f"{n_sent} sent, {len(replies)} answered, no 1013 close"
+        else:
+            assert close_code == 1013, close_code
+    finally:
+        raw.close()
+    assert s.proc.poll() is None, "server died"
+
+    async def recover():
+        async with connect(s.ws_url(tok)) as ws:
+            for j in range(3):
+                await request(ws, f"s{j}", "subscribe", {"request_id": f"job-{j}"})
+            return await collect_terminals(ws, [f"job-{j}" for j in range(3)], timeout=30)
+
+    by_id = asyncio.run(recover())
+    for rid, msgs in by_id.items():
+        assert msgs[-1]["type"] == "result" and msgs[-1]["result"]["data"] == {"slept_ms": 300, "steps": 1}
