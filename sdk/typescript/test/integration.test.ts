@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { StreamerClient, StreamerError, type Progress, type StateChange } from '../src/index.js';
-import { binaryMissing, mintToken, PKG_ROOT, RealServer } from './real-server.js';
+import { binaryMissing, mintToken, PKG_ROOT, RealServer, TENANT } from './real-server.js';
 
 const skip = binaryMissing();
 if (skip) {
@@ -33,7 +33,7 @@ describe('integration with the real server', { skip, timeout: 180_000 }, () => {
   let client: StreamerClient;
 
   before(async () => {
-    server = await RealServer.start();
+    server = await RealServer.start({ seedTenant: TENANT });
     client = new StreamerClient({ endpoint: server.url, token: mintToken() });
   });
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 export const PKG_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 export const BINARY = process.env.STREAMER_BIN ?? resolve(PKG_ROOT, '../../build/streamer');
 export const SECRET = 'sdk-ts-integration-secret';
+export const TENANT = 'sdk-ts-tenant';
 
 export const binaryMissing = (): string | false =>
   existsSync(BINARY) ? false : `streamer binary not found at ${BINARY}: build it (cmake --build build) or set STREAMER_BIN`;
@@ -34,7 +35,7 @@ export function mintToken(opts: { sub?: string; tenant?: string; permissions?: s
     'token',
     '--jwt-secret', opts.secret ?? SECRET,
     '--sub', opts.sub ?? 'sdk-ts-user',
-    '--tenant', opts.tenant ?? 'sdk-ts-tenant',
+    '--tenant', opts.tenant ?? TENANT,
     '--permissions', (opts.permissions ?? ['read', 'write']).join(','),
     '--ttl', String(opts.ttl ?? 3600),
   ];
@@ -54,10 +55,16 @@ export class RealServer {
     this.logPath = join(dataDir, `server-${port}.log`);
   }
 
-  /** Starts a server; pass `port`/`dataDir` of a killed one to restart it in place. */
-  static async start(opts: { port?: number; dataDir?: string; flags?: string[] } = {}): Promise<RealServer> {
+  /**
+   * Starts a server; pass `port`/`dataDir` of a killed one to restart it in place.
+   * `seedTenant` first generates the demo sales dataset (for `generate_report`).
+   */
+  static async start(opts: { port?: number; dataDir?: string; flags?: string[]; seedTenant?: string } = {}): Promise<RealServer> {
     const port = opts.port ?? (await freePort());
     const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'streamer-sdk-ts-'));
+    if (opts.seedTenant) {
+      execFileSync(BINARY, ['seed-data', '--data-dir', dataDir, '--tenant', opts.seedTenant, '--rows', '5000'], { stdio: 'ignore', timeout: 120_000 });
+    }
     const s = new RealServer(port, dataDir, opts.flags ?? []);
     await s.launch();
     return s;
