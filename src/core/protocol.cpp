@@ -1,5 +1,6 @@
 #include "core/protocol.hpp"
 
+#include "core/json_text.hpp"
 #include "core/time_util.hpp"
 
 namespace streamer::protocol {
@@ -11,7 +12,7 @@ std::string envelope(std::string_view type, json::object body) {
   json::object msg;
   msg["type"] = type;
   msg[type] = std::move(body);
-  return json::serialize(msg);
+  return to_json_text(msg);
 }
 
 // Reads a request id: strings as they are, integers as decimal text.

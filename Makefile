@@ -1,0 +1,47 @@
+# Streamer: the two commands of the README, and the pieces they are made of.
+#   make run    install what is missing, build, start the server (embedded store)
+#   make test   install, build and run every test (C++, end-to-end, SDKs)
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup build run test test-cpp test-e2e test-sdk-python test-sdk-typescript format tidy clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: setup $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@scripts/dev-run.sh
+
+test: build
+	@scripts/test.sh
+
+test-cpp: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+test-e2e: build
+	.venv/bin/python -m pytest tests/e2e -q
+
+test-sdk-python: build
+	.venv/bin/python -m pytest sdk/python/tests -q
+
+test-sdk-typescript: build
+	cd sdk/typescript && npm ci --no-audit --no-fund && npm test
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+tidy: $(BUILD_DIR)/build.ninja
+	git ls-files 'src/*.cpp' | grep -v _test | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR)
+
+include bench/bench.mk

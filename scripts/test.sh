@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test suite after `make build`: C++ unit tests (ctest), end-to-end tests
+# against the real binary (pytest), and both SDKs. Prints one summary line and exits
+# non-zero if any suite failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+failed=()
+
+echo "== C++ unit tests (ctest)"
+(cd "$BUILD_DIR" && ctest --output-on-failure -j "$(nproc)") || failed+=(ctest)
+
+echo "== end-to-end and Python SDK tests (pytest)"
+.venv/bin/python -m pytest tests/e2e sdk/python/tests -q -p no:cacheprovider || failed+=(pytest)
+
+echo "== TypeScript SDK tests (node --test)"
+(cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test) || failed+=(typescript)
+
+if ((${#failed[@]})); then
+  echo "FAILED suites: ${failed[*]}"
+  exit 1
+fi
+echo "all test suites passed"

@@ -1,0 +1,192 @@
+#include "app/server_config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+#include <toml++/toml.h>
+
+namespace streamer::app {
+namespace json = boost::json;
+
+void add_server_options(CLI::App& cmd, ServerConfig& c) {
+  auto& g = c.gateway;
+  cmd.add_option("--config", c.config_file, "TOML configuration file");
+  cmd.add_option("--listen", c.listen, "HOST:PORT to listen on")->capture_default_str();
+  cmd.add_option("--data-dir", c.data_dir, "Directory for the job store, artifacts and datasets")->capture_default_str();
+  cmd.add_option("--public-url", c.public_url, "Base URL of this server as clients reach it (for artifact URLs)");
+  cmd.add_option("--stage", g.stage, "WebSocket path: /{stage}")->capture_default_str();
+  cmd.add_option("--tls-cert", g.tls_cert_file, "PEM certificate chain (serve wss:// and https://)");
+  cmd.add_option("--tls-key", g.tls_key_file, "PEM private key for --tls-cert");
+  cmd.add_option("--io-threads", g.io_threads, "I/O threads (default: cores)");
+
+  cmd.add_option("--jwt-secret", c.jwt_secret, "HMAC secret for HS256/384/512 tokens");
+  cmd.add_option("--jwt-public-key", c.jwt_public_key_file, "PEM public key (RSA or EC) for RS*/ES* tokens");
+  cmd.add_option("--jwt-jwks", c.jwt_jwks_file, "JWKS file with public keys, selected by kid");
+  cmd.add_option("--jwt-issuer", c.jwt_issuer, "Required `iss` claim");
+  cmd.add_option("--jwt-audience", c.jwt_audience, "Required `aud` claim");
+  cmd.add_option("--jwt-leeway", c.jwt_leeway_seconds, "Clock skew allowed for iat/nbf, seconds")->capture_default_str();
+  cmd.add_option("--allowed-tenants", c.allowed_tenants, "Comma-separated tenants allowed to connect (default: all)");
+
+  cmd.add_option("--max-connections-per-minute", g.max_connections_per_minute, "New connections per minute per IP")
+      ->capture_default_str();
+  cmd.add_option("--max-messages-per-second", g.max_messages_per_second, "Messages per second per connection")
+      ->capture_default_str();
+  cmd.add_option("--max-concurrent-requests", g.max_concurrent_requests, "Requests in flight per connection")
+      ->capture_default_str();
+  cmd.add_option("--max-message-bytes", g.max_message_bytes, "Largest accepted message (larger: close 1009)")
+      ->capture_default_str();
+  cmd.add_option("--max-upload-bytes", g.max_upload_bytes, "Largest PUT /files body")->capture_default_str();
+  cmd.add_option("--ping-interval", g.ping_interval, "Seconds between server pings")->capture_default_str();
+  cmd.add_option("--idle-timeout", g.idle_timeout, "Close after this many silent seconds")->capture_default_str();
+  cmd.add_option("--max-connection-lifetime", g.max_connection_lifetime, "Close with 1001 after this many seconds")
+      ->capture_default_str();
+  cmd.add_option("--drain-timeout", g.drain_timeout, "Seconds to wait for connections on SIGTERM")->capture_default_str();
+  cmd.add_option("--outbound-queue-messages", g.outbound_max_messages, "Per-connection outgoing queue bound")
+      ->capture_default_str();
+
+  cmd.add_option("--workers", c.workers, "Async worker threads (default: cores)");
+  cmd.add_option("--sync-threads", c.sync_threads, "Threads for sync handlers (default: cores, at least 2)");
+  cmd.add_option("--lease-ttl-ms", c.lease_ttl_ms, "Job lease; a dead worker's job re-runs after it")
+      ->capture_default_str();
+  cmd.add_option("--progress-interval-ms", c.progress_interval_ms, "Progress coalescing interval")
+      ->capture_default_str();
+  cmd.add_option("--result-ttl", c.result_ttl_seconds, "Seconds finished requests stay retrievable")
+      ->capture_default_str();
+  cmd.add_option("--retry-base-ms", c.retry_base_ms, "First retry delay (doubles per attempt, jittered)")
+      ->capture_default_str();
+  cmd.add_flag("--sqlite-synchronous-full", c.sqlite_synchronous_full,
+               "fsync every commit (survives power loss; slower)");
+  cmd.add_flag("--disable-delay", c.disable_delay, "Turn off the diagnostic `delay` handler");
+  cmd.add_flag("--enable-fault-injection", c.enable_fault_injection,
+               "Test-only payload fields (delay.fail_attempts, time_limit_ms, echo.spin_ms)");
+  cmd.add_option("--artifact-secret", c.artifact_secret, "HMAC key for artifact URLs (default: random, kept in data dir)");
+  cmd.add_option("--artifact-ttl", c.artifact_ttl_seconds, "Seconds an artifact URL stays valid")->capture_default_str();
+  cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")->capture_default_str();
+}
+
+namespace {
+
+// "max-messages-per-second" for an option named "--max-messages-per-second".
+std::string long_name(const CLI::Option* opt) {
+  auto names = opt->get_lnames();
+  return names.empty() ? std::string() : names.front();
+}
+
+std::string env_name(std::string name) {
+  for (auto& ch : name) ch = ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return "STREAMER_" + name;
+}
+
+std::string key_name(std::string name) {
+  for (auto& ch : name) ch = ch == '-' ? '_' : ch;
+  return name;
+}
+
+std::optional<std::string> toml_scalar(const toml::node& node) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+  if (auto i = node.value_exact<std::int64_t>()) return std::to_string(*i);
+  if (auto d = node.value_exact<double>()) return std::to_string(*d);
+  return std::nullopt;
+}
+
+json::value to_json(const toml::node& node) {
+  if (auto* t = node.as_table()) {
+    json::object o;
+    for (const auto& [k, v] : *t) o[std::string(k.str())] = to_json(v);
+    return o;
+  }
+  if (auto* a = node.as_array()) {
+    json::array arr;
+    for (const auto& v : *a) arr.push_back(to_json(v));
+    return arr;
+  }
+  if (auto s = node.value_exact<std::string>()) return json::value(*s);
+  if (auto b = node.value_exact<bool>()) return json::value(*b);
+  if (auto i = node.value_exact<std::int64_t>()) return json::value(*i);
+  if (auto d = node.value_exact<double>()) return json::value(*d);
+  return nullptr;
+}
+
+std::string find_config_path(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--config" && i + 1 < argc) return argv[i + 1];
+    if (a.starts_with("--config=")) return std::string(a.substr(9));
+  }
+  const char* env = std::getenv("STREAMER_CONFIG");
+  return env ? env : "";
+}
+
+}  // namespace
+
+void apply_config_sources(CLI::App& cmd, ServerConfig& config, int argc, char** argv) {
+  std::string path = find_config_path(argc, argv);
+  toml::table table;
+  if (!path.empty()) {
+    try {
+      table = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      throw std::invalid_argument("cannot read config " + path + ": " + std::string(e.description()));
+    }
+    if (auto* handlers = table["handlers"].as_table()) config.handler_settings = to_json(*handlers).as_object();
+  }
+  for (CLI::Option* opt : cmd.get_options()) {
+    std::string name = long_name(opt);
+    if (name.empty() || name == "help" || name == "config") continue;
+    opt->envname(env_name(name));
+    if (auto* node = table.get(key_name(name))) {
+      auto value = toml_scalar(*node);
+      if (!value) throw std::invalid_argument("config key " + key_name(name) + " must be a scalar");
+      opt->default_str(*value);
+      opt->default_val(*value);
+    }
+  }
+  for (const auto& [k, v] : table) {
+    std::string key(k.str());
+    if (key == "handlers") continue;
+    bool known = false;
+    for (CLI::Option* opt : cmd.get_options()) known = known || key_name(long_name(opt)) == key;
+    if (!known) throw std::invalid_argument("unknown config key: " + key);
+  }
+}
+
+void finalize(ServerConfig& c) {
+  auto colon = c.listen.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--listen must be HOST:PORT");
+  c.gateway.address = c.listen.substr(0, colon);
+  if (c.gateway.address.starts_with('[')) c.gateway.address = c.gateway.address.substr(1, c.gateway.address.size() - 2);
+  int port = std::stoi(c.listen.substr(colon + 1));
+  if (port < 0 || port > 65535) throw std::invalid_argument("--listen port out of range");
+  c.gateway.port = static_cast<unsigned short>(port);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (c.gateway.io_threads <= 0) c.gateway.io_threads = cores;
+  if (c.workers <= 0) c.workers = cores;
+  if (c.sync_threads <= 0) c.sync_threads = std::max(2, cores);
+  if (c.gateway.tls_cert_file.empty() != c.gateway.tls_key_file.empty()) {
+    throw std::invalid_argument("--tls-cert and --tls-key go together");
+  }
+  if (c.public_url.empty()) {
+    c.public_url = (c.gateway.tls_cert_file.empty() ? "http://" : "https://") + c.listen;
+  }
+  while (c.public_url.ends_with('/')) c.public_url.pop_back();
+  if (c.gateway.max_connections_per_minute < 1 || c.gateway.max_messages_per_second < 1 ||
+      c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64) {
+    throw std::invalid_argument("limits must be positive");
+  }
+  if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && c.jwt_jwks_file.empty()) {
+    throw std::invalid_argument("one of --jwt-secret, --jwt-public-key or --jwt-jwks is required");
+  }
+  c.gateway.allowed_tenants.clear();
+  std::string_view rest = c.allowed_tenants;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    if (!item.empty()) c.gateway.allowed_tenants.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace streamer::app

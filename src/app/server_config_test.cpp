@@ -1,0 +1,67 @@
+#include "app/server_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace streamer::app {
+namespace {
+
+// Parses argv for a `serve`-like command with TOML and env applied as in main().
+ServerConfig parse(std::vector<std::string> args) {
+  ServerConfig c;
+  CLI::App cmd;
+  add_server_options(cmd, c);
+  std::vector<char*> argv{const_cast<char*>("serve")};
+  for (auto& a : args) argv.push_back(a.data());
+  apply_config_sources(cmd, c, static_cast<int>(argv.size()), argv.data());
+  cmd.parse(static_cast<int>(argv.size()), argv.data());
+  finalize(c);
+  return c;
+}
+
+TEST(ServerConfig, FlagsBeatEnvironmentWhichBeatsTheFile) {
+  auto path = std::filesystem::temp_directory_path() / "streamer-config-test.toml";
+  {
+    std::ofstream out(path);
+    out << "jwt_secret = \"from-file\"\nmax_messages_per_second = 7\nmax_concurrent_requests = 3\n"
+           "listen = \"127.0.0.1:9001\"\n[handlers.generate_report]\ndatabase = \"own.db\"\n";
+  }
+  setenv("STREAMER_MAX_CONCURRENT_REQUESTS", "5", 1);
+  auto c = parse({"--config", path.string(), "--max-messages-per-second", "9"});
+  unsetenv("STREAMER_MAX_CONCURRENT_REQUESTS");
+  EXPECT_EQ(c.jwt_secret, "from-file");
+  EXPECT_EQ(c.gateway.max_messages_per_second, 9);   // flag
+  EXPECT_EQ(c.gateway.max_concurrent_requests, 5);   // env over file
+  EXPECT_EQ(c.gateway.port, 9001);                   // file
+  EXPECT_EQ(c.public_url, "http://127.0.0.1:9001");
+  EXPECT_EQ(c.handler_settings.at("generate_report").at("database").as_string(), "own.db");
+}
+
+TEST(ServerConfig, RejectsUnknownKeysAndMissingSecrets) {
+  auto path = std::filesystem::temp_directory_path() / "streamer-config-bad.toml";
+  {
+    std::ofstream out(path);
+    out << "jwt_secret = \"x\"\nno_such_setting = 1\n";
+  }
+  EXPECT_THROW(parse({"--config", path.string()}), std::invalid_argument);
+  EXPECT_THROW(parse({}), std::invalid_argument);  // no JWT key at all
+}
+
+TEST(ServerConfig, DefaultsMatchTheSeedLimits) {
+  auto c = parse({"--jwt-secret", "s"});
+  EXPECT_EQ(c.gateway.max_connections_per_minute, 100);
+  EXPECT_EQ(c.gateway.max_messages_per_second, 100);
+  EXPECT_EQ(c.gateway.max_concurrent_requests, 10);
+  EXPECT_EQ(c.gateway.max_message_bytes, 1u << 20);
+  EXPECT_EQ(c.gateway.stage, "production");
+  EXPECT_EQ(c.gateway.ping_interval.count(), 30);
+  EXPECT_EQ(c.gateway.idle_timeout.count(), 120);
+  EXPECT_EQ(c.gateway.max_connection_lifetime.count(), 7200);
+}
+
+}  // namespace
+}  // namespace streamer::app

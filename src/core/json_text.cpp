@@ -1,0 +1,103 @@
+#include "core/json_text.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace streamer {
+namespace json = boost::json;
+
+namespace {
+
+void append_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of the pending run of characters that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+template <class T>
+void append_number(std::string& out, T v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+}  // namespace
+
+void append_json_text(std::string& out, const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::null: out += "null"; break;
+    case json::kind::bool_: out += value.get_bool() ? "true" : "false"; break;
+    case json::kind::int64: append_number(out, value.get_int64()); break;
+    case json::kind::uint64: append_number(out, value.get_uint64()); break;
+    case json::kind::double_: {
+      double d = value.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";
+      } else {
+        append_number(out, d);  // shortest round-trip; fixed or scientific, whichever is shorter
+      }
+      break;
+    }
+    case json::kind::string: append_string(out, value.get_string()); break;
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& v : value.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_json_text(out, v);
+      }
+      out += ']';
+      break;
+    }
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : value.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        append_string(out, kv.key());
+        out += ':';
+        append_json_text(out, kv.value());
+      }
+      out += '}';
+      break;
+    }
+  }
+}
+
+std::string json_quoted(std::string_view text) {
+  std::string out;
+  append_string(out, text);
+  return out;
+}
+
+std::string to_json_text(const json::value& value) {
+  std::string out;
+  out.reserve(256);
+  append_json_text(out, value);
+  return out;
+}
+
+}  // namespace streamer

@@ -1,0 +1,35 @@
+// Settings of the WebSocket/HTTP gateway (from the config: flags, env, TOML).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace streamer {
+
+struct GatewayOptions {
+  std::string address = "127.0.0.1";
+  unsigned short port = 8080;
+  std::string stage = "production";        // WebSocket path is /{stage}
+  std::string tls_cert_file;               // both set: serve wss:// and https://
+  std::string tls_key_file;
+  int io_threads = 2;
+  std::vector<std::string> allowed_tenants;  // empty: every tenant; else others get 4403
+
+  int max_connections_per_minute = 100;    // per client IP
+  int max_messages_per_second = 100;       // per connection
+  int max_concurrent_requests = 10;        // per connection
+  std::size_t max_message_bytes = 1 << 20; // larger frames close with 1009
+  std::size_t max_upload_bytes = 100u << 20;
+
+  std::chrono::seconds ping_interval{30};
+  std::chrono::seconds idle_timeout{120};
+  std::chrono::seconds max_connection_lifetime{2 * 3600};
+  std::chrono::seconds drain_timeout{30};
+
+  std::size_t outbound_max_messages = 1024; // per-connection queue bound
+  std::size_t outbound_max_bytes = 16u << 20;
+};
+
+}  // namespace streamer

@@ -1,0 +1,52 @@
+// The gateway: an io_context run on all cores, a listener that accepts TCP (and TLS)
+// connections, and drain. It knows nothing of handlers or storage: frames go to the
+// RequestService set in its context.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "gateway/gateway_context.hpp"
+
+namespace streamer {
+
+class GatewayServer {
+ public:
+  // Loads the TLS certificate and key when configured (throws on failure).
+  GatewayServer(const GatewayOptions& options, Metrics& metrics, const JwtVerifier& verifier);
+  ~GatewayServer();
+
+  boost::asio::io_context& io() { return io_; }
+  GatewayContext& context() { return ctx_; }
+
+  // Binds and starts accepting. Throws boost::system::system_error if the address is
+  // taken. After this, /readyz answers 200.
+  void listen();
+  // The port actually bound (useful with port 0).
+  unsigned short port() const { return bound_port_; }
+  // Runs the io_context on options.io_threads threads (the caller's thread is one of
+  // them) until stop().
+  void run();
+  // Stops accepting and asks every WebSocket to close with 1012; returns once they
+  // are gone or the drain timeout passed.
+  void drain();
+  void stop();
+
+ private:
+  void accept_next();
+
+  GatewayOptions options_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::ssl::context> tls_;
+  GatewayContext ctx_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  unsigned short bound_port_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace streamer

@@ -1,0 +1,296 @@
+#include "service/request_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/json_text.hpp"
+#include "core/time_util.hpp"
+
+namespace streamer {
+namespace json = boost::json;
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+// The sync handlers' progress is not reported anywhere: they answer at once.
+struct DiscardProgress final : Progress {
+  void report(double, std::string_view, json::object) override {}
+};
+
+double since(SteadyClock::time_point t) { return seconds_between(t, SteadyClock::now()); }
+
+// Reads payload.request_id for subscribe/cancel.
+std::optional<std::string> target_id(const protocol::Request& req) {
+  auto it = req.payload.find("request_id");
+  if (it == req.payload.end() || !it->value().is_string() || it->value().get_string().empty()) return std::nullopt;
+  return std::string(it->value().get_string());
+}
+
+json::object snapshot_of(const JobRecord& r) {
+  json::object data;
+  data["request_id"] = r.key.request_id;
+  data["action"] = r.action;
+  data["status"] = to_string(r.status);
+  data["attempts"] = r.attempts;
+  std::error_code ec;
+  json::value progress = r.progress_json.empty() ? json::value(nullptr) : json::parse(r.progress_json, ec);
+  data["progress"] = ec ? json::value(nullptr) : progress;
+  data["created_at"] = format_iso8601(r.created_at);
+  data["updated_at"] = format_iso8601(r.updated_at);
+  if (r.finished_at) data["finished_at"] = format_iso8601(*r.finished_at);
+  return data;
+}
+
+// One sync call in flight: whoever answers first (handler or time limit) wins.
+struct SyncCall {
+  std::shared_ptr<ClientConnection> conn;
+  protocol::Request req;
+  CancelToken cancel;
+  std::atomic<bool> answered{false};
+  SteadyClock::time_point received;
+  std::optional<asio::steady_timer> timer;
+};
+
+}  // namespace
+
+RequestService::RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub, WorkerPool* workers,
+                               const HandlerEnvironment& env, Metrics& metrics, asio::any_io_executor timers,
+                               RequestServiceOptions options)
+    : registry_(registry),
+      store_(store),
+      hub_(hub),
+      workers_(workers),
+      env_(env),
+      metrics_(metrics),
+      timers_(std::move(timers)),
+      options_(options),
+      sync_pool_(static_cast<std::size_t>(std::max(1, options.sync_threads))) {}
+
+RequestService::~RequestService() { drain(); }
+
+void RequestService::drain() {
+  sync_pool_.join();
+  store_pool_.join();
+}
+
+void RequestService::reject(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
+                            const std::optional<std::string>& req_id, const std::string& message,
+                            std::string_view code, SteadyClock::time_point received) {
+  conn->deliver(req_id.value_or(""), MessageKind::kNotice, message);
+  metrics_.record_request(action, code, since(received));
+}
+
+void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std::string_view frame) {
+  const auto received = SteadyClock::now();
+  auto parsed = protocol::parse_request(frame);
+  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
+    return reject(conn, "_invalid", err->request_id, protocol::error_message(*err), to_string(err->code), received);
+  }
+  auto& req = std::get<protocol::Request>(parsed);
+  if (!req.trace_id.empty()) {
+    spdlog::info(R"({{"event":"request","request_id":{},"action":{},"trace_id":{},"tenant":{}}})",
+                 json_quoted(req.id), json_quoted(req.action), json_quoted(req.trace_id), json_quoted(conn->identity().tenant_id));
+  }
+  if (req.action == "subscribe") return subscribe(conn, std::move(req), received);
+  if (req.action == "cancel") return cancel(conn, std::move(req), received);
+
+  Handler* handler = registry_.find(req.action);
+  if (!handler) {
+    json::object details;
+    details["action"] = req.action;
+    json::array known;
+    for (const auto& n : registry_.names()) known.emplace_back(n);
+    details["available"] = std::move(known);
+    return reject(conn, "_unknown", req.id,
+                  protocol::error_message(req.id, ErrorCode::kInvalidAction, "Unknown action: " + req.action,
+                                          std::move(details)),
+                  "INVALID_ACTION", received);
+  }
+  const auto& spec = handler->spec();
+  if (!conn->identity().has_permission(spec.permission)) {
+    json::object details;
+    details["required_permission"] = spec.permission;
+    details["reason"] = "missing_permission";
+    return reject(conn, spec.name, req.id,
+                  protocol::error_message(req.id, ErrorCode::kUnauthorized,
+                                          "Permission '" + spec.permission + "' is required for " + spec.name,
+                                          std::move(details)),
+                  "UNAUTHORIZED", received);
+  }
+  try {
+    handler->validate(req.payload);
+  } catch (const HandlerError& e) {
+    return reject(conn, spec.name, req.id, protocol::error_message(req.id, e), to_string(e.code()), received);
+  }
+  if (!conn->begin_request(req.id)) {
+    metrics_.record_rate_limited("concurrent_requests");
+    return reject(conn, spec.name, req.id,
+                  protocol::rate_limited_message(req.id, "concurrent_requests", options_.max_concurrent_requests, 1000),
+                  "RATE_LIMITED", received);
+  }
+  if (handler->is_async()) {
+    submit_async(conn, *handler, std::move(req), received);
+  } else {
+    run_sync(conn, *handler, std::move(req), received);
+  }
+}
+
+void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler, protocol::Request req,
+                              SteadyClock::time_point received) {
+  auto call = std::make_shared<SyncCall>();
+  call->conn = conn;
+  call->req = std::move(req);
+  call->received = received;
+  // Time limit: answer TIMEOUT and ask the handler to stop; its late answer is dropped.
+  call->timer.emplace(timers_, handler.spec().time_limit);
+  call->timer->async_wait([this, call, &handler](boost::system::error_code ec) {
+    if (ec || call->answered.exchange(true)) return;
+    call->cancel.cancel(CancelToken::Reason::kTimedOut);
+    json::object details;
+    details["time_limit_ms"] = handler.spec().time_limit.count();
+    call->conn->deliver(call->req.id, MessageKind::kReply,
+                        protocol::error_message(call->req.id, ErrorCode::kTimeout, "Request exceeded its time limit",
+                                                std::move(details)));
+    metrics_.record_request(handler.spec().name, "TIMEOUT", since(call->received));
+  });
+  asio::post(sync_pool_, [this, call, &handler] {
+    if (call->answered.load()) return;
+    DiscardProgress progress;
+    JobContext ctx{call->conn->identity(), call->req.id, call->req.trace_id, 1, progress, call->cancel, env_};
+    std::string answer;
+    std::string outcome = "success";
+    try {
+      HandlerResult result = handler.run(call->req.payload, ctx);
+      answer = protocol::success_response(call->req.id, result.data, since(call->received));
+    } catch (const HandlerError& e) {
+      answer = protocol::error_message(call->req.id, e);
+      outcome = to_string(e.code());
+    } catch (const OperationCancelled&) {
+      return;  // only the time limit cancels a sync call, and it has answered
+    } catch (const std::exception& e) {
+      spdlog::error(R"({{"event":"handler_exception","action":{},"request_id":{},"error":{}}})",
+                    json_quoted(handler.spec().name), json_quoted(call->req.id), json_quoted(e.what()));
+      answer = protocol::error_message(call->req.id, ErrorCode::kInternalError, "Internal error");
+      outcome = "INTERNAL_ERROR";
+    }
+    if (call->answered.exchange(true)) return;
+    call->conn->deliver(call->req.id, MessageKind::kReply, std::move(answer));
+    metrics_.record_request(handler.spec().name, outcome, since(call->received));
+    asio::post(timers_, [call] { call->timer->cancel(); });
+  });
+}
+
+void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler,
+                                  protocol::Request req, SteadyClock::time_point received) {
+  JobKey key{conn->identity().tenant_id, conn->identity().user_id, req.id};
+  conn->expect_queued(req.id);
+  hub_.subscribe(key, conn);  // before the job exists, so no event can be missed
+  asio::post(store_pool_, [this, conn, &handler, req = std::move(req), key = std::move(key), received] {
+    const auto& spec = handler.spec();
+    SubmitResult submitted;
+    try {
+      submitted = store_.submit(NewJob{key, spec.name, to_json_text(req.payload), req.trace_id, spec.max_attempts});
+    } catch (const std::exception& e) {
+      spdlog::error(R"({{"event":"store_error","op":"submit","error":{}}})", json_quoted(e.what()));
+      conn->deliver(req.id, MessageKind::kReply,
+                    protocol::error_message(req.id, ErrorCode::kInternalError, "Could not store the request"));
+      metrics_.record_request(spec.name, "INTERNAL_ERROR", since(received));
+      return;
+    }
+    const double estimate = std::chrono::duration<double>(spec.estimated_duration).count();
+    const JobRecord& rec = submitted.record;
+    if (submitted.created) {
+      conn->deliver(req.id, MessageKind::kQueued, protocol::queued_response(req.id, estimate));
+      if (workers_) workers_->notify();
+    } else if (is_terminal(rec.status)) {
+      conn->deliver(req.id, MessageKind::kQueued,
+                    protocol::queued_response(req.id, estimate, "Request already accepted"));
+      conn->deliver(req.id, MessageKind::kTerminal, rec.outcome_json);
+    } else {
+      conn->deliver(req.id, MessageKind::kQueued,
+                    protocol::queued_response(req.id, estimate, "Request already accepted"));
+    }
+    metrics_.record_request(spec.name, "queued", since(received));
+  });
+}
+
+void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
+                               SteadyClock::time_point received) {
+  auto target = target_id(req);
+  if (!target) {
+    auto err = HandlerError::validation("request_id", "non-empty string",
+                                        req.payload.contains("request_id") ? req.payload.at("request_id") : nullptr,
+                                        "payload.request_id is required");
+    return reject(conn, "subscribe", req.id, protocol::error_message(req.id, err), "VALIDATION_ERROR", received);
+  }
+  JobKey key{conn->identity().tenant_id, conn->identity().user_id, *target};
+  hub_.subscribe(key, conn);
+  asio::post(store_pool_, [this, conn, req = std::move(req), key = std::move(key), received] {
+    std::optional<JobRecord> rec;
+    try {
+      rec = store_.find(key);
+    } catch (const std::exception& e) {
+      spdlog::error(R"({{"event":"store_error","op":"find","error":{}}})", json_quoted(e.what()));
+    }
+    if (!rec) {
+      json::object details;
+      details["request_id"] = key.request_id;
+      return reject(conn, "subscribe", req.id,
+                    protocol::error_message(req.id, ErrorCode::kNotFound, "No such request", std::move(details)),
+                    "NOT_FOUND", received);
+    }
+    conn->deliver(req.id, MessageKind::kNotice, protocol::success_response(req.id, snapshot_of(*rec), since(received)));
+    // Asked for explicitly, so sent even if this connection saw it before (kNotice is
+    // not de-duplicated like kTerminal).
+    if (is_terminal(rec->status)) conn->deliver(key.request_id, MessageKind::kNotice, rec->outcome_json);
+    metrics_.record_request("subscribe", "success", since(received));
+  });
+}
+
+void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
+                            SteadyClock::time_point received) {
+  auto target = target_id(req);
+  if (!target) {
+    auto err = HandlerError::validation("request_id", "non-empty string",
+                                        req.payload.contains("request_id") ? req.payload.at("request_id") : nullptr,
+                                        "payload.request_id is required");
+    return reject(conn, "cancel", req.id, protocol::error_message(req.id, err), "VALIDATION_ERROR", received);
+  }
+  JobKey key{conn->identity().tenant_id, conn->identity().user_id, *target};
+  asio::post(store_pool_, [this, conn, req = std::move(req), key = std::move(key), received] {
+    const std::string cancelled =
+        protocol::error_message(key.request_id, ErrorCode::kCancelled, "Request cancelled", {}, false);
+    CancelOutcome outcome = CancelOutcome::kNotFound;
+    std::optional<JobRecord> rec;
+    try {
+      outcome = store_.request_cancel(key, cancelled);
+      if (outcome == CancelOutcome::kAlreadyFinished) rec = store_.find(key);
+    } catch (const std::exception& e) {
+      spdlog::error(R"({{"event":"store_error","op":"cancel","error":{}}})", json_quoted(e.what()));
+    }
+    if (outcome == CancelOutcome::kNotFound) {
+      json::object details;
+      details["request_id"] = key.request_id;
+      return reject(conn, "cancel", req.id,
+                    protocol::error_message(req.id, ErrorCode::kNotFound, "No such request", std::move(details)),
+                    "NOT_FOUND", received);
+    }
+    json::object data;
+    data["request_id"] = key.request_id;
+    switch (outcome) {
+      case CancelOutcome::kCancelledNow: data["status"] = "cancelled"; break;
+      case CancelOutcome::kCancelRequested: data["status"] = "cancelling"; break;
+      default: data["status"] = rec ? to_string(rec->status) : "unknown"; break;
+    }
+    if (outcome != CancelOutcome::kAlreadyFinished) hub_.subscribe(key, conn);  // so it sees CANCELLED
+    conn->deliver(req.id, MessageKind::kNotice, protocol::success_response(req.id, data, since(received)));
+    metrics_.record_request("cancel", "success", since(received));
+    if (outcome == CancelOutcome::kCancelledNow) hub_.publish(key, MessageKind::kTerminal, cancelled);
+    if (outcome == CancelOutcome::kCancelRequested && workers_) workers_->cancel_local(key);
+  });
+}
+
+}  // namespace streamer

@@ -1,0 +1,69 @@
+// The request service: everything between a decoded frame and the handlers, jobs and
+// store (Dragonfly's ServiceInterface seam). The gateway hands it frames; it answers
+// through ClientConnection::deliver. It never blocks the calling (I/O) thread: sync
+// handlers run on their own thread pool, store calls on a store executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string_view>
+
+#include "core/protocol.hpp"
+#include "jobs/event_hub.hpp"
+#include "jobs/job_store.hpp"
+#include "jobs/worker_pool.hpp"
+#include "router/handler_registry.hpp"
+#include "service/client_connection.hpp"
+#include "service/metrics.hpp"
+
+namespace streamer {
+
+struct RequestServiceOptions {
+  int sync_threads = 2;
+  std::int64_t max_concurrent_requests = 10;  // for the RATE_LIMITED details
+};
+
+class RequestService {
+ public:
+  // timers: an executor for sync time limits (the gateway's io_context).
+  RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub, WorkerPool* workers,
+                 const HandlerEnvironment& env, Metrics& metrics, boost::asio::any_io_executor timers,
+                 RequestServiceOptions options);
+  ~RequestService();
+
+  // Handles one text frame from `conn`. Cheap work (parse, route, validate) happens
+  // on the caller's thread; anything that can block is posted elsewhere.
+  void on_frame(const std::shared_ptr<ClientConnection>& conn, std::string_view frame);
+
+  // Drain: waits for sync work in flight (bounded by handler time limits).
+  void drain();
+
+ private:
+  void run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler, protocol::Request req,
+                std::chrono::steady_clock::time_point received);
+  void submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler, protocol::Request req,
+                    std::chrono::steady_clock::time_point received);
+  void subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
+                 std::chrono::steady_clock::time_point received);
+  void cancel(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
+              std::chrono::steady_clock::time_point received);
+  // Sends an error answer for `req_id` and records it in the metrics.
+  void reject(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
+              const std::optional<std::string>& req_id, const std::string& message, std::string_view code,
+              std::chrono::steady_clock::time_point received);
+
+  const HandlerRegistry& registry_;
+  JobStore& store_;
+  EventHub& hub_;
+  WorkerPool* workers_;
+  const HandlerEnvironment& env_;
+  Metrics& metrics_;
+  boost::asio::any_io_executor timers_;
+  RequestServiceOptions options_;
+  boost::asio::thread_pool sync_pool_;
+  boost::asio::thread_pool store_pool_{1};
+};
+
+}  // namespace streamer
