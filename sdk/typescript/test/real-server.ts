@@ -4,7 +4,7 @@
  * with `streamer token`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -122,13 +122,15 @@ export class RealServer {
     await this.launch();
   }
 
-  /** SIGTERM, then SIGKILL after 10 s. */
-  async stop(): Promise<void> {
+  /** SIGTERM, then SIGKILL after 10 s; removes the data dir (KEEP_STREAMER_DATA=1 keeps it, with the log). */
+  async stop(keepDataDir = false): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    p.kill('SIGTERM');
-    const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(t);
+    if (p && p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGTERM');
+      const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(t);
+    }
+    if (!keepDataDir && !process.env.KEEP_STREAMER_DATA) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
