@@ -265,3 +265,20 @@ async def test_token_expiring_on_live_connection_closes_4401(server):
     assert code == 4401
     assert closed_at >= exp - 0.5, "closed before the token expired"
     assert closed_at <= exp + 3, "closed too long after the token expired"
+
+
+# -- tenants and leeway configuration ----------------------------------------------------------
+
+async def test_forbidden_tenant_closes_4403(start_server):
+    s = start_server("--allowed-tenants", "acme,globex")
+    await assert_health_ok(s.ws_url(s.token("u", "acme")))
+    await assert_health_ok(s.ws_url(s.token("u", "globex")))
+    await assert_rejected(s.ws_url(s.token("u", "initech")), "forbidden_tenant", close=4403)
+
+
+async def test_configured_leeway_zero_rejects_near_future_nbf(start_server):
+    s = start_server("--jwt-leeway", "0")
+    now = int(time.time())
+    await assert_rejected(s.ws_url(jwt_encode(claims(nbf=now + 30))), "not_yet_valid")
+    await assert_rejected(s.ws_url(jwt_encode(claims(iat=now + 30))), "issued_in_future")
+    await assert_health_ok(s.ws_url(jwt_encode(claims(nbf=now - 1, iat=now - 1))))

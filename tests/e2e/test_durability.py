@@ -12,17 +12,19 @@ from helpers_e2e import (assert_error, assert_queued, assert_success, call, coll
                          connect, recv_for, request, until_terminal)
 
 USER = ("durable-user", "durable-tenant")
+# A short lease so that a crashed process's jobs re-run quickly (default 10 s).
+LEASE = ("--lease-ttl-ms", "1000")
 
 
 async def test_kill_9_mid_job_then_restart_and_subscribe(start_server):
-    s = start_server()
+    s = start_server(*LEASE)
     async with connect(s.ws_url(s.token(*USER))) as ws:
         assert_queued(await call(ws, "crash-1", "delay", {"duration_ms": 2000, "steps": 20}), "crash-1")
         _, p = await recv_for(ws, "crash-1", lambda m: m["type"] == "progress", timeout=10)
         assert p["progress"]["progress"] < 100
         s.kill()
     t0 = time.monotonic()
-    s2 = start_server(data_dir=s.data_dir)
+    s2 = start_server(*LEASE, data_dir=s.data_dir)
     async with connect(s2.ws_url(s2.token(*USER))) as ws:
         snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "crash-1"}), "s")
         assert snap["request_id"] == "crash-1" and snap["action"] == "delay"
@@ -41,13 +43,13 @@ async def test_kill_9_mid_job_then_restart_and_subscribe(start_server):
 
 async def test_queued_means_committed(start_server):
     """kill -9 right after `queued`: the request must still exist after restart."""
-    s = start_server("--workers", "1")
+    s = start_server("--workers", "1", *LEASE)
     async with connect(s.ws_url(s.token(*USER))) as ws:
         assert_queued(await call(ws, "blocker", "delay", {"duration_ms": 3000, "steps": 3}), "blocker")
         for i in range(5):
             assert_queued(await call(ws, f"c{i}", "delay", {"duration_ms": 10}), f"c{i}")
         s.kill()
-    s2 = start_server(data_dir=s.data_dir)
+    s2 = start_server(*LEASE, data_dir=s.data_dir)
     async with connect(s2.ws_url(s2.token(*USER))) as ws:
         ids = ["blocker"] + [f"c{i}" for i in range(5)]
         for rid in ids:
@@ -59,7 +61,7 @@ async def test_queued_means_committed(start_server):
 
 
 async def test_many_jobs_across_crash_each_finish_exactly_once(start_server):
-    s = start_server("--workers", "4", "--max-concurrent-requests", "50")
+    s = start_server("--workers", "4", "--max-concurrent-requests", "50", *LEASE)
     ids = [f"m{i}" for i in range(30)]
     async with connect(s.ws_url(s.token(*USER))) as ws:
         for rid in ids:
@@ -80,7 +82,7 @@ async def test_many_jobs_across_crash_each_finish_exactly_once(start_server):
             elif m["type"] == "result":
                 done_before.add(body["request_id"])
         s.kill()
-    s2 = start_server(data_dir=s.data_dir)
+    s2 = start_server(*LEASE, data_dir=s.data_dir)
     async with connect(s2.ws_url(s2.token(*USER))) as ws:
         for rid in sorted(got_queued):
             await request(ws, "s-" + rid, "subscribe", {"request_id": rid})
@@ -133,3 +135,23 @@ async def test_results_expire_after_result_ttl(start_server):
     async with connect(s2.ws_url(s2.token(*USER))) as ws:
         msg = await call(ws, "s", "subscribe", {"request_id": "ephemeral"})
     assert_error(msg, "NOT_FOUND", "s")
+
+
+async def test_job_longer_than_its_lease_runs_once(start_server):
+    """The worker heartbeats its lease: a job that runs four lease periods is not
+    taken over and run again."""
+    s = start_server("--lease-ttl-ms", "500", "--workers", "2")
+    async with connect(s.ws_url(s.token(*USER))) as ws:
+        assert_queued(await call(ws, "long-lease", "delay", {"duration_ms": 2000, "steps": 20}), "long-lease")
+        msgs, last = await until_terminal(ws, "long-lease", timeout=20)
+        assert last["type"] == "result", last
+        assert last["result"]["metadata"].get("attempts") == 1, last["result"]["metadata"]
+        values = [m["progress"]["progress"] for m in msgs if m["type"] == "progress"]
+        assert all(a < b for a, b in zip(values, values[1:])), values
+        assert [m["type"] for m in msgs].count("result") == 1
+        # nothing more: no second run finishing later
+        try:
+            extra = await asyncio.wait_for(ws.recv(), 1.0)
+            raise AssertionError(f"unexpected message after the result: {extra}")
+        except asyncio.TimeoutError:
+            pass

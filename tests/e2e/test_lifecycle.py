@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+import websockets
 
 from helpers_e2e import (RawWs, spin_supported, assert_queued, assert_success, call, connect, expect_close, recv,
                          recv_for, request, until_terminal)
@@ -62,6 +63,14 @@ async def test_drain_finishes_sync_work_in_flight(start_server):
         await request(ws, "slow", "echo", {"spin_ms": 1500})
         await asyncio.sleep(0.3)  # the request is in flight
         s.proc.send_signal(15)
+        await asyncio.sleep(0.3)
+        # Draining: no new connections are accepted (refused, or closed with 1012).
+        try:
+            async with connect(s.ws_url(s.token()), open_timeout=3) as late:
+                _, late_code, _ = await expect_close(late, 5)
+                assert late_code == 1012, late_code
+        except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake):
+            pass
         msgs, code, _ = await expect_close(ws, 20)
     answered = [m for m in msgs if m.get("type") == "response" and m["response"]["request_id"] == "slow"]
     assert len(answered) == 1, f"sync request in flight was not answered before the drain close: {msgs}"

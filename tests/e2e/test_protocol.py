@@ -199,3 +199,13 @@ async def test_sync_work_does_not_block_other_connections(start_server):
         t0 = time.monotonic()
         assert_success(await call(b, "h", "health", timeout=5), "h")
         assert time.monotonic() - t0 < 0.5, "health on another connection waited for busy sync work"
+
+
+async def test_custom_stage_path(start_server):
+    s = start_server("--stage", "staging")
+    async with connect(s.ws_url(s.token(), stage="staging")) as ws:
+        assert assert_success(await call(ws, "1", "health"), "1")["status"] == "healthy"
+    # The default stage is not served by this server.
+    with pytest.raises(Exception):
+        async with connect(s.ws_url(s.token(), stage="production")) as ws:
+            await call(ws, "2", "health", timeout=3)
