@@ -4,6 +4,7 @@
 
 #include "core/json_text.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -88,16 +89,43 @@ asio::awaitable<bool> write_answer(Stream& stream, const HttpRequest& req, HttpA
   co_return !wec && req.keep_alive();
 }
 
+// Answers 413 to a body over --max-upload-bytes, then stops sending and reads (and
+// discards) what the client is still sending for a moment, so that closing the socket
+// does not reset the connection before the client has read the answer.
+template <class Stream>
+asio::awaitable<void> refuse_body(Stream& stream, HttpRequest req) {
+  req.keep_alive(false);
+  // A named local, not a braced temporary: GCC 12 destroys temporaries in a co_await
+  // argument twice.
+  HttpAnswer answer{413, "application/json",
+                    R"({"error":{"code":"VALIDATION_ERROR","message":"body exceeds the upload limit"}})"};
+  co_await write_answer(stream, req, std::move(answer));
+  auto& tcp = beast::get_lowest_layer(stream);
+  beast::error_code ec;
+  tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  std::array<char, 16 * 1024> sink;
+  std::size_t drained = 0;
+  tcp.expires_after(std::chrono::seconds(2));
+  while (drained < (64u << 20)) {
+    auto [rec, n] = co_await tcp.async_read_some(asio::buffer(sink), kTuple);
+    if (rec) break;
+    drained += n;
+  }
+}
+
 template <class Stream>
 asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string ip) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
-    parser.body_limit(ctx.options.max_upload_bytes);
+    // No body limit while reading the header (Beast would fail an oversized
+    // Content-Length there, before we could answer 413); it is set just below.
+    parser.body_limit(boost::none);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
     if (ec) co_return;
+    parser.body_limit(ctx.options.max_upload_bytes);
 
     if (beast::websocket::is_upgrade(parser.get())) {
       beast::get_lowest_layer(stream).expires_never();
@@ -117,13 +145,14 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
     }
 
     if (!parser.is_done()) {
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
-      if (bec == http::error::body_limit) {
-        HttpRequest req = parser.release();
-        req.keep_alive(false);
-        co_await write_answer(stream, req,
-                              HttpAnswer{413, "application/json",
-                                         R"({"error":{"code":"VALIDATION_ERROR","message":"body exceeds the upload limit"}})"});
+      const auto declared = parser.content_length();
+      beast::error_code bec;
+      if (!declared || *declared <= ctx.options.max_upload_bytes) {
+        std::size_t bn;
+        std::tie(bec, bn) = co_await http::async_read(stream, buffer, parser, kTuple);
+      }
+      if ((declared && *declared > ctx.options.max_upload_bytes) || bec == http::error::body_limit) {
+        co_await refuse_body(stream, parser.release());
         co_return;
       }
       if (bec) co_return;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/json_text.hpp"
 #include "core/protocol.hpp"
 #include "jobs/progress_reporter.hpp"
 
@@ -43,7 +44,7 @@ std::string exhausted_message(const std::string& request_id, int attempts, std::
   details["last_error"] = last_error;
   return protocol::error_message(request_id, ErrorCode::kInternalError,
                                  "Request failed after " + std::to_string(attempts) + " attempts",
-                                 std::move(details), false);
+                                 std::move(details));  // retryable, as the seed's table says
 }
 
 }  // namespace
@@ -90,7 +91,7 @@ void WorkerPool::worker_loop(int index) {
       lease = store_.acquire(me, options_.lease_ttl);
       if (!lease) next = store_.next_wakeup();
     } catch (const std::exception& e) {
-      spdlog::error("worker {}: store error: {}", me, e.what());
+      spdlog::error(R"({{"event":"store_error","worker":{},"error":{}}})", json_quoted(me), json_quoted(e.what()));
     }
     if (lease) {
       run_job(std::move(*lease));
@@ -113,7 +114,7 @@ bool WorkerPool::conclude(ActiveJob& job, JobStatus status, const std::string& m
   try {
     ended = store_.finish(job.id(), job.lease.worker_id, status, message);
   } catch (const std::exception& e) {
-    spdlog::error("job {}: cannot record outcome: {}", job.id(), e.what());
+    spdlog::error(R"({{"event":"store_error","op":"finish","job":"{}","error":{}}})", job.id(), json_quoted(e.what()));
   }
   if (!ended) return false;
   hub_.publish(job.key(), MessageKind::kTerminal, message);
@@ -122,9 +123,9 @@ bool WorkerPool::conclude(ActiveJob& job, JobStatus status, const std::string& m
     case JobStatus::kCancelled: ++stats_.cancelled; break;
     default: ++stats_.failed; break;
   }
-  spdlog::info(R"({{"event":"job_finished","job":"{}","action":"{}","status":"{}","attempts":{},"trace_id":"{}"}})",
-               job.id(), job.lease.record.action, to_string(status), job.lease.record.attempts,
-               job.lease.record.trace_id);
+  spdlog::info(R"({{"event":"job_finished","job":"{}","action":{},"status":"{}","attempts":{},"trace_id":{}}})",
+               job.id(), json_quoted(job.lease.record.action), to_string(status), job.lease.record.attempts,
+               json_quoted(job.lease.record.trace_id));
   return true;
 }
 
@@ -165,9 +166,9 @@ void WorkerPool::run_job(Lease lease) {
         auto j = weak.lock();
         if (!j || j->concluded.load()) return;
         try {
-          store_.save_progress(j->id(), j->lease.worker_id, json::serialize(body));
+          store_.save_progress(j->id(), j->lease.worker_id, to_json_text(body));
         } catch (const std::exception& e) {
-          spdlog::warn("job {}: cannot save progress: {}", j->id(), e.what());
+          spdlog::warn(R"({{"event":"store_error","op":"save_progress","job":"{}","error":{}}})", j->id(), json_quoted(e.what()));
         }
         hub_.publish(j->key(), MessageKind::kProgress, protocol::progress_message(body));
       });
@@ -208,8 +209,8 @@ void WorkerPool::run_job(Lease lease) {
       }
       store_.release(job->id(), job->lease.worker_id, std::chrono::system_clock::now() + delay, what, false);
       ++stats_.retried;
-      spdlog::warn(R"({{"event":"job_retry","job":"{}","attempt":{},"delay_ms":{},"error":"{}","trace_id":"{}"}})",
-                   job->id(), rec.attempts, delay.count(), what, rec.trace_id);
+      spdlog::warn(R"({{"event":"job_retry","job":"{}","attempt":{},"delay_ms":{},"error":{},"trace_id":{}}})",
+                   job->id(), rec.attempts, delay.count(), json_quoted(what), json_quoted(rec.trace_id));
     } else {
       conclude(*job, JobStatus::kFailed, exhausted_message(request_id, rec.attempts, what));
     }
@@ -303,7 +304,7 @@ void WorkerPool::supervisor_loop() {
             continue;
           }
         } catch (const std::exception& e) {
-          spdlog::warn("job {}: lease renewal failed: {}", job->id(), e.what());
+          spdlog::warn(R"({{"event":"store_error","op":"renew","job":"{}","error":{}}})", job->id(), json_quoted(e.what()));
         }
       }
       job->progress->flush_if_due();

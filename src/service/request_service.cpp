@@ -206,9 +206,9 @@ void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn,
       conn->deliver(req.id, MessageKind::kQueued, protocol::queued_response(req.id, estimate));
       if (workers_) workers_->notify();
     } else if (is_terminal(rec.status)) {
-      conn->deliver(req.id, MessageKind::kQueued,
-                    protocol::queued_response(req.id, estimate, "Request already accepted"));
-      conn->deliver(req.id, MessageKind::kTerminal, rec.outcome_json);
+      // Finished already: the stored outcome is the answer (a reply, so it is sent even
+      // if this connection saw it before, and it frees the request's slot).
+      conn->deliver(req.id, MessageKind::kReply, rec.outcome_json);
     } else {
       conn->deliver(req.id, MessageKind::kQueued,
                     protocol::queued_response(req.id, estimate, "Request already accepted"));
