@@ -307,7 +307,10 @@ class RawWs:
         assert accept in head, head
 
     def send_frame(self, opcode: int, data: bytes) -> None:
-        hdr = bytes([0x80 | opcode])
+        self.send_frame_raw(True, opcode, data)
+
+    def send_frame_raw(self, fin: bool, opcode: int, data: bytes) -> None:
+        hdr = bytes([(0x80 if fin else 0) | opcode])
         n = len(data)
         if n < 126:
             hdr += bytes([0x80 | n])

@@ -566,3 +566,31 @@ async def test_job_outlives_connection_closed_by_token_expiry(server):
         assert snap["status"] in ("running", "succeeded"), snap
         _, last = await until_terminal(ws, "outlive", timeout=15)
         assert_result(last, "outlive", {"slept_ms": 3500, "steps": 7})
+
+
+REPORT = {"start_date": "2024-01-01", "end_date": "2024-01-31", "format": "csv", "report_type": "monthly"}
+PROCESS = {"pipeline": "classification", "data_source": {"type": "file", "path": "/data/input.csv"},
+           "output": {"format": "json"}}
+
+
+@pytest.mark.parametrize("action,payload,estimate", [("generate_report", REPORT, 120),
+                                                     ("process_data", PROCESS, 300)])
+async def test_seed_handlers_queue_with_their_estimated_duration(start_server, action, payload, estimate):
+    # One worker kept busy, so the request stays queued while we look at it.
+    s = start_server("--workers", "1")
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_queued(await call(ws, "busy", "delay", {"duration_ms": 3000}), "busy")
+        q = assert_queued(await call(ws, "seed", action, payload), "seed")
+        assert q["estimated_duration"] == estimate, q
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "seed"}), "s")
+        assert snap["status"] == "queued" and snap["attempts"] == 0 and snap["progress"] is None, snap
+        assert snap["action"] == action
+        resp = await call(ws, "c", "cancel", {"request_id": "seed"})
+        assert assert_success(resp, "c") == {"request_id": "seed", "status": "cancelled"}
+        _, end = await until_terminal(ws, "seed", timeout=5)
+        assert_error(end, "CANCELLED", "seed")
+        # A cancelled queued request never runs.
+        await until_terminal(ws, "busy", timeout=10)
+        await asyncio.sleep(0.3)
+        snap = assert_success(await call(ws, "s2", "subscribe", {"request_id": "seed"}), "s2")
+        assert snap["status"] == "cancelled" and snap["attempts"] == 0, snap

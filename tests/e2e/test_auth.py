@@ -282,3 +282,17 @@ async def test_configured_leeway_zero_rejects_near_future_nbf(start_server):
     await assert_rejected(s.ws_url(jwt_encode(claims(nbf=now + 30))), "not_yet_valid")
     await assert_rejected(s.ws_url(jwt_encode(claims(iat=now + 30))), "issued_in_future")
     await assert_health_ok(s.ws_url(jwt_encode(claims(nbf=now - 1, iat=now - 1))))
+
+
+def test_token_command_mints_the_documented_claims():
+    import jwt
+    from conftest import mint_token
+    before = int(time.time())
+    tok = mint_token("cli-user", "cli-tenant", ("read",), 120,
+                     extra_args=("--issuer", "iss-1", "--audience", "aud-1"))
+    c = jwt.decode(tok, SECRET, algorithms=["HS256"], audience="aud-1", issuer="iss-1")
+    assert jwt.get_unverified_header(tok)["alg"] == "HS256"
+    assert c["sub"] == "cli-user" and c["tenant_id"] == "cli-tenant"
+    assert c["permissions"] == ["read"]
+    assert before - 2 <= c["iat"] <= time.time() + 2
+    assert c["exp"] - c["iat"] == 120

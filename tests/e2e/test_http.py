@@ -94,3 +94,19 @@ def _m(metrics, name, **labels):
         return metric(metrics, name, **labels)
     except AssertionError:
         return 0.0
+
+
+async def test_request_counters_are_exact(server):
+    m0 = get_metrics(server)
+    h0 = _m(m0, "streamer_requests_total", action="health", outcome="success")
+    e0 = _m(m0, "streamer_requests_total", action="echo", outcome="success")
+    async with connect(server.ws_url(server.token())) as ws:
+        for i in range(3):
+            await call(ws, f"h{i}", "health")
+        for i in range(2):
+            await call(ws, f"e{i}", "echo", {"i": i})
+    m1 = get_metrics(server)
+    assert metric(m1, "streamer_requests_total", action="health", outcome="success") - h0 == 3
+    assert metric(m1, "streamer_requests_total", action="echo", outcome="success") - e0 == 2
+    assert metric(m1, "streamer_request_duration_seconds_count", action="health") - \
+        _m(m0, "streamer_request_duration_seconds_count", action="health") == 3

@@ -4,6 +4,7 @@ drain (1012, exit 0, async work left in the store), maximum connection lifetime
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 
@@ -159,3 +160,43 @@ def test_idle_client_defaults_are_not_aggressive(server):
         assert kind == "text" and msg["response"]["status"] == "success"
     finally:
         raw.close()
+
+
+async def test_sigint_drains_like_sigterm(start_server):
+    s = start_server()
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_success(await call(ws, "1", "health"), "1")
+        t0 = time.monotonic()
+        s.proc.send_signal(2)
+        _, code, _ = await expect_close(ws, 15)
+    assert code == 1012
+    assert await asyncio.to_thread(s.proc.wait, 20) == 0
+    # With nothing in flight the drain does not wait for --drain-timeout (30 s).
+    assert time.monotonic() - t0 < 5
+
+
+async def test_log_lines_are_structured_json(start_server):
+    """DESIGN §3: structured JSON logs, trace_id carried into them."""
+    s = start_server()
+    async with connect(s.ws_url(s.token())) as ws:
+        await call(ws, "1", "health", {}, {"trace_id": "json-log-trace"})
+        await call(ws, "2", "nope")
+        # User-controlled strings must be escaped, not spliced into the log line.
+        nasty = 'q"uote\\back\nslash{"forged":true}'
+        await call(ws, nasty, "health", {}, {"trace_id": nasty})
+        await call(ws, nasty + "-x", "no_such_action", {}, {"trace_id": nasty})
+        await call(ws, nasty + "-e", "echo", {"spin_ms": "not a number"}, {"trace_id": nasty})
+        await call(ws, "3", "delay", {"duration_ms": 10}, {"trace_id": "json-log-async"})
+        await until_terminal(ws, "3")
+    assert s.terminate() == 0
+    lines = [ln for ln in s.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    assert lines
+    bad = []
+    for ln in lines:
+        try:
+            json.loads(ln)
+        except ValueError:
+            bad.append(ln)
+    assert not bad, f"{len(bad)} log lines are not JSON, e.g. {bad[:3]}"
+    assert any("json-log-trace" in ln for ln in lines)
+    assert not any(ln.startswith('slash{"forged"') for ln in lines), "log injection via a newline"

@@ -26,6 +26,8 @@ async def test_connection_rate_per_ip(start_server):
     assert set(msgs[0]) == {"type", "error"}
     err = assert_error(msgs[0], "RATE_LIMITED", None, reason="connection_rate")
     assert err["details"]["retryable"] is True, err
+    ra = err["details"].get("retry_after_ms")
+    assert isinstance(ra, int) and 0 < ra <= 60_000, f"details.retry_after_ms: {err}"
     assert code == 4429
     # Still limited on the next attempt.
     msgs, code = await expect_rejected(s.ws_url(tok))

@@ -209,3 +209,41 @@ async def test_custom_stage_path(start_server):
     with pytest.raises(Exception):
         async with connect(s.ws_url(s.token(), stage="production")) as ws:
             await call(ws, "2", "health", timeout=3)
+
+
+def test_health_version_is_the_build_version(server):
+    import subprocess
+    from conftest import BINARY
+    out = subprocess.check_output([str(BINARY), "--version"], text=True).strip()
+
+    async def get():
+        async with connect(server.ws_url(server.token())) as ws:
+            return assert_success(await call(ws, "v", "health"), "v")["version"]
+
+    version = asyncio.run(get())
+    assert version and version in out, (version, out)
+
+
+async def test_fragmented_message_is_reassembled_and_size_limited(start_server):
+    from helpers_e2e import RawWs
+    s = start_server("--max-message-bytes", "1000")
+    raw = RawWs(s.port, f"/production?Authorization={s.token()}")
+    try:
+        text = json.dumps({"id": "frag", "action": "echo", "payload": {"blob": "z" * 300}}).encode()
+        raw.send_frame_raw(False, 0x1, text[:100])
+        raw.send_frame_raw(False, 0x0, text[100:200])
+        raw.send_frame_raw(True, 0x0, text[200:])
+        kind, msg = raw.read_message()
+        assert kind == "text" and msg["response"]["data"] == {"blob": "z" * 300}, msg
+        # three fragments of 600 bytes: the message (1800) is over the limit
+        big = json.dumps({"id": "big", "action": "echo", "payload": {"blob": "z" * 1750}}).encode()
+        raw.send_frame_raw(False, 0x1, big[:600])
+        raw.send_frame_raw(False, 0x0, big[600:1200])
+        try:
+            raw.send_frame_raw(True, 0x0, big[1200:])
+        except OSError:
+            pass
+        kind, code = raw.read_message()
+        assert (kind, code) == ("close", 1009)
+    finally:
+        raw.close()
