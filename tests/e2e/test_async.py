@@ -594,3 +594,15 @@ async def test_seed_handlers_queue_with_their_estimated_duration(start_server, a
         await asyncio.sleep(0.3)
         snap = assert_success(await call(ws, "s2", "subscribe", {"request_id": "seed"}), "s2")
         assert snap["status"] == "cancelled" and snap["attempts"] == 0, snap
+
+
+
+@pytest.mark.parametrize("interval_ms,max_msgs", [(None, 15), ("10", 120)], ids=["default-100ms", "10ms"])
+async def test_progress_is_coalesced_per_interval(start_server, interval_ms, max_msgs):
+    s = start_server(*(("--progress-interval-ms", interval_ms) if interval_ms else ()))
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_queued(await call(ws, "many", "delay", {"duration_ms": 1000, "steps": 1000}), "many")
+        msgs, last = await until_terminal(ws, "many", timeout=20)
+    values = assert_progress_sequence(msgs[:-1], "many")
+    assert_result(last, "many", {"slept_ms": 1000, "steps": 1000})
+    assert 3 <= len(values) <= max_msgs, f"{len(values)} progress messages for 1000 steps in 1 s"

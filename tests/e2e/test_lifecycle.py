@@ -54,6 +54,8 @@ async def test_drain_leaves_async_work_in_store_and_it_finishes_after_restart(st
     assert last["type"] == "result", last
     assert last["result"]["success"] is True
     assert last["result"]["data"] == {"slept_ms": 3000, "steps": 3}
+    # A drain is not a failure: the interrupted attempt is not counted.
+    assert last["result"]["metadata"].get("attempts") == 1, last["result"]["metadata"]
 
 
 async def test_drain_finishes_sync_work_in_flight(start_server):

@@ -9,6 +9,8 @@ import asyncio
 import json
 import os
 
+import pytest
+
 from helpers_e2e import (assert_error, assert_queued, assert_success, call, collect_terminals,
                          connect, expect_close, expect_rejected, is_number, recv, request)
 
@@ -68,8 +70,10 @@ async def test_message_rate_per_connection(start_server):
                                limit="messages_per_second", limit_value=10, retryable=True)
             ra = err["details"].get("retry_after_ms")
             assert isinstance(ra, int) and not isinstance(ra, bool) and 0 < ra <= 1000, err
-        # The connection stays open; after waiting, requests pass again.
-        await asyncio.sleep(1.1)
+        # The connection stays open; after waiting retry_after_ms of the last
+        # rejection, a request passes again.
+        last_ra = limited[-1]["error"]["details"]["retry_after_ms"]
+        await asyncio.sleep(last_ra / 1000 + 0.05)
         assert assert_success(await call(ws, "later", "health"), "later")["status"] == "healthy"
         assert ws.close_code is None
 
@@ -207,3 +211,31 @@ async def test_flag_overrides_environment_overrides_config(start_server, tmp_pat
     s2 = start_server("--max-message-bytes", "1000",
                       env={**os.environ, "STREAMER_MAX_MESSAGE_BYTES": "100000"})
     await assert_limit_1000(s2)
+
+
+async def test_message_size_limit_boundary(start_server):
+    s = start_server("--max-message-bytes", "1000")
+    async with connect(s.ws_url(s.token())) as ws:
+        exact = echo_of_size(1000, "exact")
+        assert len(exact.encode()) == 1000
+        assert_success(await call_raw(ws, exact, "exact"), "exact")
+        await ws.send(echo_of_size(1001, "over"))
+        _, code, _ = await expect_close(ws, timeout=10)
+    assert code == 1009
+
+
+async def test_sync_requests_in_flight_count_towards_concurrency(start_server):
+    s = start_server("--enable-fault-injection", "--sync-threads", "4")
+    async with connect(s.ws_url(s.token())) as ws:
+        for i in range(10):
+            await request(ws, f"spin{i}", "echo", {"spin_ms": 400})
+        msg = await call(ws, "eleventh", "health")
+        if msg["type"] == "response":
+            pytest.xfail("echo has no spin_ms busy work (all 10 finished at once)")
+        assert_error(msg, "RATE_LIMITED", "eleventh", limit="concurrent_requests", limit_value=10)
+        answered = set()
+        while len(answered) < 10:
+            m = await recv(ws, 10)
+            answered.add(m[m["type"]]["request_id"])
+        assert answered == {f"spin{i}" for i in range(10)}
+        assert_success(await call(ws, "after", "health"), "after")
