@@ -606,3 +606,30 @@ async def test_progress_is_coalesced_per_interval(start_server, interval_ms, max
     values = assert_progress_sequence(msgs[:-1], "many")
     assert_result(last, "many", {"slept_ms": 1000, "steps": 1000})
     assert 3 <= len(values) <= max_msgs, f"{len(values)} progress messages for 1000 steps in 1 s"
+
+
+
+async def test_resend_from_another_connection_subscribes_it(server):
+    tok = server.token("resender", "t-resend")
+    async with connect(server.ws_url(tok)) as a, connect(server.ws_url(tok)) as b:
+        assert_queued(await call(a, "shared-id", "delay", {"duration_ms": 800, "steps": 4}), "shared-id")
+        assert_queued(await call(b, "shared-id", "delay", {"duration_ms": 800, "steps": 4}), "shared-id",
+                      resend=True)
+        (_, la), (mb, lb) = await asyncio.gather(until_terminal(a, "shared-id"), until_terminal(b, "shared-id"))
+        assert la == lb
+        assert_result(lb, "shared-id", {"slept_ms": 800, "steps": 4})
+
+
+async def test_repeated_subscribe_does_not_duplicate_delivery(server):
+    async with connect(server.ws_url(server.token())) as ws:
+        assert_queued(await call(ws, "dup", "delay", {"duration_ms": 600, "steps": 3}), "dup")
+        assert_success(await call(ws, "s1", "subscribe", {"request_id": "dup"}), "s1")
+        assert_success(await call(ws, "s2", "subscribe", {"request_id": "dup"}), "s2")
+        msgs, last = await until_terminal(ws, "dup")
+        assert_result(last, "dup", {"slept_ms": 600, "steps": 3})
+        values = [m["progress"]["progress"] for m in msgs if m["type"] == "progress"]
+        assert len(values) == len(set(values)), f"progress delivered twice: {values}"
+        with pytest.raises(asyncio.TimeoutError):
+            while True:
+                m = await recv(ws, 0.7)
+                assert request_id_of(m) != "dup", f"delivered twice: {m}"

@@ -296,3 +296,14 @@ def test_token_command_mints_the_documented_claims():
     assert c["permissions"] == ["read"]
     assert before - 2 <= c["iat"] <= time.time() + 2
     assert c["exp"] - c["iat"] == 120
+
+
+
+async def test_token_among_other_query_parameters(server):
+    url = f"ws://127.0.0.1:{server.port}/production?client=web&Authorization={server.token()}&v=2"
+    await assert_health_ok(url)
+
+
+async def test_bearer_scheme_is_case_insensitive(server):
+    # RFC 7235 §2.1: the auth-scheme is case-insensitive.
+    await assert_health_ok(server.ws_url(None), additional_headers={"authorization": f"bearer {server.token()}"})
