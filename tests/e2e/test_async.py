@@ -179,6 +179,10 @@ async def test_subscribe_unknown_and_malformed(server):
         err = assert_error(await call(ws, "s2", "subscribe", {}), "VALIDATION_ERROR", "s2")
         assert err["details"].get("field") == "request_id", err
         assert_error(await call(ws, "c1", "cancel", {"request_id": "never-existed"}), "NOT_FOUND", "c1")
+        err = assert_error(await call(ws, "c2", "cancel", {}), "VALIDATION_ERROR", "c2")
+        assert err["details"].get("field") == "request_id", err
+        err = assert_error(await call(ws, "s3", "subscribe", {"request_id": 17}), "VALIDATION_ERROR", "s3")
+        assert err["details"].get("field") == "request_id", err
 
 
 async def test_subscribe_to_a_sync_request_id_is_not_found(server):

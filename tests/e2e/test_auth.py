@@ -307,3 +307,10 @@ async def test_token_among_other_query_parameters(server):
 async def test_bearer_scheme_is_case_insensitive(server):
     # RFC 7235 §2.1: the auth-scheme is case-insensitive.
     await assert_health_ok(server.ws_url(None), additional_headers={"authorization": f"bearer {server.token()}"})
+
+
+
+async def test_numeric_date_claims_may_be_fractional(server):
+    # RFC 7519 §2: NumericDate "can represent non-integer values".
+    now = time.time()
+    await assert_health_ok(server.ws_url(jwt_encode(claims(iat=now - 1.5, nbf=now - 1.25, exp=now + 600.5))))

@@ -110,3 +110,31 @@ async def test_request_counters_are_exact(server):
     assert metric(m1, "streamer_requests_total", action="echo", outcome="success") - e0 == 2
     assert metric(m1, "streamer_request_duration_seconds_count", action="health") - \
         _m(m0, "streamer_request_duration_seconds_count", action="health") == 3
+
+
+
+async def test_connections_gauge_returns_to_zero_after_abrupt_and_rejected_connections(server):
+    import socket
+    import struct
+    from helpers_e2e import RawWs
+    tok = server.token()
+    raws = [RawWs(server.port, f"/production?Authorization={tok}") for _ in range(3)]
+    async with connect(server.ws_url(tok)) as ws:
+        await call(ws, "1", "health")
+        await asyncio.sleep(0.1)
+        assert metric(get_metrics(server), "streamer_connections") == 4
+    for r in raws:  # reset, no close frame
+        r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        r.close()
+    for _ in range(3):  # rejected
+        async with connect(server.ws_url("bad-token")) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.wait_for(ws.recv(), 5)
+            except Exception:
+                pass
+    for _ in range(50):
+        if metric(get_metrics(server), "streamer_connections") == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert metric(get_metrics(server), "streamer_connections") == 0
