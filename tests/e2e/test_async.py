@@ -637,3 +637,23 @@ async def test_repeated_subscribe_does_not_duplicate_delivery(server):
             while True:
                 m = await recv(ws, 0.7)
                 assert request_id_of(m) != "dup", f"delivered twice: {m}"
+
+
+
+async def test_cancel_while_waiting_for_a_retry(start_server):
+    s = start_server(FI, "--retry-base-ms", "5000")
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_queued(await call(ws, "wait-retry", "delay", {"duration_ms": 10, "fail_attempts": 1}), "wait-retry")
+        for _ in range(50):
+            snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "wait-retry"}), "s")
+            if snap["attempts"] == 1 and snap["status"] == "queued":
+                break
+            await asyncio.sleep(0.1)
+        assert snap["status"] == "queued", snap
+        t0 = time.monotonic()
+        resp = await call(ws, "c", "cancel", {"request_id": "wait-retry"})
+        assert assert_success(resp, "c") == {"request_id": "wait-retry", "status": "cancelled"}
+        msgs, end = await until_terminal(ws, "wait-retry", timeout=5)
+        assert_error(end, "CANCELLED", "wait-retry")
+        assert time.monotonic() - t0 < 1.5
+        assert not any(m["type"] == "error" and m["error"]["code"] != "CANCELLED" for m in msgs), msgs

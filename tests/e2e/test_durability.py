@@ -155,3 +155,27 @@ async def test_job_longer_than_its_lease_runs_once(start_server):
             raise AssertionError(f"unexpected message after the result: {extra}")
         except asyncio.TimeoutError:
             pass
+
+
+
+async def test_crash_during_retry_backoff_then_retry_succeeds(start_server):
+    flags = ("--enable-fault-injection", "--retry-base-ms", "3000", *LEASE)
+    s = start_server(*flags)
+    async with connect(s.ws_url(s.token(*USER))) as ws:
+        assert_queued(await call(ws, "backoff", "delay", {"duration_ms": 10, "fail_attempts": 1}), "backoff")
+        # Wait until attempt 1 has failed and the request waits for its retry.
+        for _ in range(50):
+            snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "backoff"}), "s")
+            if snap["attempts"] == 1 and snap["status"] == "queued":
+                break
+            await asyncio.sleep(0.1)
+        assert snap["attempts"] == 1 and snap["status"] == "queued", snap
+        s.kill()
+    s2 = start_server(*flags, data_dir=s.data_dir)
+    async with connect(s2.ws_url(s2.token(*USER))) as ws:
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "backoff"}), "s")
+        assert snap["status"] in ("queued", "running") and snap["attempts"] >= 1, snap
+        msgs, last = await until_terminal(ws, "backoff", timeout=30)
+    assert last["type"] == "result", last
+    assert last["result"]["metadata"]["attempts"] == 2, last["result"]["metadata"]
+    assert [m["type"] for m in msgs].count("result") == 1
