@@ -246,6 +246,12 @@ async def test_jwks_file_selects_key_by_kid(start_server, tmp_path, keys):
     await assert_health_ok(s.ws_url(jwt_encode(claims(), keys["p256"], "ES256", {"kid": "ec-1"})))
     await assert_health_ok(s.ws_url(jwt_encode(claims(), keys["p384"], "ES384", {"kid": "ec-2"})))
     await assert_rejected(s.ws_url(jwt_encode(claims(), keys["rsa"], "RS256", {"kid": "nope"})), "unknown_key")
+    # kid of an RSA key, but an EC signature / an HMAC made with the public key: refused.
+    for tok in (jwt_encode(claims(), keys["p256"], "ES256", {"kid": "rsa-1"}),
+                raw_jwt({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, claims(), pub_pem(keys["rsa"]))):
+        msgs, code = await expect_rejected(s.ws_url(tok))
+        assert code == 4401 and len(msgs) == 1, (code, msgs)
+        assert_error(msgs[0], "UNAUTHORIZED", None)
     # Right kid, wrong private key.
     await assert_rejected(s.ws_url(jwt_encode(claims(), keys["rsa_other"], "RS256", {"kid": "rsa-1"})),
                           "bad_signature")
@@ -314,3 +320,11 @@ async def test_numeric_date_claims_may_be_fractional(server):
     # RFC 7519 §2: NumericDate "can represent non-integer values".
     now = time.time()
     await assert_health_ok(server.ws_url(jwt_encode(claims(iat=now - 1.5, nbf=now - 1.25, exp=now + 600.5))))
+
+
+
+async def test_rs256_token_without_a_configured_public_key(server, keys):
+    msgs, code = await expect_rejected(server.ws_url(jwt_encode(claims(), keys["rsa"], "RS256")))
+    assert code == 4401 and len(msgs) == 1
+    err = assert_error(msgs[0], "UNAUTHORIZED", None)
+    assert err["details"]["reason"] in ("alg_not_allowed", "unknown_key"), err
