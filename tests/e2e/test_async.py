@@ -422,6 +422,7 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
             c.sock.settimeout(20)
             closed_1013 = False
             n_progress = 0
+            last_progress: dict = {}
             try:
                 while want:
                     kind, msg = await asyncio.to_thread(c.read_message)
@@ -431,6 +432,10 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
                         break
                     if kind == "text" and msg.get("type") == "progress":
                         n_progress += 1
+                        prid, pval = msg["progress"]["request_id"], msg["progress"]["progress"]
+                        assert prid in want, f"progress for {prid} after its result (or unknown id)"
+                        assert pval > last_progress.get(prid, -1), f"progress of {prid} went back to {pval}"
+                        last_progress[prid] = pval
                     if kind == "text" and msg.get("type") in ("result", "error"):
                         body = msg[msg["type"]]
                         assert msg["type"] == "result", msg
