@@ -112,6 +112,10 @@ async def test_delay_payload_validation(server, payload, field):
         msg = await call(ws, "bad", "delay", payload)
         err = assert_error(msg, "VALIDATION_ERROR", "bad", retryable=False)
         assert err["details"].get("field") == field, err
+        assert {"field", "expected", "received"} <= set(err["details"]), err
+        if field in payload:
+            # the received value, as JSON or as its text
+            assert err["details"]["received"] in (payload[field], str(payload[field])), err
         # nothing was stored for it
         assert_error(await call(ws, "s", "subscribe", {"request_id": "bad"}), "NOT_FOUND", "s")
 
@@ -299,6 +303,13 @@ async def test_time_limit_gives_timeout(start_server):
         assert not any(m["type"] == "result" for m in msgs)
         snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "slow"}), "s")
         assert snap["status"] == "failed", snap
+        _, again = await until_terminal(ws, "slow", timeout=5)  # the stored error, re-sent
+        assert_error(again, "TIMEOUT", "slow")
+        # The stopped handler produces nothing more.
+        with pytest.raises(asyncio.TimeoutError):
+            while True:
+                m = await recv(ws, 1.0)
+                assert request_id_of(m) != "slow", f"message after TIMEOUT: {m}"
 
 
 async def test_retry_then_success(start_server):

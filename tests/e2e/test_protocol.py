@@ -106,6 +106,8 @@ async def test_invalid_fields_are_validation_errors_with_details(server, message
         msg = await recv(ws)
         err = assert_error(msg, "VALIDATION_ERROR", "v1", retryable=False)
         assert err["details"].get("field") == field, err
+        # DESIGN §2: validation details follow the seed (field, expected, received).
+        assert {"field", "expected", "received"} <= set(err["details"]), err
         assert assert_success(await call(ws, "ok", "health"), "ok")["status"] == "healthy"
 
 
