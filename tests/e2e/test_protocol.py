@@ -200,7 +200,7 @@ async def test_sync_work_does_not_block_other_connections(start_server):
         await asyncio.sleep(0.1)
         t0 = time.monotonic()
         assert_success(await call(b, "h", "health", timeout=5), "h")
-        assert time.monotonic() - t0 < 0.5, "health on another connection waited for busy sync work"
+        assert time.monotonic() - t0 < 1.0, "health on another connection waited for busy sync work"
 
 
 async def test_custom_stage_path(start_server):
