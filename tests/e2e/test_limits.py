@@ -12,7 +12,8 @@ import os
 import pytest
 
 from helpers_e2e import (assert_error, assert_queued, assert_success, call, collect_terminals,
-                         connect, expect_close, expect_rejected, is_number, recv, request)
+                         connect, expect_close, expect_rejected, is_number, recv, recv_for,
+                         request)
 
 
 # -- connection rate --------------------------------------------------------------------
@@ -239,3 +240,36 @@ async def test_sync_requests_in_flight_count_towards_concurrency(start_server):
             answered.add(m[m["type"]]["request_id"])
         assert answered == {f"spin{i}" for i in range(10)}
         assert_success(await call(ws, "after", "health"), "after")
+
+
+async def test_cancelling_a_queued_request_frees_its_slot(start_server):
+    s = start_server("--workers", "1", "--max-concurrent-requests", "3")
+    async with connect(s.ws_url(s.token())) as ws:
+        for i in range(3):
+            assert_queued(await call(ws, f"q{i}", "delay", {"duration_ms": 3000}), f"q{i}")
+        assert_error(await call(ws, "q3", "delay", {"duration_ms": 10}), "RATE_LIMITED", "q3")
+        assert_success(await call(ws, "c", "cancel", {"request_id": "q2"}), "c")
+        await recv_for(ws, "q2", lambda m: m["type"] == "error", timeout=5)
+        assert_queued(await call(ws, "q4", "delay", {"duration_ms": 10}), "q4")
+
+
+async def test_resending_an_unfinished_id_takes_no_extra_slot(start_server):
+    s = start_server("--max-concurrent-requests", "2", "--workers", "4")
+    async with connect(s.ws_url(s.token())) as ws:
+        assert_queued(await call(ws, "x1", "delay", {"duration_ms": 2000}), "x1")
+        for _ in range(3):
+            assert_queued(await call(ws, "x1", "delay", {"duration_ms": 2000}), "x1", resend=True)
+        # Only one request is unfinished: a second one fits.
+        assert_queued(await call(ws, "x2", "delay", {"duration_ms": 10}), "x2")
+
+
+async def test_subscriptions_take_no_slots(start_server):
+    s = start_server("--max-concurrent-requests", "2", "--workers", "6")
+    tok = s.token()
+    async with connect(s.ws_url(tok)) as a, connect(s.ws_url(tok)) as b:
+        for i in range(2):
+            assert_queued(await call(a, f"a{i}", "delay", {"duration_ms": 2000}), f"a{i}")
+        for i in range(2):
+            assert_success(await call(b, f"s{i}", "subscribe", {"request_id": f"a{i}"}), f"s{i}")
+        assert_queued(await call(b, "b0", "delay", {"duration_ms": 10}), "b0")
+        assert_queued(await call(b, "b1", "delay", {"duration_ms": 10}), "b1")
