@@ -202,3 +202,30 @@ async def test_log_lines_are_structured_json(start_server):
     assert not bad, f"{len(bad)} log lines are not JSON, e.g. {bad[:3]}"
     assert any("json-log-trace" in ln for ln in lines)
     assert not any(ln.startswith('slash{"forged"') for ln in lines), "log injection via a newline"
+
+
+def test_drain_does_not_wait_forever_for_unresponsive_clients(start_server):
+    """A client that never answers the close handshake and has stopped reading must
+    not keep the process alive past --drain-timeout."""
+    s = start_server("--drain-timeout", "2", "--max-messages-per-second", "1000")
+    tok = s.token()
+    silent = RawWs(s.port, f"/production?Authorization={tok}", rcvbuf=4096)
+    stuck = RawWs(s.port, f"/production?Authorization={tok}", rcvbuf=4096)
+    try:
+        stuck.sock.settimeout(2)
+        blob = "w" * 100_000
+        try:
+            for i in range(60):  # ~6 MB of replies it will never read
+                stuck.send_json({"id": f"e{i}", "action": "echo", "payload": {"blob": blob}})
+        except (socket.timeout, OSError):
+            pass
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        s.proc.send_signal(15)
+        rc = s.proc.wait(timeout=15)
+        elapsed = time.monotonic() - t0
+    finally:
+        silent.close()
+        stuck.close()
+    assert rc == 0
+    assert elapsed < 2 + 3, f"drain took {elapsed:.1f}s with --drain-timeout 2"
