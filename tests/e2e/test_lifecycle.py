@@ -229,3 +229,23 @@ def test_drain_does_not_wait_forever_for_unresponsive_clients(start_server):
         stuck.close()
     assert rc == 0
     assert elapsed < 2 + 3, f"drain took {elapsed:.1f}s with --drain-timeout 2"
+
+
+def test_client_sending_messages_but_ignoring_pings_is_not_idle(start_server):
+    s = start_server("--ping-interval", "1", "--idle-timeout", "3")
+    raw = RawWs(s.port, f"/production?Authorization={s.token()}", timeout=3)
+    try:
+        t_end = time.monotonic() + 4.5
+        i = 0
+        while time.monotonic() < t_end:
+            raw.send_json({"id": f"h{i}", "action": "health"})
+            while True:  # read until the answer; pings are ignored (never ponged)
+                kind, msg = raw.read_message()
+                assert kind != "close", f"closed with {msg} although the client was talking"
+                if kind == "text":
+                    assert msg["response"]["request_id"] == f"h{i}"
+                    break
+            i += 1
+            time.sleep(0.5)
+    finally:
+        raw.close()

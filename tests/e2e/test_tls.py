@@ -55,12 +55,25 @@ async def test_wss_untrusted_certificate_fails_verification(tls_server):
             pass
 
 
-async def test_plain_ws_on_tls_port_does_not_connect(tls_server):
+async def test_plain_ws_on_tls_port_does_not_connect(tls_server, cert):
     url = tls_server.ws_url(tls_server.token()).replace("wss://", "ws://")
     with pytest.raises(Exception):
         async with connect(url, open_timeout=5) as ws:
             await call(ws, "1", "health", timeout=3)
     # ...and the TLS listener still works afterwards.
+    async with connect(tls_server.ws_url(tls_server.token()), ssl=client_ctx(cert[0])) as ws:
+        assert assert_success(await call(ws, "2", "health"), "2")["status"] == "healthy"
+
+
+async def test_wss_token_in_header_and_expiry_close(tls_server, cert):
+    ctx = client_ctx(cert[0])
+    async with connect(tls_server.ws_url(None), ssl=ctx,
+                       additional_headers={"Authorization": f"Bearer {tls_server.token(ttl=2)}"}) as ws:
+        assert assert_success(await call(ws, "1", "health"), "1")["status"] == "healthy"
+        from helpers_e2e import expect_close
+        msgs, code, _ = await expect_close(ws, timeout=6)
+    assert code == 4401 and len(msgs) == 1
+    assert_error(msgs[0], "UNAUTHORIZED", None, reason="token_expired")
 
 
 def test_https_health_endpoints(tls_server, cert):
