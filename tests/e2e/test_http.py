@@ -138,3 +138,13 @@ async def test_connections_gauge_returns_to_zero_after_abrupt_and_rejected_conne
             break
         await asyncio.sleep(0.1)
     assert metric(get_metrics(server), "streamer_connections") == 0
+
+
+async def test_metric_labels_are_bounded_for_unknown_actions(server):
+    """Client-chosen action names must not become label values (unbounded series)."""
+    async with connect(server.ws_url(server.token())) as ws:
+        for i in range(30):
+            await call(ws, f"u{i}", f"bogus_action_{i}_zz")
+    _, _, body = server.http_get("/metrics")
+    text = body.decode()
+    assert "bogus_action_" not in text, "unknown action names appear as metric labels"
