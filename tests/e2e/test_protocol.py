@@ -249,3 +249,27 @@ async def test_fragmented_message_is_reassembled_and_size_limited(start_server):
         assert (kind, code) == ("close", 1009)
     finally:
         raw.close()
+
+
+@pytest.mark.parametrize("level", ["debug", "trace"])
+async def test_token_never_logged_even_at_verbose_levels(start_server, level):
+    s = start_server("--log-level", level)
+    tok = s.token("verbose-user", "tenant-v")
+    hdr_tok = s.token("verbose-user-2", "tenant-v")
+    async with connect(s.ws_url(tok)) as ws:
+        await call(ws, "1", "health", {}, {"trace_id": "verbose-trace"})
+        await call(ws, "2", "delay", {"duration_ms": 10})
+    async with connect(s.ws_url(None), additional_headers={"Authorization": f"Bearer {hdr_tok}"}) as ws:
+        await call(ws, "3", "health")
+    expired = jwt_encode(claims(exp=int(time.time()) - 5))
+    async with connect(s.ws_url(expired)) as ws:
+        try:
+            await recv(ws, 5)
+        except Exception:
+            pass
+    s.terminate()
+    log = s.log_path.read_text(errors="replace")
+    assert "verbose-trace" in log
+    for t in (tok, hdr_tok, expired):
+        assert t.split(".")[2] not in log, "a token signature appears in the log"
+        assert t.split(".")[1] not in log, "a token's claims appear in the log"
