@@ -273,3 +273,22 @@ async def test_token_never_logged_even_at_verbose_levels(start_server, level):
     for t in (tok, hdr_tok, expired):
         assert t.split(".")[2] not in log, "a token signature appears in the log"
         assert t.split(".")[1] not in log, "a token's claims appear in the log"
+
+
+async def test_many_connections_get_their_own_replies(server):
+    """50 connections x 10 pipelined echoes concurrently: every reply reaches the connection
+    that asked, with its own payload (no cross-talk between sessions)."""
+    async def client(i):
+        tok = jwt_encode(claims(f"user-{i % 5}", f"tenant-{i % 3}"))
+        async with connect(server.ws_url(tok)) as ws:
+            for j in range(10):
+                await request(ws, f"{i}-{j}", "echo", {"conn": i, "n": j})
+            got = {}
+            for _ in range(10):
+                m = await recv(ws, 20)
+                assert m["type"] == "response", m
+                r = m["response"]
+                got[r["request_id"]] = r["data"]
+            assert got == {f"{i}-{j}": {"conn": i, "n": j} for j in range(10)}
+
+    await asyncio.gather(*(client(i) for i in range(50)))
