@@ -220,7 +220,7 @@ int run_serve(ServerConfig& c) {
   server.run();
   if (drainer.joinable()) drainer.join();
   core.stop_janitor();
-  spdlog::info(R"({{"event":"stopped"}})");
+  spdlog::info(R"({"event":"stopped"})");
   return 0;
 }
 

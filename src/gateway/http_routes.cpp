@@ -1,5 +1,6 @@
 #include "gateway/http_routes.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
 
 #include "core/protocol.hpp"
@@ -27,9 +28,13 @@ std::string extract_token(const HttpRequest& req, std::string_view query) {
   auto it = req.find(http::field::authorization);
   if (it != req.end()) {
     std::string_view v = it->value();
-    constexpr std::string_view kBearer = "Bearer ";
-    if (v.size() > kBearer.size() && v.substr(0, kBearer.size()) == kBearer) {
-      return std::string(v.substr(kBearer.size()));
+    // The scheme is case-insensitive (RFC 7235); spaces after it are skipped.
+    constexpr std::string_view kBearer = "bearer";
+    if (v.size() > kBearer.size() && boost::beast::iequals(v.substr(0, kBearer.size()), kBearer) &&
+        v[kBearer.size()] == ' ') {
+      v.remove_prefix(kBearer.size());
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      return std::string(v);
     }
   }
   return {};

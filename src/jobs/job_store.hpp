@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace streamer {
 
@@ -87,6 +88,15 @@ class JobStore {
   // `queued` answer sent after this never refers to a lost request.
   virtual SubmitResult submit(const NewJob& job) = 0;
 
+  // submit() for several jobs at once, in one transaction where the backend can
+  // (group commit: many clients' requests share one durable write).
+  virtual std::vector<SubmitResult> submit_batch(const std::vector<NewJob>& jobs) {
+    std::vector<SubmitResult> out;
+    out.reserve(jobs.size());
+    for (const auto& job : jobs) out.push_back(submit(job));
+    return out;
+  }
+
   virtual std::optional<JobRecord> find(const JobKey& key) = 0;
 
   // Claims the oldest runnable job: queued whose available time has come, or running
@@ -104,11 +114,12 @@ class JobStore {
   virtual void save_progress(std::string_view job_id, std::string_view worker_id,
                              std::string_view progress_json) = 0;
 
-  // Records the job's one terminal outcome. Succeeds only if the job is not terminal
-  // and worker_id holds the lease. Returns true if this call ended the job; exactly
-  // one call ever returns true for a job.
+  // Records the job's one terminal outcome (and, when non-empty, its final progress in
+  // the same write). Succeeds only if the job is not terminal and worker_id holds the
+  // lease. Returns true if this call ended the job; exactly one call ever returns true
+  // for a job.
   virtual bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
-                      std::string_view outcome_json) = 0;
+                      std::string_view outcome_json, std::string_view final_progress_json = {}) = 0;
 
   // Gives a leased job back to the queue, runnable again at `available_at` (retry
   // with backoff, or shutdown). refund_attempt undoes the lease's attempt count (a

@@ -46,6 +46,24 @@ TYPED_TEST(JobStoreContract, SubmitIsIdempotentPerTenantUserAndId) {
   EXPECT_TRUE(this->store->submit(this->job("r1", "t1", "u2")).created);  // other user
 }
 
+TYPED_TEST(JobStoreContract, SubmitBatchIsLikeSubmitsInOrder) {
+  this->store->submit(this->job("old"));
+  auto results = this->store->submit_batch({this->job("a"), this->job("old"), this->job("b")});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].created);
+  EXPECT_FALSE(results[1].created);
+  EXPECT_TRUE(results[2].created);
+  EXPECT_EQ(this->store->acquire("w", 10s)->record.key.request_id, "old");
+  EXPECT_EQ(this->store->acquire("w", 10s)->record.key.request_id, "a");
+}
+
+TYPED_TEST(JobStoreContract, FinishCanStoreTheFinalProgress) {
+  this->store->submit(this->job("r1"));
+  auto l = this->store->acquire("w1", 10s);
+  EXPECT_TRUE(this->store->finish(l->record.job_id, "w1", JobStatus::kSucceeded, "ok", R"({"progress":100})"));
+  EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->progress_json, R"({"progress":100})");
+}
+
 TYPED_TEST(JobStoreContract, FindIsScopedToTheKey) {
   this->store->submit(this->job("r1"));
   EXPECT_TRUE(this->store->find({"t1", "u1", "r1"}));

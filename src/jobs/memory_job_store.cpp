@@ -84,10 +84,11 @@ void MemoryJobStore::save_progress(std::string_view job_id, std::string_view wor
 }
 
 bool MemoryJobStore::finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
-                            std::string_view outcome_json) {
+                            std::string_view outcome_json, std::string_view final_progress_json) {
   std::lock_guard lock(mutex_);
   Row* row = leased(job_id, worker_id);
   if (!row) return false;
+  if (!final_progress_json.empty()) row->record.progress_json = std::string(final_progress_json);
   row->record.status = terminal;
   row->record.outcome_json = std::string(outcome_json);
   row->record.finished_at = row->record.updated_at = now();

@@ -19,7 +19,7 @@ class MemoryJobStore final : public JobStore {
   void save_progress(std::string_view job_id, std::string_view worker_id,
                      std::string_view progress_json) override;
   bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
-              std::string_view outcome_json) override;
+              std::string_view outcome_json, std::string_view final_progress_json) override;
   bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
                std::string_view last_error, bool refund_attempt) override;
   CancelOutcome request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) override;

@@ -53,17 +53,19 @@ constexpr const char* kColumns =
 // RAII prepared statement with typed binds; throws on errors other than BUSY-after-timeout.
 class SqliteJobStore::Statement {
  public:
-  Statement(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
-    }
+  // Borrows the store's cached prepared statement for `sql` (prepared on first use);
+  // it is reset and its bindings cleared when this object goes away.
+  Statement(SqliteJobStore& store, const std::string& sql) : db_(store.db_), stmt_(store.prepared(sql)) {}
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
   Statement& bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    // An empty view may have a null data(); SQLite would bind NULL, we mean "".
+    sqlite3_bind_text(stmt_, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Statement& bind(int i, std::int64_t v) {
@@ -125,7 +127,21 @@ SqliteJobStore::SqliteJobStore(SqliteJobStoreOptions options) {
   exec(kSchema);
 }
 
-SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
+SqliteJobStore::~SqliteJobStore() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* SqliteJobStore::prepared(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
+  }
+  statements_.emplace(sql, stmt);
+  return stmt;
+}
 
 void SqliteJobStore::exec(const char* sql) {
   char* err = nullptr;
@@ -137,7 +153,7 @@ void SqliteJobStore::exec(const char* sql) {
 }
 
 std::optional<JobRecord> SqliteJobStore::find_locked(const JobKey& key) {
-  Statement s(db_, std::string("SELECT ") + kColumns +
+  Statement s(*this, std::string("SELECT ") + kColumns +
                        " FROM jobs WHERE tenant_id=?1 AND user_id=?2 AND request_id=?3");
   s.bind(1, key.tenant_id).bind(2, key.user_id).bind(3, key.request_id);
   if (!s.step()) return std::nullopt;
@@ -146,8 +162,27 @@ std::optional<JobRecord> SqliteJobStore::find_locked(const JobKey& key) {
 
 SubmitResult SqliteJobStore::submit(const NewJob& job) {
   std::lock_guard lock(mutex_);
+  return submit_locked(job);
+}
+
+std::vector<SubmitResult> SqliteJobStore::submit_batch(const std::vector<NewJob>& jobs) {
+  std::lock_guard lock(mutex_);
+  std::vector<SubmitResult> out;
+  out.reserve(jobs.size());
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& job : jobs) out.push_back(submit_locked(job));
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return out;
+}
+
+SubmitResult SqliteJobStore::submit_locked(const NewJob& job) {
   const auto now = now_ms();
-  Statement ins(db_,
+  Statement ins(*this,
                 "INSERT INTO jobs(tenant_id, user_id, request_id, action, payload, trace_id, "
                 "max_attempts, available_at, created_at, updated_at) "
                 "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?8) "
@@ -170,7 +205,7 @@ std::optional<JobRecord> SqliteJobStore::find(const JobKey& key) {
 std::optional<JobRecord> SqliteJobStore::claim_locked(const char* select_sql, std::string_view worker_id,
                                                       std::chrono::milliseconds ttl) {
   const auto now = now_ms();
-  Statement s(db_, std::string("UPDATE jobs SET status=1, attempts=attempts+1, lease_owner=?1, "
+  Statement s(*this, std::string("UPDATE jobs SET status=1, attempts=attempts+1, lease_owner=?1, "
                                "lease_until=?2, updated_at=?3 WHERE job_id=(") +
                        select_sql + ") RETURNING " + kColumns);
   s.bind(1, worker_id).bind(2, now + ttl.count()).bind(3, now);
@@ -202,7 +237,7 @@ std::optional<Lease> SqliteJobStore::acquire(std::string_view worker_id, std::ch
 LeaseState SqliteJobStore::renew(std::string_view job_id, std::string_view worker_id,
                                  std::chrono::milliseconds ttl) {
   std::lock_guard lock(mutex_);
-  Statement s(db_,
+  Statement s(*this,
               "UPDATE jobs SET lease_until=?1 WHERE job_id=?2 AND status=1 AND lease_owner=?3 "
               "RETURNING cancel_requested");
   s.bind(1, now_ms() + ttl.count()).bind(2, std::stoll(std::string(job_id))).bind(3, worker_id);
@@ -219,21 +254,22 @@ LeaseState SqliteJobStore::renew(std::string_view job_id, std::string_view worke
 void SqliteJobStore::save_progress(std::string_view job_id, std::string_view worker_id,
                                    std::string_view progress_json) {
   std::lock_guard lock(mutex_);
-  Statement s(db_,
+  Statement s(*this,
               "UPDATE jobs SET progress=?1, updated_at=?2 WHERE job_id=?3 AND status=1 AND lease_owner=?4");
   s.bind(1, progress_json).bind(2, now_ms()).bind(3, std::stoll(std::string(job_id))).bind(4, worker_id);
   s.step();
 }
 
 bool SqliteJobStore::finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
-                            std::string_view outcome_json) {
+                            std::string_view outcome_json, std::string_view final_progress_json) {
   std::lock_guard lock(mutex_);
   const auto now = now_ms();
-  Statement s(db_,
+  Statement s(*this,
               "UPDATE jobs SET status=?1, outcome=?2, updated_at=?3, finished_at=?3, lease_owner=NULL, "
-              "lease_until=NULL WHERE job_id=?4 AND status=1 AND lease_owner=?5");
+              "lease_until=NULL, progress=CASE WHEN ?6='' THEN progress ELSE ?6 END "
+              "WHERE job_id=?4 AND status=1 AND lease_owner=?5");
   s.bind(1, static_cast<std::int64_t>(terminal)).bind(2, outcome_json).bind(3, now);
-  s.bind(4, std::stoll(std::string(job_id))).bind(5, worker_id);
+  s.bind(4, std::stoll(std::string(job_id))).bind(5, worker_id).bind(6, final_progress_json);
   s.step();
   return s.changes() == 1;
 }
@@ -241,7 +277,7 @@ bool SqliteJobStore::finish(std::string_view job_id, std::string_view worker_id,
 bool SqliteJobStore::release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
                              std::string_view last_error, bool refund_attempt) {
   std::lock_guard lock(mutex_);
-  Statement s(db_,
+  Statement s(*this,
               "UPDATE jobs SET status=0, available_at=?1, last_error=?2, updated_at=?3, lease_owner=NULL, "
               "lease_until=NULL, attempts=attempts-?6 WHERE job_id=?4 AND status=1 AND lease_owner=?5");
   s.bind(1, to_ms(available_at)).bind(2, last_error).bind(3, now_ms());
@@ -253,13 +289,13 @@ bool SqliteJobStore::release(std::string_view job_id, std::string_view worker_id
 CancelOutcome SqliteJobStore::request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) {
   std::lock_guard lock(mutex_);
   const auto now = now_ms();
-  Statement q(db_,
+  Statement q(*this,
               "UPDATE jobs SET status=4, outcome=?1, updated_at=?2, finished_at=?2 "
               "WHERE tenant_id=?3 AND user_id=?4 AND request_id=?5 AND status=0");
   q.bind(1, cancelled_outcome_json).bind(2, now).bind(3, key.tenant_id).bind(4, key.user_id).bind(5, key.request_id);
   q.step();
   if (q.changes() == 1) return CancelOutcome::kCancelledNow;
-  Statement r(db_,
+  Statement r(*this,
               "UPDATE jobs SET cancel_requested=1, updated_at=?1 "
               "WHERE tenant_id=?2 AND user_id=?3 AND request_id=?4 AND status=1");
   r.bind(1, now).bind(2, key.tenant_id).bind(3, key.user_id).bind(4, key.request_id);
@@ -270,7 +306,7 @@ CancelOutcome SqliteJobStore::request_cancel(const JobKey& key, std::string_view
 
 std::size_t SqliteJobStore::purge_finished_before(SystemTime cutoff) {
   std::lock_guard lock(mutex_);
-  Statement s(db_, "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1");
+  Statement s(*this, "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1");
   s.bind(1, to_ms(cutoff));
   s.step();
   return static_cast<std::size_t>(s.changes());
@@ -278,7 +314,7 @@ std::size_t SqliteJobStore::purge_finished_before(SystemTime cutoff) {
 
 std::optional<SystemTime> SqliteJobStore::next_wakeup() {
   std::lock_guard lock(mutex_);
-  Statement s(db_,
+  Statement s(*this,
               "SELECT MIN(t) FROM (SELECT MIN(available_at) AS t FROM jobs WHERE status=0 "
               "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status=1)");
   if (!s.step() || s.is_null(0)) return std::nullopt;

@@ -6,10 +6,13 @@
 
 #include <filesystem>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "jobs/job_store.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace streamer {
 
@@ -26,6 +29,7 @@ class SqliteJobStore final : public JobStore {
   ~SqliteJobStore() override;
 
   SubmitResult submit(const NewJob& job) override;
+  std::vector<SubmitResult> submit_batch(const std::vector<NewJob>& jobs) override;
   std::optional<JobRecord> find(const JobKey& key) override;
   std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) override;
   LeaseState renew(std::string_view job_id, std::string_view worker_id,
@@ -33,7 +37,7 @@ class SqliteJobStore final : public JobStore {
   void save_progress(std::string_view job_id, std::string_view worker_id,
                      std::string_view progress_json) override;
   bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
-              std::string_view outcome_json) override;
+              std::string_view outcome_json, std::string_view final_progress_json) override;
   bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
                std::string_view last_error, bool refund_attempt) override;
   CancelOutcome request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) override;
@@ -43,12 +47,16 @@ class SqliteJobStore final : public JobStore {
  private:
   class Statement;
   std::optional<JobRecord> find_locked(const JobKey& key);
+  SubmitResult submit_locked(const NewJob& job);
   std::optional<JobRecord> claim_locked(const char* select_sql, std::string_view worker_id,
                                         std::chrono::milliseconds ttl);
   void exec(const char* sql);
+  // The cached prepared statement for `sql` (caller holds mutex_).
+  sqlite3_stmt* prepared(const std::string& sql);
 
   std::mutex mutex_;
   sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
 }  // namespace streamer

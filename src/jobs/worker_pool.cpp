@@ -19,6 +19,15 @@ struct WorkerPool::ActiveJob {
   std::chrono::milliseconds time_limit{};
   std::unique_ptr<ProgressReporter> progress;
   std::atomic<bool> concluded{false};
+  // Latest progress published but not yet written to the store (write-behind: the
+  // supervisor persists it within a tick, finish() writes it with the outcome).
+  std::mutex unsaved_mutex;
+  std::string unsaved_progress;
+
+  std::string take_unsaved_progress() {
+    std::lock_guard lock(unsaved_mutex);
+    return std::exchange(unsaved_progress, {});
+  }
 
   const std::string& id() const { return lease.record.job_id; }
   const JobKey& key() const { return lease.record.key; }
@@ -112,7 +121,7 @@ bool WorkerPool::conclude(ActiveJob& job, JobStatus status, const std::string& m
   if (job.concluded.exchange(true)) return false;
   bool ended = false;
   try {
-    ended = store_.finish(job.id(), job.lease.worker_id, status, message);
+    ended = store_.finish(job.id(), job.lease.worker_id, status, message, job.take_unsaved_progress());
   } catch (const std::exception& e) {
     spdlog::error(R"({{"event":"store_error","op":"finish","job":"{}","error":{}}})", job.id(), json_quoted(e.what()));
   }
@@ -165,12 +174,9 @@ void WorkerPool::run_job(Lease lease) {
       request_id, options_.progress_interval, [this, weak](const json::object& body) {
         auto j = weak.lock();
         if (!j || j->concluded.load()) return;
-        try {
-          store_.save_progress(j->id(), j->lease.worker_id, to_json_text(body));
-        } catch (const std::exception& e) {
-          spdlog::warn(R"({{"event":"store_error","op":"save_progress","job":"{}","error":{}}})", j->id(), json_quoted(e.what()));
-        }
         hub_.publish(j->key(), MessageKind::kProgress, protocol::progress_message(body));
+        std::lock_guard lock(j->unsaved_mutex);
+        j->unsaved_progress = to_json_text(body);
       });
   {
     std::lock_guard lock(active_mutex_);
@@ -308,6 +314,14 @@ void WorkerPool::supervisor_loop() {
         }
       }
       job->progress->flush_if_due();
+      if (auto unsaved = job->take_unsaved_progress(); !unsaved.empty()) {
+        try {
+          store_.save_progress(job->id(), job->lease.worker_id, unsaved);
+        } catch (const std::exception& e) {
+          spdlog::warn(R"({{"event":"store_error","op":"save_progress","job":"{}","error":{}}})", job->id(),
+                       json_quoted(e.what()));
+        }
+      }
     }
     std::unique_lock lock(wake_mutex_);
     wake_.wait_for(lock, std::chrono::milliseconds(25), [this] { return stopping_.load(); });

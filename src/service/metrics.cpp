@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace streamer {
 namespace {
 
@@ -21,24 +23,34 @@ std::string escape_label(std::string_view v) {
 
 }  // namespace
 
-void Metrics::record_request(std::string_view action, std::string_view outcome, double latency_seconds) {
-  std::lock_guard lock(mutex_);
-  ++requests_[{std::string(action), std::string(outcome)}];
-  auto& h = latency_[std::string(action)];
-  ++h.count;
-  h.sum += latency_seconds;
-  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (latency_seconds <= kBuckets[i]) ++h.counts[i];
+template <class Stats>
+Stats& Metrics::slot(std::shared_mutex& mutex, std::map<std::string, std::unique_ptr<Stats>, std::less<>>& map,
+                     std::string_view key) {
+  {
+    std::shared_lock lock(mutex);
+    if (auto it = map.find(key); it != map.end()) return *it->second;
   }
+  std::unique_lock lock(mutex);
+  auto& p = map[std::string(key)];
+  if (!p) p = std::make_unique<Stats>();
+  return *p;
+}
+
+void Metrics::record_request(std::string_view action, std::string_view outcome, double latency_seconds) {
+  auto& s = slot(actions_mutex_, actions_, action);
+  auto o = std::find(kOutcomes.begin(), kOutcomes.end() - 1, outcome) - kOutcomes.begin();
+  s.outcomes[static_cast<std::size_t>(o)].fetch_add(1, std::memory_order_relaxed);
+  auto b = std::lower_bound(kBuckets.begin(), kBuckets.end(), latency_seconds) - kBuckets.begin();
+  s.buckets[static_cast<std::size_t>(b)].fetch_add(1, std::memory_order_relaxed);
+  s.sum_ns.fetch_add(static_cast<std::uint64_t>(latency_seconds * 1e9), std::memory_order_relaxed);
 }
 
 void Metrics::record_rate_limited(std::string_view limit) {
-  std::lock_guard lock(mutex_);
-  ++rate_limited_[std::string(limit)];
+  slot(limits_mutex_, rate_limited_, limit).fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::add_gauge(std::string name, std::string help, GaugeFn fn) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(gauges_mutex_);
   gauges_[std::move(name)] = Gauge{std::move(help), std::move(fn)};
 }
 
@@ -59,29 +71,43 @@ std::string Metrics::render() const {
           "counter", progress_coalesced.load());
   counter("streamer_slow_client_closes_total", "Connections closed with 1013 because results overflowed.",
           "counter", slow_client_closes.load());
-
-  std::lock_guard lock(mutex_);
-  out += "# HELP streamer_requests_total Requests by action and outcome.\n# TYPE streamer_requests_total counter\n";
-  for (const auto& [key, n] : requests_) {
-    out += fmt::format("streamer_requests_total{{action=\"{}\",outcome=\"{}\"}} {}\n", escape_label(key.first),
-                       escape_label(key.second), n);
-  }
-  out += "# HELP streamer_request_duration_seconds Time to first answer, by action.\n"
-         "# TYPE streamer_request_duration_seconds histogram\n";
-  for (const auto& [action, h] : latency_) {
-    auto a = escape_label(action);
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-      out += fmt::format("streamer_request_duration_seconds_bucket{{action=\"{}\",le=\"{}\"}} {}\n", a, kBuckets[i],
-                         h.counts[i]);
+  {
+    std::shared_lock lock(actions_mutex_);
+    out += "# HELP streamer_requests_total Requests by action and outcome.\n"
+           "# TYPE streamer_requests_total counter\n";
+    for (const auto& [action, s] : actions_) {
+      for (std::size_t i = 0; i < kOutcomes.size(); ++i) {
+        if (auto n = s->outcomes[i].load()) {
+          out += fmt::format("streamer_requests_total{{action=\"{}\",outcome=\"{}\"}} {}\n", escape_label(action),
+                             kOutcomes[i], n);
+        }
+      }
     }
-    out += fmt::format("streamer_request_duration_seconds_bucket{{action=\"{}\",le=\"+Inf\"}} {}\n", a, h.count);
-    out += fmt::format("streamer_request_duration_seconds_sum{{action=\"{}\"}} {}\n", a, h.sum);
-    out += fmt::format("streamer_request_duration_seconds_count{{action=\"{}\"}} {}\n", a, h.count);
+    out += "# HELP streamer_request_duration_seconds Time to first answer, by action.\n"
+           "# TYPE streamer_request_duration_seconds histogram\n";
+    for (const auto& [action, s] : actions_) {
+      auto a = escape_label(action);
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+        cumulative += s->buckets[i].load();
+        out += fmt::format("streamer_request_duration_seconds_bucket{{action=\"{}\",le=\"{}\"}} {}\n", a,
+                           kBuckets[i], cumulative);
+      }
+      cumulative += s->buckets[kBuckets.size()].load();
+      out += fmt::format("streamer_request_duration_seconds_bucket{{action=\"{}\",le=\"+Inf\"}} {}\n", a, cumulative);
+      out += fmt::format("streamer_request_duration_seconds_sum{{action=\"{}\"}} {}\n", a, s->sum_ns.load() / 1e9);
+      out += fmt::format("streamer_request_duration_seconds_count{{action=\"{}\"}} {}\n", a, cumulative);
+    }
   }
-  out += "# HELP streamer_rate_limited_total Rate-limit rejections by limit.\n# TYPE streamer_rate_limited_total counter\n";
-  for (const auto& [limit, n] : rate_limited_) {
-    out += fmt::format("streamer_rate_limited_total{{limit=\"{}\"}} {}\n", escape_label(limit), n);
+  {
+    std::shared_lock lock(limits_mutex_);
+    out += "# HELP streamer_rate_limited_total Rate-limit rejections by limit.\n"
+           "# TYPE streamer_rate_limited_total counter\n";
+    for (const auto& [limit, n] : rate_limited_) {
+      out += fmt::format("streamer_rate_limited_total{{limit=\"{}\"}} {}\n", escape_label(limit), n->load());
+    }
   }
+  std::lock_guard lock(gauges_mutex_);
   for (const auto& [name, g] : gauges_) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, g.help, g.fn());
   }

@@ -1,5 +1,7 @@
-// Process metrics, rendered as Prometheus text at GET /metrics. Counters are atomics;
-// labelled series and histograms take a short lock. No I/O here.
+// Process metrics, rendered as Prometheus text at GET /metrics. Recording is on the
+// hot path of every request, so it is lock-free after the first request of an
+// action: per-action counters and histogram buckets are atomics, found through a map
+// under a shared (read) lock. No I/O here.
 #pragma once
 
 #include <array>
@@ -7,7 +9,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -25,13 +29,13 @@ class Metrics {
   std::atomic<std::uint64_t> progress_coalesced{0};
   std::atomic<std::uint64_t> slow_client_closes{0};
 
-  // One request finished its first answer: `outcome` is success, queued, or an
-  // error code; latency is from frame received to answer handed to the connection.
+  // One request got its first answer: `outcome` is success, queued, or an error
+  // code; latency is from frame received to answer handed to the connection.
   void record_request(std::string_view action, std::string_view outcome, double latency_seconds);
   // A RATE_LIMITED answer or close; `limit` names which limit.
   void record_rate_limited(std::string_view limit);
 
-  // Extra gauges computed at scrape time (jobs running, queue depth...).
+  // Extra gauges computed at scrape time (jobs running, ...).
   using GaugeFn = std::function<double()>;
   void add_gauge(std::string name, std::string help, GaugeFn fn);
 
@@ -40,19 +44,29 @@ class Metrics {
  private:
   static constexpr std::array<double, 14> kBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                    0.025,  0.05,    0.1,    0.25,  0.5,   1.0,  5.0};
-  struct Histogram {
-    std::array<std::uint64_t, kBuckets.size()> counts{};
-    std::uint64_t count = 0;
-    double sum = 0;
+  static constexpr std::array<std::string_view, 11> kOutcomes{
+      "success",        "queued",  "VALIDATION_ERROR", "NOT_FOUND",      "UNAUTHORIZED", "INTERNAL_ERROR",
+      "TIMEOUT",        "RATE_LIMITED", "INVALID_ACTION", "CANCELLED",   "other"};
+
+  struct ActionStats {
+    std::array<std::atomic<std::uint64_t>, kOutcomes.size()> outcomes{};
+    std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> buckets{};  // not cumulative; last is +Inf
+    std::atomic<std::uint64_t> sum_ns{0};
   };
-  mutable std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, std::uint64_t> requests_;  // (action, outcome)
-  std::map<std::string, Histogram> latency_;                               // by action
-  std::map<std::string, std::uint64_t> rate_limited_;                      // by limit
+  // Finds (or creates, once) the counters of one label value.
+  template <class Stats>
+  static Stats& slot(std::shared_mutex& mutex, std::map<std::string, std::unique_ptr<Stats>, std::less<>>& map,
+                     std::string_view key);
+
+  mutable std::shared_mutex actions_mutex_;
+  std::map<std::string, std::unique_ptr<ActionStats>, std::less<>> actions_;
+  mutable std::shared_mutex limits_mutex_;
+  std::map<std::string, std::unique_ptr<std::atomic<std::uint64_t>>, std::less<>> rate_limited_;
   struct Gauge {
     std::string help;
     GaugeFn fn;
   };
+  mutable std::mutex gauges_mutex_;
   std::map<std::string, Gauge> gauges_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <list>
 
 #include "core/json_text.hpp"
 #include "core/time_util.hpp"
@@ -44,17 +45,19 @@ json::object snapshot_of(const JobRecord& r) {
   return data;
 }
 
-// One sync call in flight: whoever answers first (handler or time limit) wins.
-struct SyncCall {
+}  // namespace
+
+// One sync call in flight: whoever answers first (handler or time-limit watchdog) wins.
+struct RequestService::SyncCall {
   std::shared_ptr<ClientConnection> conn;
   protocol::Request req;
+  const Handler* handler = nullptr;
   CancelToken cancel;
   std::atomic<bool> answered{false};
   SteadyClock::time_point received;
-  std::optional<asio::steady_timer> timer;
+  SteadyClock::time_point deadline;
+  std::list<std::shared_ptr<SyncCall>>::iterator position;  // in sync_inflight_
 };
-
-}  // namespace
 
 RequestService::RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub, WorkerPool* workers,
                                const HandlerEnvironment& env, Metrics& metrics, asio::any_io_executor timers,
@@ -67,13 +70,52 @@ RequestService::RequestService(const HandlerRegistry& registry, JobStore& store,
       metrics_(metrics),
       timers_(std::move(timers)),
       options_(options),
-      sync_pool_(static_cast<std::size_t>(std::max(1, options.sync_threads))) {}
+      sync_pool_(static_cast<std::size_t>(std::max(1, options.sync_threads))),
+      watchdog_(timers_) {
+  arm_watchdog();
+}
 
 RequestService::~RequestService() { drain(); }
 
 void RequestService::drain() {
   sync_pool_.join();
   store_pool_.join();
+  stopping_ = true;
+  asio::post(timers_, [this] { watchdog_.cancel(); });
+}
+
+void RequestService::arm_watchdog() {
+  // One periodic timer for every sync call (instead of a timer per request): time
+  // limits are seconds, so answering TIMEOUT within 25 ms of the deadline is plenty.
+  watchdog_.expires_after(std::chrono::milliseconds(25));
+  watchdog_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    std::vector<std::shared_ptr<SyncCall>> late;
+    const auto now = SteadyClock::now();
+    {
+      std::lock_guard lock(sync_mutex_);
+      for (auto it = sync_inflight_.begin(); it != sync_inflight_.end();) {
+        if ((*it)->deadline <= now) {
+          late.push_back(*it);
+          it = sync_inflight_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (const auto& call : late) {
+      if (call->answered.exchange(true)) continue;
+      call->cancel.cancel(CancelToken::Reason::kTimedOut);
+      const auto& spec = call->handler->spec();
+      json::object details;
+      details["time_limit_ms"] = spec.time_limit.count();
+      call->conn->deliver(call->req.id, MessageKind::kReply,
+                          protocol::error_message(call->req.id, ErrorCode::kTimeout, "Request exceeded its time limit",
+                                                  std::move(details)));
+      metrics_.record_request(spec.name, "TIMEOUT", since(call->received));
+    }
+    arm_watchdog();
+  });
 }
 
 void RequestService::reject(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
@@ -143,25 +185,19 @@ void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Han
   auto call = std::make_shared<SyncCall>();
   call->conn = conn;
   call->req = std::move(req);
+  call->handler = &handler;
   call->received = received;
-  // Time limit: answer TIMEOUT and ask the handler to stop; its late answer is dropped.
-  call->timer.emplace(timers_, handler.spec().time_limit);
-  call->timer->async_wait([this, call, &handler](boost::system::error_code ec) {
-    if (ec || call->answered.exchange(true)) return;
-    call->cancel.cancel(CancelToken::Reason::kTimedOut);
-    json::object details;
-    details["time_limit_ms"] = handler.spec().time_limit.count();
-    call->conn->deliver(call->req.id, MessageKind::kReply,
-                        protocol::error_message(call->req.id, ErrorCode::kTimeout, "Request exceeded its time limit",
-                                                std::move(details)));
-    metrics_.record_request(handler.spec().name, "TIMEOUT", since(call->received));
-  });
+  call->deadline = received + handler.spec().time_limit;
+  {
+    std::lock_guard lock(sync_mutex_);
+    call->position = sync_inflight_.insert(sync_inflight_.end(), call);
+  }
   asio::post(sync_pool_, [this, call, &handler] {
     if (call->answered.load()) return;
     DiscardProgress progress;
     JobContext ctx{call->conn->identity(), call->req.id, call->req.trace_id, 1, progress, call->cancel, env_};
     std::string answer;
-    std::string outcome = "success";
+    std::string_view outcome = "success";
     try {
       HandlerResult result = handler.run(call->req.payload, ctx);
       answer = protocol::success_response(call->req.id, result.data, since(call->received));
@@ -176,10 +212,13 @@ void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Han
       answer = protocol::error_message(call->req.id, ErrorCode::kInternalError, "Internal error");
       outcome = "INTERNAL_ERROR";
     }
-    if (call->answered.exchange(true)) return;
+    if (call->answered.exchange(true)) return;  // the watchdog answered TIMEOUT already
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync_inflight_.erase(call->position);
+    }
     call->conn->deliver(call->req.id, MessageKind::kReply, std::move(answer));
     metrics_.record_request(handler.spec().name, outcome, since(call->received));
-    asio::post(timers_, [call] { call->timer->cancel(); });
   });
 }
 
@@ -188,33 +227,61 @@ void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn,
   JobKey key{conn->identity().tenant_id, conn->identity().user_id, req.id};
   conn->expect_queued(req.id);
   hub_.subscribe(key, conn);  // before the job exists, so no event can be missed
-  asio::post(store_pool_, [this, conn, &handler, req = std::move(req), key = std::move(key), received] {
-    const auto& spec = handler.spec();
-    SubmitResult submitted;
-    try {
-      submitted = store_.submit(NewJob{key, spec.name, to_json_text(req.payload), req.trace_id, spec.max_attempts});
-    } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"store_error","op":"submit","error":{}}})", json_quoted(e.what()));
-      conn->deliver(req.id, MessageKind::kReply,
-                    protocol::error_message(req.id, ErrorCode::kInternalError, "Could not store the request"));
-      metrics_.record_request(spec.name, "INTERNAL_ERROR", since(received));
-      return;
+  bool schedule = false;
+  {
+    std::lock_guard lock(submit_mutex_);
+    pending_submits_.push_back(PendingSubmit{conn, &handler, std::move(req), std::move(key), received});
+    schedule = !submit_scheduled_;
+    submit_scheduled_ = true;
+  }
+  if (schedule) asio::post(store_pool_, [this] { flush_submits(); });
+}
+
+void RequestService::flush_submits() {
+  std::vector<PendingSubmit> batch;
+  {
+    std::lock_guard lock(submit_mutex_);
+    batch.swap(pending_submits_);
+    submit_scheduled_ = false;
+  }
+  // Group commit: every request that arrived while the previous batch was being
+  // written goes into one transaction.
+  std::vector<NewJob> jobs;
+  jobs.reserve(batch.size());
+  for (const auto& p : batch) {
+    jobs.push_back(NewJob{p.key, p.handler->spec().name, to_json_text(p.req.payload), p.req.trace_id,
+                          p.handler->spec().max_attempts});
+  }
+  std::vector<SubmitResult> results;
+  try {
+    results = store_.submit_batch(jobs);
+  } catch (const std::exception& e) {
+    spdlog::error(R"({{"event":"store_error","op":"submit","error":{}}})", json_quoted(e.what()));
+    for (const auto& p : batch) {
+      p.conn->deliver(p.req.id, MessageKind::kReply,
+                      protocol::error_message(p.req.id, ErrorCode::kInternalError, "Could not store the request"));
+      metrics_.record_request(p.handler->spec().name, "INTERNAL_ERROR", since(p.received));
     }
+    return;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& p = batch[i];
+    const auto& spec = p.handler->spec();
     const double estimate = std::chrono::duration<double>(spec.estimated_duration).count();
-    const JobRecord& rec = submitted.record;
-    if (submitted.created) {
-      conn->deliver(req.id, MessageKind::kQueued, protocol::queued_response(req.id, estimate));
+    const JobRecord& rec = results[i].record;
+    if (results[i].created) {
+      p.conn->deliver(p.req.id, MessageKind::kQueued, protocol::queued_response(p.req.id, estimate));
       if (workers_) workers_->notify();
     } else if (is_terminal(rec.status)) {
       // Finished already: the stored outcome is the answer (a reply, so it is sent even
       // if this connection saw it before, and it frees the request's slot).
-      conn->deliver(req.id, MessageKind::kReply, rec.outcome_json);
+      p.conn->deliver(p.req.id, MessageKind::kReply, rec.outcome_json);
     } else {
-      conn->deliver(req.id, MessageKind::kQueued,
-                    protocol::queued_response(req.id, estimate, "Request already accepted"));
+      p.conn->deliver(p.req.id, MessageKind::kQueued,
+                      protocol::queued_response(p.req.id, estimate, "Request already accepted"));
     }
-    metrics_.record_request(spec.name, "queued", since(received));
-  });
+    metrics_.record_request(spec.name, "queued", since(p.received));
+  }
 }
 
 void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,

@@ -6,7 +6,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <list>
+#include <mutex>
 #include <memory>
 #include <string_view>
 
@@ -64,6 +67,27 @@ class RequestService {
   RequestServiceOptions options_;
   boost::asio::thread_pool sync_pool_;
   boost::asio::thread_pool store_pool_{1};
+
+  // Async submissions waiting for the store thread, written in one transaction.
+  struct PendingSubmit {
+    std::shared_ptr<ClientConnection> conn;
+    const Handler* handler;
+    protocol::Request req;
+    JobKey key;
+    std::chrono::steady_clock::time_point received;
+  };
+  void flush_submits();
+  std::mutex submit_mutex_;
+  std::vector<PendingSubmit> pending_submits_;
+  bool submit_scheduled_ = false;
+
+  // Sync calls in flight, watched for their time limit by one periodic timer.
+  struct SyncCall;
+  void arm_watchdog();
+  std::mutex sync_mutex_;
+  std::list<std::shared_ptr<SyncCall>> sync_inflight_;
+  boost::asio::steady_timer watchdog_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace streamer
