@@ -249,3 +249,25 @@ def test_client_sending_messages_but_ignoring_pings_is_not_idle(start_server):
             time.sleep(0.5)
     finally:
         raw.close()
+
+
+async def test_drain_never_waits_for_a_job_leased_at_sigterm_time(start_server):
+    """Race: SIGTERM right after `queued`, while a worker is leasing the job. The job
+    must be left in the store (stopped, given back), not run to completion while the
+    drain waits. Repeated to catch the race (observed ~1 in 10 runs). The window: a worker has
+    acquired the lease (WorkerPool::worker_loop) but run_job has not yet put the job in
+    active_, so WorkerPool::stop() does not cancel it."""
+    bad = []
+    for i in range(30):
+        s = start_server()
+        async with connect(s.ws_url(s.token("race", "t-race"))) as ws:
+            assert_queued(await call(ws, f"r{i}", "delay", {"duration_ms": 2000, "steps": 2}), f"r{i}")
+            t0 = time.monotonic()
+            s.proc.send_signal(15)
+            msgs, code, _ = await expect_close(ws, 15)
+            elapsed = time.monotonic() - t0
+        assert code == 1012
+        assert await asyncio.to_thread(s.proc.wait, 20) == 0
+        if elapsed > 1.0 or any(m["type"] == "result" for m in msgs):
+            bad.append((i, round(elapsed, 2), [m["type"] for m in msgs]))
+    assert not bad, f"drain ran a just-leased job to completion before closing: {bad}"
