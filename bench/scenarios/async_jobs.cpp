@@ -24,14 +24,14 @@ struct JobParams {
 
 // One connection: keeps `depth` delay jobs unfinished; a job ends with its result (or
 // error) and is replaced at once. Latency is request sent -> result received.
-asio::awaitable<void> jobs_conn(std::unique_ptr<Ws> ws, const Common& c, JobParams p, Window w,
-                                ThreadStats& st) {
+asio::awaitable<void> jobs_conn(std::unique_ptr<Ws> ws, const Common& c, std::string id_prefix, JobParams p,
+                                Window w, ThreadStats& st) {
   std::array<Clock::time_point, 64> sent{};
   std::string out;
   beast::flat_buffer buf;
   uint64_t seq = 0;
   auto send_next = [&]() -> asio::awaitable<void> {
-    build_delay(out, c.id_prefix, seq, p.delay_ms, p.steps);
+    build_delay(out, id_prefix, seq, p.delay_ms, p.steps);
     sent[seq % sent.size()] = Clock::now();
     ++seq;
     co_await ws->async_write(asio::buffer(out), asio::use_awaitable);
@@ -81,9 +81,13 @@ boost::json::object run_async_jobs(const Options& o) {
   ClientPool pool(c.threads);
   auto conns = open_connections(pool, c);
   const Window w = make_window(c);
+  // Async request ids are idempotent per user: every connection needs its own ids, or
+  // a resent id would be answered from the existing job instead of starting a new one.
+  int index = 0;
   for (int t = 0; t < pool.size(); ++t)
     for (auto& ws : conns[size_t(t)])
-      asio::co_spawn(pool.ctx(t), jobs_conn(std::move(ws), c, p, w, pool.stats(t)),
+      asio::co_spawn(pool.ctx(t),
+                     jobs_conn(std::move(ws), c, c.id_prefix + std::to_string(index++) + ".", p, w, pool.stats(t)),
                      asio::detached);
   CpuSampler cpu(c.server_pids, w);
   pool.run_until(w.end + std::chrono::milliseconds(300));

@@ -105,6 +105,19 @@ class JobStore {
   // attempts > max_attempts (a job whose workers keep dying) before running it.
   virtual std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) = 0;
 
+  // acquire() up to `max` times in one transaction (a worker pool claims work for all
+  // its idle workers with one durable write).
+  virtual std::vector<Lease> acquire_batch(std::string_view worker_id, std::chrono::milliseconds ttl,
+                                           std::size_t max) {
+    std::vector<Lease> out;
+    while (out.size() < max) {
+      auto lease = acquire(worker_id, ttl);
+      if (!lease) break;
+      out.push_back(std::move(*lease));
+    }
+    return out;
+  }
+
   // Extends a lease held by worker_id. Reports whether it is still held and whether
   // a cancel was requested meanwhile.
   virtual LeaseState renew(std::string_view job_id, std::string_view worker_id,
@@ -120,6 +133,23 @@ class JobStore {
   // for a job.
   virtual bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
                       std::string_view outcome_json, std::string_view final_progress_json = {}) = 0;
+
+  struct FinishItem {
+    std::string job_id;
+    JobStatus terminal = JobStatus::kSucceeded;
+    std::string outcome_json;
+    std::string final_progress_json;
+  };
+  // finish() for several jobs in one transaction; result[i] is finish()'s answer for
+  // items[i].
+  virtual std::vector<bool> finish_batch(std::string_view worker_id, const std::vector<FinishItem>& items) {
+    std::vector<bool> out;
+    out.reserve(items.size());
+    for (const auto& i : items) {
+      out.push_back(finish(i.job_id, worker_id, i.terminal, i.outcome_json, i.final_progress_json));
+    }
+    return out;
+  }
 
   // Gives a leased job back to the queue, runnable again at `available_at` (retry
   // with backoff, or shutdown). refund_attempt undoes the lease's attempt count (a

@@ -64,6 +64,22 @@ TYPED_TEST(JobStoreContract, FinishCanStoreTheFinalProgress) {
   EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->progress_json, R"({"progress":100})");
 }
 
+TYPED_TEST(JobStoreContract, BatchAcquireAndFinish) {
+  for (auto id : {"a", "b", "c"}) this->store->submit(this->job(id));
+  auto leases = this->store->acquire_batch("pool", 10s, 2);
+  ASSERT_EQ(leases.size(), 2u);
+  EXPECT_EQ(leases[0].record.key.request_id, "a");
+  EXPECT_EQ(leases[1].record.key.request_id, "b");
+  EXPECT_EQ(this->store->acquire_batch("pool", 10s, 5).size(), 1u);  // only "c" left
+  auto ended = this->store->finish_batch(
+      "pool", {{leases[0].record.job_id, JobStatus::kSucceeded, "ra", ""},
+               {leases[0].record.job_id, JobStatus::kFailed, "again", ""},
+               {leases[1].record.job_id, JobStatus::kFailed, "rb", "p"}});
+  EXPECT_EQ(ended, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(this->store->find({"t1", "u1", "a"})->outcome_json, "ra");
+  EXPECT_EQ(this->store->find({"t1", "u1", "b"})->progress_json, "p");
+}
+
 TYPED_TEST(JobStoreContract, FindIsScopedToTheKey) {
   this->store->submit(this->job("r1"));
   EXPECT_TRUE(this->store->find({"t1", "u1", "r1"}));

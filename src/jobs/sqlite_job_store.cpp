@@ -165,19 +165,53 @@ SubmitResult SqliteJobStore::submit(const NewJob& job) {
   return submit_locked(job);
 }
 
-std::vector<SubmitResult> SqliteJobStore::submit_batch(const std::vector<NewJob>& jobs) {
-  std::lock_guard lock(mutex_);
-  std::vector<SubmitResult> out;
-  out.reserve(jobs.size());
+template <class Fn>
+auto SqliteJobStore::in_transaction(Fn&& fn) {
   exec("BEGIN IMMEDIATE");
   try {
-    for (const auto& job : jobs) out.push_back(submit_locked(job));
+    auto result = fn();
     exec("COMMIT");
+    return result;
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
-  return out;
+}
+
+std::vector<SubmitResult> SqliteJobStore::submit_batch(const std::vector<NewJob>& jobs) {
+  std::lock_guard lock(mutex_);
+  return in_transaction([&] {
+    std::vector<SubmitResult> out;
+    out.reserve(jobs.size());
+    for (const auto& job : jobs) out.push_back(submit_locked(job));
+    return out;
+  });
+}
+
+std::vector<Lease> SqliteJobStore::acquire_batch(std::string_view worker_id, std::chrono::milliseconds ttl,
+                                                 std::size_t max) {
+  std::lock_guard lock(mutex_);
+  return in_transaction([&] {
+    std::vector<Lease> out;
+    while (out.size() < max) {
+      auto lease = acquire_locked(worker_id, ttl);
+      if (!lease) break;
+      out.push_back(std::move(*lease));
+    }
+    return out;
+  });
+}
+
+std::vector<bool> SqliteJobStore::finish_batch(std::string_view worker_id, const std::vector<FinishItem>& items) {
+  std::lock_guard lock(mutex_);
+  return in_transaction([&] {
+    std::vector<bool> out;
+    out.reserve(items.size());
+    for (const auto& i : items) {
+      out.push_back(finish_locked(i.job_id, worker_id, i.terminal, i.outcome_json, i.final_progress_json));
+    }
+    return out;
+  });
 }
 
 SubmitResult SqliteJobStore::submit_locked(const NewJob& job) {
@@ -218,6 +252,10 @@ std::optional<JobRecord> SqliteJobStore::claim_locked(const char* select_sql, st
 
 std::optional<Lease> SqliteJobStore::acquire(std::string_view worker_id, std::chrono::milliseconds ttl) {
   std::lock_guard lock(mutex_);
+  return acquire_locked(worker_id, ttl);
+}
+
+std::optional<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl) {
   // Queued work first, oldest first; then jobs whose worker stopped renewing its lease.
   auto record = claim_locked(
       "SELECT job_id FROM jobs WHERE status=0 AND available_at<=?3 ORDER BY available_at, job_id LIMIT 1",
@@ -263,6 +301,11 @@ void SqliteJobStore::save_progress(std::string_view job_id, std::string_view wor
 bool SqliteJobStore::finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
                             std::string_view outcome_json, std::string_view final_progress_json) {
   std::lock_guard lock(mutex_);
+  return finish_locked(job_id, worker_id, terminal, outcome_json, final_progress_json);
+}
+
+bool SqliteJobStore::finish_locked(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
+                                   std::string_view outcome_json, std::string_view final_progress_json) {
   const auto now = now_ms();
   Statement s(*this,
               "UPDATE jobs SET status=?1, outcome=?2, updated_at=?3, finished_at=?3, lease_owner=NULL, "

@@ -32,6 +32,9 @@ class SqliteJobStore final : public JobStore {
   std::vector<SubmitResult> submit_batch(const std::vector<NewJob>& jobs) override;
   std::optional<JobRecord> find(const JobKey& key) override;
   std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) override;
+  std::vector<Lease> acquire_batch(std::string_view worker_id, std::chrono::milliseconds ttl,
+                                   std::size_t max) override;
+  std::vector<bool> finish_batch(std::string_view worker_id, const std::vector<FinishItem>& items) override;
   LeaseState renew(std::string_view job_id, std::string_view worker_id,
                    std::chrono::milliseconds ttl) override;
   void save_progress(std::string_view job_id, std::string_view worker_id,
@@ -48,6 +51,12 @@ class SqliteJobStore final : public JobStore {
   class Statement;
   std::optional<JobRecord> find_locked(const JobKey& key);
   SubmitResult submit_locked(const NewJob& job);
+  std::optional<Lease> acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl);
+  bool finish_locked(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
+                     std::string_view outcome_json, std::string_view final_progress_json);
+  // Runs fn() inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it throws).
+  template <class Fn>
+  auto in_transaction(Fn&& fn);
   std::optional<JobRecord> claim_locked(const char* select_sql, std::string_view worker_id,
                                         std::chrono::milliseconds ttl);
   void exec(const char* sql);

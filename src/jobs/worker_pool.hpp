@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,7 +27,7 @@ namespace streamer {
 
 struct WorkerPoolOptions {
   int workers = 2;
-  std::string instance_id = "local";              // prefix of worker ids (unique per process)
+  std::string instance_id = "local";              // lease owner: unique per process
   std::chrono::milliseconds lease_ttl{10'000};    // a dead worker's job re-runs after this
   std::chrono::milliseconds progress_interval{100};
   std::chrono::milliseconds idle_poll{1'000};     // upper bound on an idle worker's sleep
@@ -59,13 +60,19 @@ class WorkerPool {
 
  private:
   struct ActiveJob;
+  struct Completion {
+    std::shared_ptr<ActiveJob> job;
+    JobStatus status;
+    std::string message;
+  };
   void worker_loop(int index);
   void supervisor_loop();
+  void completer_loop();
   void run_job(Lease lease);
-  // Records the terminal outcome if nobody did yet, and publishes it. Returns true if
-  // this call ended the job.
-  bool conclude(ActiveJob& job, JobStatus status, const std::string& message);
-  std::string worker_id(int index) const;
+  // Hands the job's one terminal outcome to the completer, which records it (many
+  // jobs per transaction) and then publishes it. Returns false if an outcome was
+  // already decided for this job in this process.
+  bool conclude(const std::shared_ptr<ActiveJob>& job, JobStatus status, std::string message);
 
   JobStore& store_;
   EventHub& hub_;
@@ -75,9 +82,21 @@ class WorkerPool {
   WorkerPoolStats stats_;
 
   std::atomic<bool> stopping_{false};
+  // Work claimed from the store but not started yet. One worker at a time fetches a
+  // batch (as many jobs as there are idle workers) and shares it through ready_.
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   std::uint64_t wake_seq_ = 0;
+  std::deque<Lease> ready_;
+  int idle_workers_ = 0;
+  bool fetching_ = false;
+
+  // Outcomes waiting to be written (group commit), then published.
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+  std::vector<Completion> done_;
+  bool completer_stop_ = false;
+  std::thread completer_;
 
   mutable std::mutex active_mutex_;
   std::map<std::string, std::shared_ptr<ActiveJob>> active_;  // by job_id

@@ -264,6 +264,7 @@ void RequestService::flush_submits() {
     }
     return;
   }
+  bool created = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& p = batch[i];
     const auto& spec = p.handler->spec();
@@ -271,7 +272,7 @@ void RequestService::flush_submits() {
     const JobRecord& rec = results[i].record;
     if (results[i].created) {
       p.conn->deliver(p.req.id, MessageKind::kQueued, protocol::queued_response(p.req.id, estimate));
-      if (workers_) workers_->notify();
+      created = true;
     } else if (is_terminal(rec.status)) {
       // Finished already: the stored outcome is the answer (a reply, so it is sent even
       // if this connection saw it before, and it frees the request's slot).
@@ -282,6 +283,8 @@ void RequestService::flush_submits() {
     }
     metrics_.record_request(spec.name, "queued", since(p.received));
   }
+  // One wake-up per batch: the woken worker claims work for every idle worker at once.
+  if (created && workers_) workers_->notify();
 }
 
 void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
