@@ -3,6 +3,8 @@
 #   make test   install, build and run every test (C++, end-to-end, SDKs)
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
+# Release keeps CI builds fast; use BUILD_TYPE=RelWithDebInfo for profiling.
+BUILD_TYPE ?= Release
 
 .PHONY: all setup build run test test-cpp test-e2e test-sdk-python test-sdk-typescript format tidy clean
 
@@ -12,7 +14,7 @@ setup:
 	@scripts/setup.sh
 
 $(BUILD_DIR)/build.ninja: CMakeLists.txt
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
 build: setup $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)

@@ -139,6 +139,12 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
       }
       std::optional<VerifiedToken> token;
       auto refusal = admit(ctx, req, target->query, ip, token);
+      if (buffer.size() == 0) {
+        // Nothing pipelined after the upgrade request: give the HTTP read buffer back
+        // instead of holding it for the connection's whole life.
+        buffer.clear();
+        buffer.shrink_to_fit();
+      }
       auto session = std::make_shared<WsSession<Stream>>(std::move(stream), ctx, ip);
       co_await session->run(std::move(req), std::move(token), std::move(refusal));
       co_return;

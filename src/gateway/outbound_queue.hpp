@@ -6,7 +6,7 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
+#include <list>
 #include <string>
 #include <string_view>
 
@@ -44,7 +44,7 @@ class OutboundQueue {
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;
   std::size_t dropped_progress_ = 0;
-  std::deque<Item> items_;
+  std::list<Item> items_;  // a list holds no memory while empty (idle connections)
 };
 
 }  // namespace streamer

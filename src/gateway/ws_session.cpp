@@ -51,6 +51,7 @@ asio::awaitable<void> WsSession<NextLayer>::run(Request req, std::optional<Verif
   ws_.auto_fragment(false);
 
   auto [ec] = co_await ws_.async_accept(req, kTuple);
+  req = {};  // the upgrade request (and the token in it) is not kept for the session
   if (ec) co_return;
 
   const auto now = SteadyClock::now();
@@ -117,8 +118,10 @@ asio::awaitable<void> WsSession<NextLayer>::read_loop() {
       }
       start_writer();
     }
+    // Free the frame's memory while waiting for the next one: most connections are
+    // idle most of the time, and a malloc per message costs far less than holding it.
     buffer_.consume(buffer_.size());
-    if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+    buffer_.shrink_to_fit();
   }
 }
 

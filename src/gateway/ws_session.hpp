@@ -11,7 +11,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,7 +86,7 @@ class WsSession final : public ClientConnection,
 
   std::unordered_set<std::string> inflight_;  // requests holding a concurrency slot
   std::unordered_map<std::string, std::vector<std::pair<MessageKind, std::string>>> held_;  // awaiting `queued`
-  std::deque<std::string> recent_terminals_;  // terminal already sent: drop duplicates
+  std::list<std::string> recent_terminals_;  // terminal already sent: drop duplicates
   std::unordered_set<std::string> recent_terminal_set_;
 };
 
