@@ -148,8 +148,14 @@ for target in $ONLY; do
         bench streamer "open-$f" $PORT_STREAMER $P open --connections 1000 --rate "$rate"
       done
       bench streamer async $PORT_STREAMER $P async "${ASYNC[@]}"
-      bench streamer fanout $PORT_STREAMER $P async "${FANOUT[@]}" --warmup 1
       stop $P
+      # Fan-out: 400 concurrent waiting jobs need 400 workers (a handler holds its
+      # worker while it waits), and progress coalescing (100 ms by default) is turned
+      # off so that delivery, not the coalescing interval, is what gets measured.
+      start streamer-fanout "${SERVE[@]}" --workers 400 --progress-interval-ms 0
+      wait_port $PORT_STREAMER
+      bench streamer fanout $PORT_STREAMER $SERVER_PID async "${FANOUT[@]}" --warmup 1
+      stop $SERVER_PID
       idle streamer $PORT_STREAMER "${SERVE[@]}" ;;
     ws)
       start ws node "$ROOT/bench/peers/ws-server.mjs" --port $PORT_WS --secret "$SECRET" --max-seconds $LIFETIME

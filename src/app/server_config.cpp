@@ -11,6 +11,8 @@ namespace json = boost::json;
 
 void add_server_options(CLI::App& cmd, ServerConfig& c) {
   auto& g = c.gateway;
+  // A flag given twice takes its last value (scripts append overrides).
+  cmd.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd.add_option("--config", c.config_file, "TOML configuration file");
   cmd.add_option("--listen", c.listen, "HOST:PORT to listen on")->capture_default_str();
   cmd.add_option("--data-dir", c.data_dir, "Directory for the job store, artifacts and datasets")->capture_default_str();

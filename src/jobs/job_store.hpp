@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace streamer {
@@ -126,6 +127,13 @@ class JobStore {
   // Replaces the latest progress (only while worker_id holds the lease).
   virtual void save_progress(std::string_view job_id, std::string_view worker_id,
                              std::string_view progress_json) = 0;
+
+  // save_progress() for several jobs of one lease holder, in one transaction where the
+  // backend can. Items are (job_id, progress_json).
+  virtual void save_progress_batch(std::string_view worker_id,
+                                   const std::vector<std::pair<std::string, std::string>>& items) {
+    for (const auto& [job_id, progress] : items) save_progress(job_id, worker_id, progress);
+  }
 
   // Records the job's one terminal outcome (and, when non-empty, its final progress in
   // the same write). Succeeds only if the job is not terminal and worker_id holds the

@@ -173,6 +173,15 @@ TYPED_TEST(JobStoreContract, ProgressIsKeptOnlyForTheLeaseHolder) {
   EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->progress_json, R"({"progress":50})");
 }
 
+TYPED_TEST(JobStoreContract, ProgressBatchWritesEveryHeldJob) {
+  this->store->submit(this->job("a"));
+  this->store->submit(this->job("b"));
+  auto leases = this->store->acquire_batch("pool", 10s, 2);
+  this->store->save_progress_batch("pool", {{leases[0].record.job_id, "pa"}, {leases[1].record.job_id, "pb"}});
+  EXPECT_EQ(this->store->find({"t1", "u1", "a"})->progress_json, "pa");
+  EXPECT_EQ(this->store->find({"t1", "u1", "b"})->progress_json, "pb");
+}
+
 TYPED_TEST(JobStoreContract, PurgeRemovesOnlyOldFinishedJobs) {
   this->store->submit(this->job("done"));
   this->store->submit(this->job("pending"));

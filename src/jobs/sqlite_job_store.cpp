@@ -292,6 +292,20 @@ LeaseState SqliteJobStore::renew(std::string_view job_id, std::string_view worke
 void SqliteJobStore::save_progress(std::string_view job_id, std::string_view worker_id,
                                    std::string_view progress_json) {
   std::lock_guard lock(mutex_);
+  save_progress_locked(job_id, worker_id, progress_json);
+}
+
+void SqliteJobStore::save_progress_batch(std::string_view worker_id,
+                                         const std::vector<std::pair<std::string, std::string>>& items) {
+  std::lock_guard lock(mutex_);
+  in_transaction([&] {
+    for (const auto& [job_id, progress] : items) save_progress_locked(job_id, worker_id, progress);
+    return true;
+  });
+}
+
+void SqliteJobStore::save_progress_locked(std::string_view job_id, std::string_view worker_id,
+                                          std::string_view progress_json) {
   Statement s(*this,
               "UPDATE jobs SET progress=?1, updated_at=?2 WHERE job_id=?3 AND status=1 AND lease_owner=?4");
   s.bind(1, progress_json).bind(2, now_ms()).bind(3, std::stoll(std::string(job_id))).bind(4, worker_id);

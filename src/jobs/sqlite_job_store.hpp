@@ -39,6 +39,8 @@ class SqliteJobStore final : public JobStore {
                    std::chrono::milliseconds ttl) override;
   void save_progress(std::string_view job_id, std::string_view worker_id,
                      std::string_view progress_json) override;
+  void save_progress_batch(std::string_view worker_id,
+                           const std::vector<std::pair<std::string, std::string>>& items) override;
   bool finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
               std::string_view outcome_json, std::string_view final_progress_json) override;
   bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
@@ -51,6 +53,7 @@ class SqliteJobStore final : public JobStore {
   class Statement;
   std::optional<JobRecord> find_locked(const JobKey& key);
   SubmitResult submit_locked(const NewJob& job);
+  void save_progress_locked(std::string_view job_id, std::string_view worker_id, std::string_view progress_json);
   std::optional<Lease> acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl);
   bool finish_locked(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
                      std::string_view outcome_json, std::string_view final_progress_json);

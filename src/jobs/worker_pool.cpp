@@ -357,6 +357,7 @@ void WorkerPool::supervisor_loop() {
       for (const auto& [id, j] : active_) jobs.push_back(j);
     }
     const auto now = SteadyClock::now();
+    std::vector<std::pair<std::string, std::string>> unsaved_progress;
     for (const auto& job : jobs) {
       if (job->concluded.load()) continue;
       if (now >= job->deadline) {
@@ -387,12 +388,16 @@ void WorkerPool::supervisor_loop() {
       }
       job->progress->flush_if_due();
       if (auto unsaved = job->take_unsaved_progress(); !unsaved.empty()) {
-        try {
-          store_.save_progress(job->id(), job->lease.worker_id, unsaved);
-        } catch (const std::exception& e) {
-          spdlog::warn(R"({{"event":"store_error","op":"save_progress","job":"{}","error":{}}})", job->id(),
-                       json_quoted(e.what()));
-        }
+        unsaved_progress.emplace_back(job->id(), std::move(unsaved));
+      }
+    }
+    // Latest progress of every running job, persisted in one transaction per tick.
+    if (!unsaved_progress.empty()) {
+      try {
+        store_.save_progress_batch(options_.instance_id, unsaved_progress);
+      } catch (const std::exception& e) {
+        spdlog::warn(R"({{"event":"store_error","op":"save_progress","jobs":{},"error":{}}})", unsaved_progress.size(),
+                     json_quoted(e.what()));
       }
     }
     std::unique_lock lock(wake_mutex_);
