@@ -129,26 +129,31 @@ template <class NextLayer>
 void WsSession<NextLayer>::start_writer() {
   if (writing_ || queue_.empty() || closing_) return;
   writing_ = true;
-  auto self = this->shared_from_this();
-  asio::co_spawn(ws_.get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+  write_next();
+}
+
+// One write in flight, chained by completion handlers (not a coroutine spawned per
+// burst: initiating the write directly saves a trip through the scheduler per reply).
+template <class NextLayer>
+void WsSession<NextLayer>::write_next() {
+  writing_message_ = queue_.pop();
+  ws_.text(true);
+  write_started_ = SteadyClock::now();
+  ws_.async_write(asio::buffer(writing_message_),
+                  [self = this->shared_from_this()](beast::error_code ec, std::size_t n) { self->on_written(ec, n); });
 }
 
 template <class NextLayer>
-asio::awaitable<void> WsSession<NextLayer>::write_loop() {
-  auto self = this->shared_from_this();
-  while (!queue_.empty() && !closing_) {
-    std::string msg = queue_.pop();
-    ws_.text(true);
-    write_started_ = SteadyClock::now();
-    auto [ec, n] = co_await ws_.async_write(asio::buffer(msg), kTuple);
-    if (ec) {
-      writing_ = false;
-      co_return;
-    }
-    ctx_.metrics.messages_out++;
-    ctx_.metrics.bytes_out += n;
+void WsSession<NextLayer>::on_written(beast::error_code ec, std::size_t bytes) {
+  if (ec) {
+    writing_ = false;
+    return;
   }
+  ctx_.metrics.messages_out++;
+  ctx_.metrics.bytes_out += bytes;
+  if (!queue_.empty() && !closing_) return write_next();
   writing_ = false;
+  writing_message_ = std::string();
   if (pending_close_) control_timer_.cancel();  // the control loop closes once drained
 }
 

@@ -56,7 +56,8 @@ class WsSession final : public ClientConnection,
 
  private:
   boost::asio::awaitable<void> read_loop();
-  boost::asio::awaitable<void> write_loop();
+  void write_next();
+  void on_written(boost::beast::error_code ec, std::size_t bytes);
   boost::asio::awaitable<void> control_loop();
   void on_deliver(std::string request_id, MessageKind kind, std::string message);
   void enqueue(const std::string& request_id, MessageKind kind, std::string message);
@@ -80,6 +81,7 @@ class WsSession final : public ClientConnection,
   boost::asio::steady_timer control_timer_;
 
   bool writing_ = false;
+  std::string writing_message_;     // the message being written (kept alive until done)
   bool closing_ = false;            // close frame sent or being sent
   bool closed_ = false;             // reader finished
   std::optional<std::pair<unsigned short, std::string>> pending_close_;
