@@ -125,6 +125,29 @@ void RequestService::reject(const std::shared_ptr<ClientConnection>& conn, std::
   metrics_.record_request(action, code, since(received));
 }
 
+std::optional<JobKey> RequestService::target_key(const std::shared_ptr<ClientConnection>& conn,
+                                                 const protocol::Request& req, std::string_view action,
+                                                 SteadyClock::time_point received) {
+  if (auto target = target_id(req)) {
+    return JobKey{conn->identity().tenant_id, conn->identity().user_id, std::move(*target)};
+  }
+  auto err = HandlerError::validation("request_id", "non-empty string",
+                                      req.payload.contains("request_id") ? req.payload.at("request_id") : nullptr,
+                                      "payload.request_id is required");
+  reject(conn, action, req.id, protocol::error_message(req.id, err), "VALIDATION_ERROR", received);
+  return std::nullopt;
+}
+
+void RequestService::reject_not_found(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
+                                      const std::string& req_id, const JobKey& key,
+                                      SteadyClock::time_point received) {
+  json::object details;
+  details["request_id"] = key.request_id;
+  reject(conn, action, req_id,
+         protocol::error_message(req_id, ErrorCode::kNotFound, "No such request", std::move(details)), "NOT_FOUND",
+         received);
+}
+
 void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std::string_view frame) {
   const auto received = SteadyClock::now();
   auto parsed = protocol::parse_request(frame);
@@ -289,14 +312,9 @@ void RequestService::flush_submits() {
 
 void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
                                SteadyClock::time_point received) {
-  auto target = target_id(req);
-  if (!target) {
-    auto err = HandlerError::validation("request_id", "non-empty string",
-                                        req.payload.contains("request_id") ? req.payload.at("request_id") : nullptr,
-                                        "payload.request_id is required");
-    return reject(conn, "subscribe", req.id, protocol::error_message(req.id, err), "VALIDATION_ERROR", received);
-  }
-  JobKey key{conn->identity().tenant_id, conn->identity().user_id, *target};
+  auto target = target_key(conn, req, "subscribe", received);
+  if (!target) return;
+  JobKey key = std::move(*target);
   hub_.subscribe(key, conn);
   asio::post(store_pool_, [this, conn, req = std::move(req), key = std::move(key), received] {
     std::optional<JobRecord> rec;
@@ -305,13 +323,7 @@ void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, pr
     } catch (const std::exception& e) {
       spdlog::error(R"({{"event":"store_error","op":"find","error":{}}})", json_quoted(e.what()));
     }
-    if (!rec) {
-      json::object details;
-      details["request_id"] = key.request_id;
-      return reject(conn, "subscribe", req.id,
-                    protocol::error_message(req.id, ErrorCode::kNotFound, "No such request", std::move(details)),
-                    "NOT_FOUND", received);
-    }
+    if (!rec) return reject_not_found(conn, "subscribe", req.id, key, received);
     conn->deliver(req.id, MessageKind::kNotice, protocol::success_response(req.id, snapshot_of(*rec), since(received)));
     // Asked for explicitly, so sent even if this connection saw it before (kNotice is
     // not de-duplicated like kTerminal).
@@ -322,14 +334,9 @@ void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, pr
 
 void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
                             SteadyClock::time_point received) {
-  auto target = target_id(req);
-  if (!target) {
-    auto err = HandlerError::validation("request_id", "non-empty string",
-                                        req.payload.contains("request_id") ? req.payload.at("request_id") : nullptr,
-                                        "payload.request_id is required");
-    return reject(conn, "cancel", req.id, protocol::error_message(req.id, err), "VALIDATION_ERROR", received);
-  }
-  JobKey key{conn->identity().tenant_id, conn->identity().user_id, *target};
+  auto target = target_key(conn, req, "cancel", received);
+  if (!target) return;
+  JobKey key = std::move(*target);
   asio::post(store_pool_, [this, conn, req = std::move(req), key = std::move(key), received] {
     const std::string cancelled =
         protocol::error_message(key.request_id, ErrorCode::kCancelled, "Request cancelled", {}, false);
@@ -341,13 +348,7 @@ void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, proto
     } catch (const std::exception& e) {
       spdlog::error(R"({{"event":"store_error","op":"cancel","error":{}}})", json_quoted(e.what()));
     }
-    if (outcome == CancelOutcome::kNotFound) {
-      json::object details;
-      details["request_id"] = key.request_id;
-      return reject(conn, "cancel", req.id,
-                    protocol::error_message(req.id, ErrorCode::kNotFound, "No such request", std::move(details)),
-                    "NOT_FOUND", received);
-    }
+    if (outcome == CancelOutcome::kNotFound) return reject_not_found(conn, "cancel", req.id, key, received);
     json::object data;
     data["request_id"] = key.request_id;
     switch (outcome) {

@@ -52,6 +52,12 @@ class RequestService {
                  std::chrono::steady_clock::time_point received);
   void cancel(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
               std::chrono::steady_clock::time_point received);
+  // The job key named by payload.request_id of a subscribe/cancel (scoped to the
+  // caller's tenant and user); answers VALIDATION_ERROR and returns nullopt without one.
+  std::optional<JobKey> target_key(const std::shared_ptr<ClientConnection>& conn, const protocol::Request& req,
+                                   std::string_view action, std::chrono::steady_clock::time_point received);
+  void reject_not_found(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
+                        const std::string& req_id, const JobKey& key, std::chrono::steady_clock::time_point received);
   // Sends an error answer for `req_id` and records it in the metrics.
   void reject(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
               const std::optional<std::string>& req_id, const std::string& message, std::string_view code,
