@@ -48,18 +48,28 @@ std::vector<double> em_scores(const cv::ml::EM& em, const cv::Mat& X) {
   return s;
 }
 
+// The shared start of the unsupervised pipelines: features selected and
+// standardised into `d`, and a result carrying the model name, the rows and the data
+// metrics.
+PipelineResult start_unsupervised(const DataTable& table, const PipelineOptions& o, const StageReport& report,
+                                  const CancelToken* cancel, const char* model, Prepared& d) {
+  report(42, "feature_engineering", "Selecting and standardising features");
+  d = prepare_dataset(table, o, TargetUse::kNone);
+  standardize(d);
+  if (cancel) cancel->throw_if_cancelled();
+  PipelineResult out;
+  out.model_version = kOpenCv + model;
+  add_row_columns(out, d, table.rows);
+  add_data_metrics(out, d);
+  return out;
+}
+
 }  // namespace
 
 PipelineResult run_clustering(const DataTable& table, const PipelineOptions& o, const StageReport& report,
                               const CancelToken* cancel) {
-  report(42, "feature_engineering", "Selecting and standardising features");
-  Prepared d = prepare_dataset(table, o, TargetUse::kNone);
-  standardize(d);
-  if (cancel) cancel->throw_if_cancelled();
-  PipelineResult out;
-  out.model_version = kOpenCv + "/core.kmeans";
-  add_row_columns(out, d, table.rows);
-  add_data_metrics(out, d);
+  Prepared d;
+  PipelineResult out = start_unsupervised(table, o, report, cancel, "/core.kmeans", d);
   cv::Mat train = select_rows(d.X, d, false);
   if (train.rows < o.k)
     throw HandlerError::validation("options.k", "at most the number of training rows", o.k,
@@ -106,14 +116,8 @@ PipelineResult run_clustering(const DataTable& table, const PipelineOptions& o, 
 
 PipelineResult run_anomaly(const DataTable& table, const PipelineOptions& o, const StageReport& report,
                            const CancelToken* cancel) {
-  report(42, "feature_engineering", "Selecting and standardising features");
-  Prepared d = prepare_dataset(table, o, TargetUse::kNone);
-  standardize(d);
-  if (cancel) cancel->throw_if_cancelled();
-  PipelineResult out;
-  out.model_version = kOpenCv + "/ml.EM";
-  add_row_columns(out, d, table.rows);
-  add_data_metrics(out, d);
+  Prepared d;
+  PipelineResult out = start_unsupervised(table, o, report, cancel, "/ml.EM", d);
   const int components = o.k_given ? *o.k_given : 1;
   cv::Mat train = select_rows(d.X, d, false);
   if (train.rows < std::max(components * 2, d.X.cols + 2))
