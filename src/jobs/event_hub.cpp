@@ -21,6 +21,14 @@ void EventHub::subscribe(const JobKey& key, const std::shared_ptr<MessageSink>& 
   subs.push_back(sink);
 }
 
+void EventHub::unsubscribe(const JobKey& key, const std::shared_ptr<MessageSink>& sink) {
+  std::lock_guard lock(mutex_);
+  auto it = topics_.find(topic(key));
+  if (it == topics_.end()) return;
+  std::erase_if(it->second, [&](const auto& w) { return w.expired() || w.lock() == sink; });
+  if (it->second.empty()) topics_.erase(it);
+}
+
 void EventHub::publish(const JobKey& key, MessageKind kind, const std::string& message) {
   std::vector<std::shared_ptr<MessageSink>> live;
   {

@@ -34,6 +34,10 @@ class EventHub {
  public:
   // Adds sink as a subscriber of key (idempotent per sink).
   void subscribe(const JobKey& key, const std::shared_ptr<MessageSink>& sink);
+  // Removes sink from key's subscribers (and the key once nobody is left). For
+  // subscriptions taken before learning that the request had already finished: no
+  // event will ever come to clear them.
+  void unsubscribe(const JobKey& key, const std::shared_ptr<MessageSink>& sink);
   // Delivers message to the live subscribers of key. A terminal message also ends the
   // subscription list (nothing follows a terminal event).
   void publish(const JobKey& key, MessageKind kind, const std::string& message);

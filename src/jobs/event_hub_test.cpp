@@ -39,5 +39,20 @@ TEST(EventHub, TerminalEndsTheTopicAndDeadSinksAreSkipped) {
   EXPECT_EQ(a->got.size(), 1u);
 }
 
+TEST(EventHub, UnsubscribeForgetsTheTopicWhenNobodyIsLeft) {
+  EventHub hub;
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  hub.subscribe({"t", "u", "r"}, a);
+  hub.subscribe({"t", "u", "r"}, b);
+  hub.unsubscribe({"t", "u", "r"}, a);
+  EXPECT_EQ(hub.topic_count(), 1u);
+  hub.publish({"t", "u", "r"}, MessageKind::kProgress, "p");
+  EXPECT_TRUE(a->got.empty());
+  EXPECT_EQ(b->got.size(), 1u);
+  hub.unsubscribe({"t", "u", "r"}, b);
+  EXPECT_EQ(hub.topic_count(), 0u);
+}
+
 }  // namespace
 }  // namespace streamer

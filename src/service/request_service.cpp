@@ -281,6 +281,7 @@ void RequestService::flush_submits() {
   } catch (const std::exception& e) {
     spdlog::error(R"({{"event":"store_error","op":"submit","error":{}}})", json_quoted(e.what()));
     for (const auto& p : batch) {
+      hub_.unsubscribe(p.key, p.conn);
       p.conn->deliver(p.req.id, MessageKind::kReply,
                       protocol::error_message(p.req.id, ErrorCode::kInternalError, "Could not store the request"));
       metrics_.record_request(p.handler->spec().name, "INTERNAL_ERROR", since(p.received));
@@ -298,7 +299,9 @@ void RequestService::flush_submits() {
       created = true;
     } else if (is_terminal(rec.status)) {
       // Finished already: the stored outcome is the answer (a reply, so it is sent even
-      // if this connection saw it before, and it frees the request's slot).
+      // if this connection saw it before, and it frees the request's slot). Nothing
+      // will be published for it again, so the subscription taken above goes.
+      hub_.unsubscribe(p.key, p.conn);
       p.conn->deliver(p.req.id, MessageKind::kReply, rec.outcome_json);
     } else {
       p.conn->deliver(p.req.id, MessageKind::kQueued,
@@ -323,6 +326,7 @@ void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, pr
     } catch (const std::exception& e) {
       spdlog::error(R"({{"event":"store_error","op":"find","error":{}}})", json_quoted(e.what()));
     }
+    if (!rec || is_terminal(rec->status)) hub_.unsubscribe(key, conn);  // no event will come
     if (!rec) return reject_not_found(conn, "subscribe", req.id, key, received);
     conn->deliver(req.id, MessageKind::kNotice, protocol::success_response(req.id, snapshot_of(*rec), since(received)));
     // Asked for explicitly, so sent even if this connection saw it before (kNotice is
