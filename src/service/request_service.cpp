@@ -70,7 +70,7 @@ RequestService::RequestService(const HandlerRegistry& registry, JobStore& store,
       metrics_(metrics),
       timers_(std::move(timers)),
       options_(options),
-      sync_pool_(static_cast<std::size_t>(std::max(1, options.sync_threads))),
+      sync_pool_(options.sync_threads),
       watchdog_(timers_) {
   arm_watchdog();
 }
@@ -87,9 +87,11 @@ void RequestService::drain() {
 void RequestService::arm_watchdog() {
   // One periodic timer for every sync call (instead of a timer per request): time
   // limits are seconds, so answering TIMEOUT within 25 ms of the deadline is plenty.
+  // The same tick lets the sync pool wake a thread for work stuck behind a slow handler.
   watchdog_.expires_after(std::chrono::milliseconds(25));
   watchdog_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
+    sync_pool_.rebalance();
     std::vector<std::shared_ptr<SyncCall>> late;
     const auto now = SteadyClock::now();
     {
@@ -215,7 +217,7 @@ void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Han
     std::lock_guard lock(sync_mutex_);
     call->position = sync_inflight_.insert(sync_inflight_.end(), call);
   }
-  asio::post(sync_pool_, [this, call, &handler] {
+  sync_pool_.post([this, call, &handler] {
     if (call->answered.load()) return;
     DiscardProgress progress;
     JobContext ctx{call->conn->identity(), call->req.id, call->req.trace_id, 1, progress, call->cancel, env_};

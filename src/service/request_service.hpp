@@ -20,6 +20,7 @@
 #include "router/handler_registry.hpp"
 #include "service/client_connection.hpp"
 #include "service/metrics.hpp"
+#include "service/sync_pool.hpp"
 
 namespace streamer {
 
@@ -71,7 +72,7 @@ class RequestService {
   Metrics& metrics_;
   boost::asio::any_io_executor timers_;
   RequestServiceOptions options_;
-  boost::asio::thread_pool sync_pool_;
+  SyncPool sync_pool_;
   boost::asio::thread_pool store_pool_{1};
 
   // Async submissions waiting for the store thread, written in one transaction.
