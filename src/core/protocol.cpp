@@ -108,11 +108,11 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   return req;
 }
 
-std::string success_response(std::string_view request_id, const json::value& data, double processing_time_s) {
+std::string success_response(std::string_view request_id, json::value data, double processing_time_s) {
   json::object body;
   body["request_id"] = request_id;
   body["status"] = "success";
-  body["data"] = data;
+  body["data"] = std::move(data);
   body["metadata"] = json::object{{"processing_time", processing_time_s}};
   return envelope("response", std::move(body));
 }

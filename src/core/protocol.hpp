@@ -40,7 +40,7 @@ std::variant<Request, RequestError> parse_request(std::string_view frame);
 // --- outgoing envelopes (serialized JSON text) ------------------------------------
 
 // {"type":"response","response":{"request_id","status":"success","data","metadata":{"processing_time"}}}
-std::string success_response(std::string_view request_id, const boost::json::value& data,
+std::string success_response(std::string_view request_id, boost::json::value data,
                              double processing_time_s);
 
 // {"type":"response","response":{"request_id","status":"queued","message","estimated_duration"}}

@@ -225,7 +225,7 @@ void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Han
     std::string_view outcome = "success";
     try {
       HandlerResult result = handler.run(call->req.payload, ctx);
-      answer = protocol::success_response(call->req.id, result.data, since(call->received));
+      answer = protocol::success_response(call->req.id, std::move(result.data), since(call->received));
     } catch (const HandlerError& e) {
       answer = protocol::error_message(call->req.id, e);
       outcome = to_string(e.code());
