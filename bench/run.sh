@@ -108,6 +108,20 @@ median_of() {  # median per_s of TARGET:CASE in $RAW
   python3 "$ROOT/bench/report.py" --median "$1" "$RAW"
 }
 
+# open_loop TARGET PORT PID: open-loop latency over 100 connections (as the maximum
+# it is a fraction of) at each fraction in $RATES of Streamer's closed-loop maximum,
+# so that every server is offered the same absolute rates in one run (a target's
+# own maximum when Streamer was not measured).
+STREAMER_MAX=
+open_loop() {
+  local target=$1 port=$2 pid=$3 max=${STREAMER_MAX:-} f rate
+  [[ -n $max ]] || max=$(median_of "$1:health-100")
+  for f in $RATES; do
+    rate=$(python3 -c "print(max(100, int($max * $f)))")
+    bench "$target" "open-$f" "$port" "$pid" open --connections 100 --rate "$rate"
+  done
+}
+
 if [[ $BUILD = 1 ]]; then
   log "building in $BUILD_DIR"
   [[ -f $BUILD_DIR/build.ninja || -f $BUILD_DIR/Makefile ]] || cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null
@@ -142,11 +156,11 @@ for target in $ONLY; do
       P=$SERVER_PID
       bench streamer health-100 $PORT_STREAMER $P closed "${H100[@]}"
       bench streamer health-1000 $PORT_STREAMER $P closed "${H1000[@]}"
-      MAX=$(median_of streamer:health-100)
-      for f in $RATES; do
-        rate=$(python3 -c "print(max(100, int($MAX * $f)))")
-        bench streamer "open-$f" $PORT_STREAMER $P open --connections 1000 --rate "$rate"
-      done
+      STREAMER_MAX=$(median_of streamer:health-100)
+      open_loop streamer $PORT_STREAMER $P
+      # The same offered rate over 1,000 connections (more, slower senders).
+      rate=$(python3 -c "print(max(100, int($STREAMER_MAX * 0.5)))")
+      bench streamer open1000-0.5 $PORT_STREAMER $P open --connections 1000 --rate "$rate"
       bench streamer async $PORT_STREAMER $P async "${ASYNC[@]}"
       stop $P
       # Fan-out: 400 concurrent waiting jobs need 400 workers (a handler holds its
@@ -162,6 +176,7 @@ for target in $ONLY; do
       wait_port $PORT_WS
       bench ws health-100 $PORT_WS $SERVER_PID closed "${H100[@]}"
       bench ws health-1000 $PORT_WS $SERVER_PID closed "${H1000[@]}"
+      open_loop ws $PORT_WS $SERVER_PID
       bench ws fanout $PORT_WS $SERVER_PID async "${FANOUT[@]}" --warmup 1
       stop $SERVER_PID ;;
     bullmq)
@@ -181,6 +196,7 @@ for target in $ONLY; do
       wait_port $PORT_ECHO
       bench echo health-100 $PORT_ECHO $SERVER_PID closed "${H100[@]}"
       bench echo health-1000 $PORT_ECHO $SERVER_PID closed "${H1000[@]}"
+      open_loop echo $PORT_ECHO $SERVER_PID
       stop $SERVER_PID
       idle echo $PORT_ECHO "$BUILD_DIR/beast-echo" --listen "127.0.0.1:$PORT_ECHO" --threads "$ECHO_THREADS" \
         --max-seconds $LIFETIME ;;
