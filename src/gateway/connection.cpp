@@ -14,7 +14,7 @@
 
 #include "core/protocol.hpp"
 #include "gateway/http_routes.hpp"
-#include "gateway/ws_session.hpp"
+#include "gateway/ws_upgrade.hpp"
 
 namespace streamer {
 namespace asio = boost::asio;
@@ -137,16 +137,11 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
         co_await write_answer(stream, req, std::move(a));
         co_return;
       }
-      std::optional<VerifiedToken> token;
-      auto refusal = admit(ctx, req, target->query, ip, token);
-      if (buffer.size() == 0) {
-        // Nothing pipelined after the upgrade request: give the HTTP read buffer back
-        // instead of holding it for the connection's whole life.
-        buffer.clear();
-        buffer.shrink_to_fit();
-      }
-      auto session = std::make_shared<WsSession<Stream>>(std::move(stream), ctx, ip);
-      co_await session->run(std::move(req), std::move(token), std::move(refusal));
+      Upgrade up{std::move(req), std::move(ip), std::nullopt, std::nullopt, {}};
+      up.refusal = admit(ctx, up.req, target->query, up.remote_ip, up.token);
+      // Bytes the client sent right after its request are the start of its first frame.
+      up.early.assign(static_cast<const char*>(buffer.data().data()), buffer.size());
+      co_await upgrade_websocket(std::move(stream), std::move(up), ctx);
       co_return;
     }
 

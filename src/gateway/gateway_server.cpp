@@ -14,7 +14,7 @@ namespace streamer {
 namespace asio = boost::asio;
 
 GatewayServer::GatewayServer(const GatewayOptions& options, Metrics& metrics, const JwtVerifier& verifier)
-    : options_(options), io_(std::max(1, options.io_threads)), ctx_(options_, metrics, verifier), acceptor_(io_) {
+    : options_(options), io_(std::max(1, options.io_threads)), ctx_(options_, metrics, verifier), acceptor_(io_), sweep_timer_(io_) {
   if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
     tls_.emplace(asio::ssl::context::tls_server);
     tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -35,6 +35,7 @@ void GatewayServer::listen() {
   bound_port_ = acceptor_.local_endpoint().port();
   ctx_.accepting = true;
   accept_next();
+  sweep();
 }
 
 void GatewayServer::accept_next() {
@@ -57,6 +58,17 @@ void GatewayServer::accept_next() {
                      });
     }
     accept_next();
+  });
+}
+
+void GatewayServer::sweep() {
+  // A quarter second: pings and timeouts are in whole seconds; one pass over 18,000
+  // sessions reads 18,000 atomics.
+  constexpr auto kSweepInterval = std::chrono::milliseconds(250);
+  ctx_.sessions.wake_due(std::chrono::steady_clock::now());
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) sweep();
   });
 }
 

@@ -1,11 +1,13 @@
 // The gateway: an io_context run on all cores, a listener that accepts TCP (and TLS)
-// connections, and drain. It knows nothing of handlers or storage: frames go to the
-// RequestService set in its context.
+// connections, one sweeper for every connection's heartbeat deadlines, and drain. It
+// knows nothing of handlers or storage: frames go to the RequestService set in its
+// context.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -39,12 +41,15 @@ class GatewayServer {
 
  private:
   void accept_next();
+  // Every kSweepInterval: wakes the sessions with a deadline due (pings, timeouts).
+  void sweep();
 
   GatewayOptions options_;
   boost::asio::io_context io_;
   std::optional<boost::asio::ssl::context> tls_;
   GatewayContext ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer sweep_timer_;
   unsigned short bound_port_ = 0;
   std::vector<std::thread> threads_;
 };

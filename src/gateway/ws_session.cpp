@@ -2,15 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include "core/json_text.hpp"
 #include "core/protocol.hpp"
@@ -18,244 +15,353 @@
 namespace streamer {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-template <class NextLayer>
-WsSession<NextLayer>::WsSession(NextLayer&& stream, GatewayContext& ctx, std::string remote_ip)
-    : ws_(std::move(stream)),
+namespace {
+
+// A close frame, or a write during a close, may take this long before the socket is
+// closed regardless (the client stopped reading or never answers the close).
+constexpr auto kCloseTimeout = std::chrono::seconds(10);
+// Bytes read at once from a plain socket (into a per-thread buffer) or a TLS stream.
+constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kTlsChunk = 16 * 1024;
+
+template <class Stream>
+constexpr bool kPlain = std::is_same_v<Stream, tcp::socket>;
+
+tcp::socket& bare_socket(tcp::socket& s) { return s; }
+tcp::socket& bare_socket(beast::tcp_stream& s) { return s.socket(); }
+
+}  // namespace
+
+template <class Stream>
+WsSession<Stream>::WsSession(Stream&& stream, GatewayContext& ctx, std::string remote_ip)
+    : stream_(std::move(stream)),
       ctx_(ctx),
       remote_ip_(std::move(remote_ip)),
+      heartbeat_(SteadyClock::now(), ctx.options.ping_interval, ctx.options.idle_timeout,
+                 ctx.options.max_connection_lifetime),
+      parser_(ctx.options.max_message_bytes),
       queue_(ctx.options.outbound_max_messages, ctx.options.outbound_max_bytes),
-      message_rate_(ctx.options.max_messages_per_second),
-      control_timer_(ws_.get_executor()) {}
+      message_rate_(ctx.options.max_messages_per_second) {}
 
-template <class NextLayer>
-WsSession<NextLayer>::~WsSession() = default;
+template <class Stream>
+WsSession<Stream>::~WsSession() = default;
 
-template <class NextLayer>
-asio::awaitable<void> WsSession<NextLayer>::run(Request req, std::optional<VerifiedToken> token,
-                                                std::optional<Refusal> refusal) {
-  const auto& opt = ctx_.options;
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = std::chrono::seconds(10);  // also bounds the close handshake
-  timeouts.idle_timeout = websocket::stream_base::none();  // our control loop does heartbeats
-  timeouts.keep_alive_pings = false;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "streamer/" STREAMER_VERSION); }));
-  ws_.read_message_max(opt.max_message_bytes);
-  // Pings and pongs from the client count as signs of life for the idle timeout.
-  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_seen_ = SteadyClock::now(); });
-  ws_.auto_fragment(false);
+template <class Stream>
+tcp::socket& WsSession<Stream>::socket() {
+  return bare_socket(beast::get_lowest_layer(stream_));
+}
 
-  auto [ec] = co_await ws_.async_accept(req, kTuple);
-  req = {};  // the upgrade request (and the token in it) is not kept for the session
-  if (ec) co_return;
-
-  const auto now = SteadyClock::now();
-  last_seen_ = now;
-  next_ping_ = now + opt.ping_interval;
-  lifetime_end_ = now + opt.max_connection_lifetime;
+template <class Stream>
+void WsSession<Stream>::start(std::optional<VerifiedToken> token, std::optional<Refusal> refusal, std::string early) {
   auto self = this->shared_from_this();
-
+  if constexpr (kPlain<Stream>) {
+    boost::system::error_code ec;
+    stream_.non_blocking(true, ec);  // on_readable() reads without blocking
+  }
+  ctx_.sessions.add(self);
   if (refusal) {
     ctx_.metrics.connections_rejected++;
     enqueue("", MessageKind::kNotice, std::move(refusal->message));
     request_close(refusal->close_code, "refused", false);
-    start_writer();
-    co_await control_loop();
-    co_return;
+  } else {
+    identity_ = std::move(token->identity);
+    heartbeat_.set_token_expiry(SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                                          token->expires_at - std::chrono::system_clock::now()));
+    counted_ = true;
+    ctx_.metrics.connections_open++;
+    ctx_.metrics.connections_total++;
+    if (ctx_.draining.load()) request_close(1012, "server shutting down", false);
   }
-
-  identity_ = std::move(token->identity);
-  token_expires_ = now + std::chrono::duration_cast<SteadyClock::duration>(token->expires_at -
-                                                                          std::chrono::system_clock::now());
-  ctx_.metrics.connections_open++;
-  ctx_.metrics.connections_total++;
-  ctx_.sessions.add(self);
-  if (ctx_.draining.load()) request_close(1012, "server shutting down", false);
-
-  asio::co_spawn(ws_.get_executor(), [self]() { return self->control_loop(); }, asio::detached);
-  co_await read_loop();
-
-  closed_ = true;
-  control_timer_.cancel();
-  ctx_.sessions.remove(self);
-  ctx_.metrics.connections_open--;
+  if (!early.empty()) on_bytes(early.data(), early.size());
+  if (finished_) return;
+  publish_due();
+  pump_writes();
+  read_some();
 }
 
-template <class NextLayer>
-asio::awaitable<void> WsSession<NextLayer>::read_loop() {
+// --- reading ---------------------------------------------------------------------------
+
+// Plain: waits for readability only, so an idle connection holds no buffer; the bytes
+// are then read into a per-thread buffer. TLS: a read into a buffer held meanwhile
+// (readability of the socket says nothing about decrypted bytes already buffered).
+template <class Stream>
+void WsSession<Stream>::read_some() {
   auto self = this->shared_from_this();
-  for (;;) {
-    auto [ec, n] = co_await ws_.async_read(buffer_, kTuple);
-    if (ec) {
-      if (ec == websocket::error::message_too_big) ctx_.metrics.record_rate_limited("message_bytes");
-      break;
-    }
-    const auto now = SteadyClock::now();
-    last_seen_ = now;
-    ctx_.metrics.messages_in++;
-    ctx_.metrics.bytes_in += n;
-    if (!closing_ && !pending_close_) {
-      std::string_view frame(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-      if (!ws_.got_text()) {
-        enqueue("", MessageKind::kNotice,
-                protocol::error_message(std::nullopt, ErrorCode::kValidationError, "Binary frames are not supported",
-                                        boost::json::object{{"expected", "text frame"}, {"received", "binary frame"}}));
-      } else if (auto wait_ms = message_rate_.take(now)) {
-        ctx_.metrics.record_rate_limited("messages_per_second");
-        auto parsed = protocol::parse_request(frame);
-        std::optional<std::string> id;
-        if (auto* r = std::get_if<protocol::Request>(&parsed)) id = r->id;
-        if (auto* e = std::get_if<protocol::RequestError>(&parsed)) id = e->request_id;
-        enqueue(id.value_or(""), MessageKind::kNotice,
-                protocol::rate_limited_message(id, "messages_per_second", ctx_.options.max_messages_per_second, wait_ms));
-      } else {
-        ctx_.service->on_frame(self, frame);
-      }
-      start_writer();
-    }
-    // Free the frame's memory while waiting for the next one: most connections are
-    // idle most of the time, and a malloc per message costs far less than holding it.
-    buffer_.consume(buffer_.size());
-    buffer_.shrink_to_fit();
+  if constexpr (kPlain<Stream>) {
+    stream_.async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) { self->on_readable(ec); });
+  } else {
+    tls_chunk_ = std::make_unique_for_overwrite<char[]>(kTlsChunk);
+    stream_.async_read_some(asio::buffer(tls_chunk_.get(), kTlsChunk),
+                            [self](boost::system::error_code ec, std::size_t n) {
+                              auto chunk = std::move(self->tls_chunk_);
+                              if (ec) return self->finish();
+                              self->on_bytes(chunk.get(), n);
+                              if (!self->finished_) self->read_some();
+                            });
   }
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::start_writer() {
-  if (writing_ || queue_.empty() || closing_) return;
-  writing_ = true;
-  write_next();
+template <class Stream>
+void WsSession<Stream>::on_readable(boost::system::error_code ec) {
+  if constexpr (kPlain<Stream>) {
+    if (ec) return finish();
+    static thread_local std::unique_ptr<char[]> chunk = std::make_unique_for_overwrite<char[]>(kChunk);
+    // A few reads at most, then back to the reactor, so one busy client cannot hold
+    // the thread.
+    for (int i = 0; i < 4; ++i) {
+      const std::size_t n = stream_.read_some(asio::buffer(chunk.get(), kChunk), ec);
+      if (ec == asio::error::would_block) break;
+      if (ec) return finish();  // EOF or reset
+      on_bytes(chunk.get(), n);
+      if (finished_) return;
+      if (n < kChunk) break;  // most likely drained
+    }
+    read_some();
+  }
 }
 
-// One write in flight, chained by completion handlers (not a coroutine spawned per
-// burst: initiating the write directly saves a trip through the scheduler per reply).
-template <class NextLayer>
-void WsSession<NextLayer>::write_next() {
-  writing_message_ = queue_.pop();
-  ws_.text(true);
-  write_started_ = SteadyClock::now();
-  ws_.async_write(asio::buffer(writing_message_),
-                  [self = this->shared_from_this()](beast::error_code ec, std::size_t n) { self->on_written(ec, n); });
+template <class Stream>
+void WsSession<Stream>::on_bytes(char* data, std::size_t n) {
+  parser_.feed(data, n, *this);  // after a close or a protocol error it ignores the rest
+  if (!finished_) pump_writes();
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::on_written(beast::error_code ec, std::size_t bytes) {
-  if (ec) {
-    writing_ = false;
+template <class Stream>
+void WsSession<Stream>::on_message(bool text, std::string_view payload) {
+  const auto now = SteadyClock::now();
+  heartbeat_.seen(now);
+  ctx_.metrics.messages_in++;
+  ctx_.metrics.bytes_in += payload.size();
+  if (pending_close_) return;
+  if (!text) {
+    enqueue("", MessageKind::kNotice,
+            protocol::error_message(std::nullopt, ErrorCode::kValidationError, "Binary frames are not supported",
+                                    boost::json::object{{"expected", "text frame"}, {"received", "binary frame"}}));
+  } else if (auto wait_ms = message_rate_.take(now)) {
+    ctx_.metrics.record_rate_limited("messages_per_second");
+    auto parsed = protocol::parse_request(payload);
+    std::optional<std::string> id;
+    if (auto* r = std::get_if<protocol::Request>(&parsed)) id = r->id;
+    if (auto* e = std::get_if<protocol::RequestError>(&parsed)) id = e->request_id;
+    enqueue(id.value_or(""), MessageKind::kNotice,
+            protocol::rate_limited_message(id, "messages_per_second", ctx_.options.max_messages_per_second, wait_ms));
+  } else {
+    ctx_.service->on_frame(this->shared_from_this(), payload);
+  }
+}
+
+template <class Stream>
+void WsSession<Stream>::on_ping(std::string_view payload) {
+  heartbeat_.seen(SteadyClock::now());
+  if (pending_close_) return;
+  pong_payload_.assign(payload);  // only the latest ping needs an answer
+  pong_due_ = true;
+}
+
+template <class Stream>
+void WsSession<Stream>::on_pong() {
+  heartbeat_.seen(SteadyClock::now());
+}
+
+// The client closes: answer with its code (after what is being written), then close.
+template <class Stream>
+void WsSession<Stream>::on_close(unsigned short code) {
+  peer_closed_ = true;
+  if (close_sent_) {
+    if (!writing_) finish();  // else on_written() finishes
     return;
   }
-  ctx_.metrics.messages_out++;
-  ctx_.metrics.bytes_out += bytes;
-  if (!queue_.empty() && !closing_) return write_next();
-  writing_ = false;
-  writing_message_ = std::string();
-  if (pending_close_) control_timer_.cancel();  // the control loop closes once drained
+  request_close(code, "", true);
 }
 
-template <class NextLayer>
-asio::awaitable<void> WsSession<NextLayer>::control_loop() {
-  auto self = this->shared_from_this();
-  const auto& opt = ctx_.options;
-  while (!closed_) {
-    const auto now = SteadyClock::now();
-    if (pending_close_ && !closing_) {
-      if (!writing_) {
-        closing_ = true;
-        auto [code, reason] = *pending_close_;
-        websocket::close_reason cr(static_cast<websocket::close_code>(code), reason);
-        co_await ws_.async_close(cr, kTuple);
-        co_return;
-      }
-      if (now - write_started_ > std::chrono::seconds(10)) {
-        // The client stopped reading: the close frame could never be written.
-        beast::error_code ignored;
-        beast::get_lowest_layer(ws_).socket().close(ignored);
-        co_return;
-      }
-    } else if (!pending_close_) {
-      if (now >= token_expires_) {
+template <class Stream>
+void WsSession<Stream>::on_error(unsigned short code) {
+  if (code == ws_close::kTooBig) ctx_.metrics.record_rate_limited("message_bytes");
+  pending_close_.reset();  // a protocol error overrides a close we were about to send
+  request_close(code, "", true);
+}
+
+// --- writing ---------------------------------------------------------------------------
+
+// Starts the next write unless one is in flight: a pong or ping first, then queued
+// messages, then (when requested) the close frame.
+template <class Stream>
+void WsSession<Stream>::pump_writes() {
+  if (writing_ || finished_ || close_sent_) return;
+  if (pong_due_) {
+    pong_due_ = false;
+    return write_frame(WsOpcode::kPong, std::exchange(pong_payload_, std::string()));
+  }
+  if (ping_due_) {
+    ping_due_ = false;
+    return write_frame(WsOpcode::kPing, std::string());
+  }
+  if (!queue_.empty()) return write_frame(WsOpcode::kText, queue_.pop());
+  if (pending_close_) {
+    close_sent_ = true;
+    close_deadline_ = SteadyClock::now() + kCloseTimeout;
+    publish_due();
+    std::string payload;
+    if (const auto code = pending_close_->first; code != ws_close::kNoStatus) {
+      payload = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
+      payload += pending_close_->second;
+    }
+    write_frame(WsOpcode::kClose, std::move(payload));
+  }
+}
+
+template <class Stream>
+void WsSession<Stream>::write_frame(WsOpcode opcode, std::string payload) {
+  writing_ = true;
+  write_started_ = SteadyClock::now();
+  out_payload_ = std::move(payload);
+  const std::size_t header = frame_header(opcode, out_payload_.size(), out_header_);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_header_.data(), header), asio::buffer(out_payload_)};
+  asio::async_write(stream_, buffers,
+                    [self = this->shared_from_this(), opcode](boost::system::error_code ec, std::size_t) {
+                      self->on_written(ec, opcode);
+                    });
+}
+
+template <class Stream>
+void WsSession<Stream>::on_written(boost::system::error_code ec, WsOpcode opcode) {
+  writing_ = false;
+  if (ec) return finish();
+  if (opcode == WsOpcode::kText) {
+    ctx_.metrics.messages_out++;
+    ctx_.metrics.bytes_out += out_payload_.size();
+  }
+  out_payload_ = std::string();  // an idle connection holds no message
+  if (opcode == WsOpcode::kClose) {
+    if (peer_closed_) return finish();
+    // Our close is out: send FIN too, so that even a client that ignores it sees the
+    // end; keep reading until its close frame or EOF (or the close timeout).
+    boost::system::error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  pump_writes();
+}
+
+// --- deadlines and closing -------------------------------------------------------------
+
+template <class Stream>
+void WsSession<Stream>::wake() {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->check_deadlines(); });
+}
+
+template <class Stream>
+void WsSession<Stream>::check_deadlines() {
+  if (finished_) return;
+  const auto now = SteadyClock::now();
+  if (close_sent_) {
+    if (now >= close_deadline_) return finish();
+  } else if (pending_close_) {
+    // Waiting for queued messages to go out before the close frame.
+    if (writing_ && now - write_started_ >= kCloseTimeout) return finish();  // the client stopped reading
+  } else {
+    switch (heartbeat_.check(now)) {
+      case Heartbeat::Due::kTokenExpired:
         enqueue("", MessageKind::kNotice,
                 protocol::error_message(std::nullopt, ErrorCode::kUnauthorized, "Token expired",
                                         boost::json::object{{"reason", "token_expired"}}));
         request_close(4401, "token expired", false);
-        start_writer();
-        continue;
-      }
-      if (now >= lifetime_end_) {
+        break;
+      case Heartbeat::Due::kLifetimeOver:
         request_close(1001, "maximum connection lifetime reached", false);
-        continue;
-      }
-      if (now - last_seen_ >= opt.idle_timeout) {
+        break;
+      case Heartbeat::Due::kIdle:
         request_close(1001, "idle timeout", true);
-        continue;
-      }
-      if (now >= next_ping_) {
-        next_ping_ = now + opt.ping_interval;
-        auto [ec] = co_await ws_.async_ping({}, kTuple);
-        if (ec) co_return;
-        continue;
-      }
+        break;
+      case Heartbeat::Due::kPing:
+        ping_due_ = true;
+        break;
+      case Heartbeat::Due::kNothing:
+        break;
     }
-    auto wake = std::min({next_ping_, token_expires_, lifetime_end_, last_seen_ + opt.idle_timeout});
-    if (pending_close_) wake = now + std::chrono::seconds(1);
-    control_timer_.expires_at(wake);
-    co_await control_timer_.async_wait(kTuple);
+    pump_writes();
   }
+  publish_due();
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::request_close(unsigned short code, std::string reason, bool discard_queue) {
-  if (pending_close_ || closing_) return;
+// Tells the sweeper when to wake us next.
+template <class Stream>
+void WsSession<Stream>::publish_due() {
+  if (close_sent_)
+    set_due(close_deadline_);
+  else if (pending_close_)
+    set_due(write_started_ + kCloseTimeout);  // a write is in flight (else the close would be out)
+  else
+    set_due(heartbeat_.next_due());
+}
+
+template <class Stream>
+void WsSession<Stream>::request_close(unsigned short code, std::string reason, bool discard_queue) {
+  if (pending_close_ || finished_) return;
   pending_close_.emplace(code, std::move(reason));
   if (discard_queue) {
     while (!queue_.empty()) queue_.pop();
   }
-  control_timer_.cancel();
+  pong_due_ = ping_due_ = false;
+  pump_writes();
+  publish_due();
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::close(unsigned short code, std::string reason) {
-  auto self = this->shared_from_this();
-  asio::post(ws_.get_executor(), [self, code, reason = std::move(reason)]() mutable {
+template <class Stream>
+void WsSession<Stream>::close(unsigned short code, std::string reason) {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
     self->request_close(code, std::move(reason), false);
   });
 }
 
-template <class NextLayer>
-bool WsSession<NextLayer>::begin_request(std::string_view id) {
-  std::string key(id);
-  if (inflight_.contains(key)) return true;
+// Closes the socket (which cancels what is pending) and leaves the registry.
+template <class Stream>
+void WsSession<Stream>::finish() {
+  if (finished_) return;
+  finished_ = true;
+  boost::system::error_code ignored;
+  socket().close(ignored);
+  while (!queue_.empty()) queue_.pop();
+  ctx_.sessions.remove(this);
+  if (counted_) ctx_.metrics.connections_open--;
+}
+
+// --- requests and delivery -------------------------------------------------------------
+
+template <class Stream>
+bool WsSession<Stream>::begin_request(std::string_view id) {
+  if (std::find(inflight_.begin(), inflight_.end(), id) != inflight_.end()) return true;
   if (static_cast<int>(inflight_.size()) >= ctx_.options.max_concurrent_requests) return false;
-  inflight_.insert(std::move(key));
+  inflight_.emplace_back(id);
   return true;
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::end_request(std::string_view id) {
-  auto self = this->shared_from_this();
-  asio::dispatch(ws_.get_executor(), [self, id = std::string(id)] { self->inflight_.erase(id); });
+template <class Stream>
+void WsSession<Stream>::end_request(std::string_view id) {
+  asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), id = std::string(id)] {
+    std::erase(self->inflight_, id);
+    if (self->inflight_.empty()) std::vector<std::string>().swap(self->inflight_);
+  });
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::expect_queued(std::string_view id) {
+template <class Stream>
+void WsSession<Stream>::expect_queued(std::string_view id) {
   held_.try_emplace(std::string(id));
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::deliver(std::string_view request_id, MessageKind kind, std::string message) {
-  auto self = this->shared_from_this();
-  asio::dispatch(ws_.get_executor(), [self, rid = std::string(request_id), kind, m = std::move(message)]() mutable {
+template <class Stream>
+void WsSession<Stream>::deliver(std::string_view request_id, MessageKind kind, std::string message) {
+  asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), rid = std::string(request_id), kind,
+                                          m = std::move(message)]() mutable {
     self->on_deliver(std::move(rid), kind, std::move(m));
   });
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::remember_terminal(const std::string& request_id) {
+template <class Stream>
+void WsSession<Stream>::remember_terminal(const std::string& request_id) {
   if (recent_terminal_set_.insert(request_id).second) {
     recent_terminals_.push_back(request_id);
     if (recent_terminals_.size() > 256) {
@@ -265,9 +371,9 @@ void WsSession<NextLayer>::remember_terminal(const std::string& request_id) {
   }
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::on_deliver(std::string request_id, MessageKind kind, std::string message) {
-  if (closing_ || closed_) return;
+template <class Stream>
+void WsSession<Stream>::on_deliver(std::string request_id, MessageKind kind, std::string message) {
+  if (close_sent_ || finished_) return;
   if (kind == MessageKind::kProgress || kind == MessageKind::kTerminal) {
     if (auto it = held_.find(request_id); it != held_.end()) {  // `queued` not sent yet
       it->second.emplace_back(kind, std::move(message));
@@ -278,7 +384,10 @@ void WsSession<NextLayer>::on_deliver(std::string request_id, MessageKind kind, 
     if (recent_terminal_set_.contains(request_id)) return;  // already delivered once here
     remember_terminal(request_id);
   }
-  if (kind == MessageKind::kReply || kind == MessageKind::kTerminal) inflight_.erase(request_id);
+  if (kind == MessageKind::kReply || kind == MessageKind::kTerminal) {
+    std::erase(inflight_, request_id);
+    if (inflight_.empty()) std::vector<std::string>().swap(inflight_);
+  }
   if (kind == MessageKind::kReply) held_.erase(request_id);  // an error instead of `queued`
 
   enqueue(request_id, kind, std::move(message));
@@ -289,11 +398,11 @@ void WsSession<NextLayer>::on_deliver(std::string request_id, MessageKind kind, 
       for (auto& [k, m] : held) on_deliver(request_id, k, std::move(m));
     }
   }
-  start_writer();
+  pump_writes();
 }
 
-template <class NextLayer>
-void WsSession<NextLayer>::enqueue(const std::string& request_id, MessageKind kind, std::string message) {
+template <class Stream>
+void WsSession<Stream>::enqueue(const std::string& request_id, MessageKind kind, std::string message) {
   switch (queue_.push(request_id, kind, std::move(message))) {
     case OutboundQueue::Push::kCoalesced:
       ctx_.metrics.progress_coalesced++;
@@ -311,7 +420,7 @@ void WsSession<NextLayer>::enqueue(const std::string& request_id, MessageKind ki
   }
 }
 
-template class WsSession<beast::tcp_stream>;
+template class WsSession<tcp::socket>;
 template class WsSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace streamer

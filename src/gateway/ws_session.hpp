@@ -1,16 +1,16 @@
-// One WebSocket connection: accepts the upgrade, authenticates, then runs a reader
-// (frames → RequestService), a writer (one write in flight, bounded OutboundQueue
-// behind it) and a control loop (pings, idle/lifetime/token deadlines, close). All
-// three run on the connection's strand, so its state needs no locks; other threads
-// reach it only through deliver()/close(), which post to the strand.
+// One WebSocket connection after its upgrade: frames in (→ RequestService), messages
+// out (one write in flight, bounded OutboundQueue behind it), pings and deadlines
+// (woken by the gateway's sweeper, see SessionRegistry), and the close handshake.
+// Everything runs on the connection's strand, so its state needs no locks; other
+// threads reach it only through deliver()/close()/wake(), which post to the strand.
+//
+// Built for many idle connections: the framing is our own (ws_frames.hpp) on the bare
+// socket, so an idle plain connection holds no read buffer, no pending read operation
+// (only a wait for readability) and no timer or coroutine.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
 #include <list>
 #include <memory>
 #include <optional>
@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "gateway/gateway_context.hpp"
+#include "gateway/heartbeat.hpp"
 #include "gateway/outbound_queue.hpp"
+#include "gateway/ws_frames.hpp"
 #include "service/client_connection.hpp"
 
 namespace streamer {
@@ -31,19 +33,21 @@ struct Refusal {
   std::string message;        // full `error` envelope
 };
 
-template <class NextLayer>
+// `Stream`: boost::asio::ip::tcp::socket (ws://) or beast::ssl_stream<beast::tcp_stream> (wss://).
+template <class Stream>
 class WsSession final : public ClientConnection,
-                        public Closable,
-                        public std::enable_shared_from_this<WsSession<NextLayer>> {
+                        public LiveSession,
+                        private FrameSink,
+                        public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  using Request = boost::beast::http::request<boost::beast::http::string_body>;
-
-  WsSession(NextLayer&& stream, GatewayContext& ctx, std::string remote_ip);
+  WsSession(Stream&& stream, GatewayContext& ctx, std::string remote_ip);
   ~WsSession() override;
 
-  // Completes the upgrade for `req` and serves the connection until it closes. With a
-  // refusal, sends it and closes instead of serving.
-  boost::asio::awaitable<void> run(Request req, std::optional<VerifiedToken> token, std::optional<Refusal> refusal);
+  // Serves the connection whose upgrade was just answered, until it closes; returns at
+  // once (the session keeps itself alive). With `token`, the client is authenticated;
+  // with `refusal` instead, it is sent and the connection closed. `early` holds bytes
+  // the client sent after its upgrade request, before our answer.
+  void start(std::optional<VerifiedToken> token, std::optional<Refusal> refusal, std::string early);
 
   // ClientConnection
   const Identity& identity() const override { return identity_; }
@@ -51,42 +55,64 @@ class WsSession final : public ClientConnection,
   void end_request(std::string_view id) override;
   void expect_queued(std::string_view id) override;
   void deliver(std::string_view request_id, MessageKind kind, std::string message) override;
-  // Closable (thread-safe): flushes what is queued, then closes with `code`.
+  // LiveSession
   void close(unsigned short code, std::string reason) override;
+  void wake() override;
 
  private:
-  boost::asio::awaitable<void> read_loop();
-  void write_next();
-  void on_written(boost::beast::error_code ec, std::size_t bytes);
-  boost::asio::awaitable<void> control_loop();
+  // FrameSink (called by parser_ from on_bytes)
+  void on_message(bool text, std::string_view payload) override;
+  void on_ping(std::string_view payload) override;
+  void on_pong() override;
+  void on_close(unsigned short code) override;
+  void on_error(unsigned short code) override;
+
+  void read_some();
+  void on_readable(boost::system::error_code ec);
+  void on_bytes(char* data, std::size_t n);
+
+  void pump_writes();
+  void write_frame(WsOpcode opcode, std::string payload);
+  void on_written(boost::system::error_code ec, WsOpcode opcode);
+
+  void check_deadlines();
+  void publish_due();
+  void request_close(unsigned short code, std::string reason, bool discard_queue);
+  void finish();
+  boost::asio::ip::tcp::socket& socket();
+
   void on_deliver(std::string request_id, MessageKind kind, std::string message);
   void enqueue(const std::string& request_id, MessageKind kind, std::string message);
-  void request_close(unsigned short code, std::string reason, bool discard_queue);
-  void start_writer();
   void remember_terminal(const std::string& request_id);
 
-  boost::beast::websocket::stream<NextLayer> ws_;
+  Stream stream_;
   GatewayContext& ctx_;
   std::string remote_ip_;
   Identity identity_;
-  std::chrono::steady_clock::time_point token_expires_{std::chrono::steady_clock::time_point::max()};
-  std::chrono::steady_clock::time_point lifetime_end_{};
-  std::chrono::steady_clock::time_point last_seen_{};
-  std::chrono::steady_clock::time_point next_ping_{};
-  std::chrono::steady_clock::time_point write_started_{};
-
-  boost::beast::flat_buffer buffer_;
+  Heartbeat heartbeat_;
+  FrameParser parser_;
   OutboundQueue queue_;
   TokenBucket message_rate_;
-  boost::asio::steady_timer control_timer_;
+  std::unique_ptr<char[]> tls_chunk_;  // wss:// only: the buffer of the pending read
 
+  // Writing: one frame in flight; a pong or ping goes before queued messages.
+  std::array<std::uint8_t, 10> out_header_{};
+  std::string out_payload_;
+  std::string pong_payload_;
+  SteadyTime write_started_{};
   bool writing_ = false;
-  std::string writing_message_;     // the message being written (kept alive until done)
-  bool closing_ = false;            // close frame sent or being sent
-  bool closed_ = false;             // reader finished
-  std::optional<std::pair<unsigned short, std::string>> pending_close_;
+  bool pong_due_ = false;
+  bool ping_due_ = false;
 
-  std::unordered_set<std::string> inflight_;  // requests holding a concurrency slot
+  // Closing: requested → close frame sent → peer's close frame or EOF → socket closed.
+  std::optional<std::pair<unsigned short, std::string>> pending_close_;
+  SteadyTime close_deadline_{};
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool finished_ = false;
+  bool counted_ = false;  // an accepted connection, counted in connections_open
+
+  std::vector<std::string> inflight_;  // requests holding a concurrency slot (few)
   std::unordered_map<std::string, std::vector<std::pair<MessageKind, std::string>>> held_;  // awaiting `queued`
   std::list<std::string> recent_terminals_;  // terminal already sent: drop duplicates
   std::unordered_set<std::string> recent_terminal_set_;
