@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -11,6 +12,7 @@
 
 #include "core/json_text.hpp"
 #include "core/protocol.hpp"
+#include "gateway/exact_allocator.hpp"
 
 namespace streamer {
 namespace asio = boost::asio;
@@ -91,7 +93,9 @@ template <class Stream>
 void WsSession<Stream>::read_some() {
   auto self = this->shared_from_this();
   if constexpr (kPlain<Stream>) {
-    stream_.async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) { self->on_readable(ec); });
+    stream_.async_wait(tcp::socket::wait_read, asio::bind_allocator(ExactAllocator<void>(), [self](boost::system::error_code ec) {
+                         self->on_readable(ec);
+                       }));
   } else {
     tls_chunk_ = std::make_unique_for_overwrite<char[]>(kTlsChunk);
     stream_.async_read_some(asio::buffer(tls_chunk_.get(), kTlsChunk),
@@ -234,7 +238,9 @@ void WsSession<Stream>::on_written(boost::system::error_code ec, WsOpcode opcode
     ctx_.metrics.messages_out++;
     ctx_.metrics.bytes_out += out_payload_.size();
   }
-  out_payload_ = std::string();  // an idle connection holds no message
+  // An idle connection holds no message (assigning an empty string would keep the
+  // capacity).
+  std::string().swap(out_payload_);
   if (opcode == WsOpcode::kClose) {
     if (peer_closed_) return finish();
     // Our close is out: send FIN too, so that even a client that ignores it sees the
