@@ -338,24 +338,36 @@ void WsSession<Stream>::finish() {
 // --- requests and delivery -------------------------------------------------------------
 
 template <class Stream>
+RequestTracker& WsSession<Stream>::requests() {
+  if (!requests_) requests_ = std::make_unique<RequestTracker>();
+  return *requests_;
+}
+
+// An idle connection keeps no tracker.
+template <class Stream>
+void WsSession<Stream>::drop_idle_requests() {
+  if (requests_ && requests_->empty()) requests_.reset();
+}
+
+template <class Stream>
 bool WsSession<Stream>::begin_request(std::string_view id) {
-  if (std::find(inflight_.begin(), inflight_.end(), id) != inflight_.end()) return true;
-  if (static_cast<int>(inflight_.size()) >= ctx_.options.max_concurrent_requests) return false;
-  inflight_.emplace_back(id);
-  return true;
+  const bool ok = requests().begin(id, ctx_.options.max_concurrent_requests);
+  drop_idle_requests();
+  return ok;
 }
 
 template <class Stream>
 void WsSession<Stream>::end_request(std::string_view id) {
   asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), id = std::string(id)] {
-    std::erase(self->inflight_, id);
-    if (self->inflight_.empty()) std::vector<std::string>().swap(self->inflight_);
+    if (!self->requests_) return;
+    self->requests_->end(id);
+    self->drop_idle_requests();
   });
 }
 
 template <class Stream>
 void WsSession<Stream>::expect_queued(std::string_view id) {
-  held_.try_emplace(std::string(id));
+  requests().expect_queued(id);
 }
 
 template <class Stream>
@@ -367,44 +379,17 @@ void WsSession<Stream>::deliver(std::string_view request_id, MessageKind kind, s
 }
 
 template <class Stream>
-void WsSession<Stream>::remember_terminal(const std::string& request_id) {
-  if (recent_terminal_set_.insert(request_id).second) {
-    recent_terminals_.push_back(request_id);
-    if (recent_terminals_.size() > 256) {
-      recent_terminal_set_.erase(recent_terminals_.front());
-      recent_terminals_.pop_front();
-    }
-  }
-}
-
-template <class Stream>
 void WsSession<Stream>::on_deliver(std::string request_id, MessageKind kind, std::string message) {
   if (close_sent_ || finished_) return;
-  if (kind == MessageKind::kProgress || kind == MessageKind::kTerminal) {
-    if (auto it = held_.find(request_id); it != held_.end()) {  // `queued` not sent yet
-      it->second.emplace_back(kind, std::move(message));
-      return;
+  const auto route = requests().route(request_id, kind, message);
+  if (route == RequestTracker::Route::kSend) {
+    enqueue(request_id, kind, std::move(message));
+    if (kind == MessageKind::kQueued) {  // then what was held back for it
+      for (auto& [k, m] : requests().take_held(request_id)) on_deliver(request_id, k, std::move(m));
     }
+    pump_writes();
   }
-  if (kind == MessageKind::kTerminal) {
-    if (recent_terminal_set_.contains(request_id)) return;  // already delivered once here
-    remember_terminal(request_id);
-  }
-  if (kind == MessageKind::kReply || kind == MessageKind::kTerminal) {
-    std::erase(inflight_, request_id);
-    if (inflight_.empty()) std::vector<std::string>().swap(inflight_);
-  }
-  if (kind == MessageKind::kReply) held_.erase(request_id);  // an error instead of `queued`
-
-  enqueue(request_id, kind, std::move(message));
-  if (kind == MessageKind::kQueued) {
-    if (auto it = held_.find(request_id); it != held_.end()) {
-      auto held = std::move(it->second);
-      held_.erase(it);
-      for (auto& [k, m] : held) on_deliver(request_id, k, std::move(m));
-    }
-  }
-  pump_writes();
+  drop_idle_requests();
 }
 
 template <class Stream>

@@ -11,17 +11,14 @@
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
-#include <list>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
-#include <vector>
 
 #include "gateway/gateway_context.hpp"
 #include "gateway/heartbeat.hpp"
 #include "gateway/outbound_queue.hpp"
+#include "gateway/request_tracker.hpp"
 #include "gateway/ws_frames.hpp"
 #include "service/client_connection.hpp"
 
@@ -83,7 +80,8 @@ class WsSession final : public ClientConnection,
 
   void on_deliver(std::string request_id, MessageKind kind, std::string message);
   void enqueue(const std::string& request_id, MessageKind kind, std::string message);
-  void remember_terminal(const std::string& request_id);
+  RequestTracker& requests();
+  void drop_idle_requests();
 
   Stream stream_;
   GatewayContext& ctx_;
@@ -112,10 +110,7 @@ class WsSession final : public ClientConnection,
   bool finished_ = false;
   bool counted_ = false;  // an accepted connection, counted in connections_open
 
-  std::vector<std::string> inflight_;  // requests holding a concurrency slot (few)
-  std::unordered_map<std::string, std::vector<std::pair<MessageKind, std::string>>> held_;  // awaiting `queued`
-  std::list<std::string> recent_terminals_;  // terminal already sent: drop duplicates
-  std::unordered_set<std::string> recent_terminal_set_;
+  std::unique_ptr<RequestTracker> requests_;  // only while there is something to track
 };
 
 }  // namespace streamer
