@@ -44,6 +44,9 @@ void CancelToken::throw_if_cancelled() const {
 }
 
 bool CancelToken::wait_for(std::chrono::nanoseconds duration) const {
+  // Nothing to wait for: a timed wait with a deadline already past still sleeps in the
+  // kernel until the next timer tick (a context switch per call).
+  if (duration <= std::chrono::nanoseconds::zero()) return !cancelled();
   std::unique_lock lock(mutex_);
   return !changed_.wait_for(lock, duration, [this] { return cancelled(); });
 }
