@@ -19,4 +19,15 @@ std::optional<JobStatus> job_status_from_string(std::string_view text) noexcept 
   return std::nullopt;
 }
 
+JobStore::RoundResult JobStore::commit_round(const Round& round) {
+  RoundResult out;
+  out.finished = finish_batch(round.worker_id, round.finishes);
+  out.submitted = submit_batch(round.submits);
+  if (round.max_claims > 0) {
+    out.claimed = acquire_batch(round.worker_id, round.lease_ttl, round.max_claims);
+    if (out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup();
+  }
+  return out;
+}
+
 }  // namespace streamer

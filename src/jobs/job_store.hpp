@@ -159,6 +159,26 @@ class JobStore {
     return out;
   }
 
+  // One group commit of everything a worker pool's store thread gathered: `finishes`
+  // (as finish_batch with `worker_id`), then `submits` (as submit_batch), then up to
+  // `max_claims` claims (as acquire_batch, so just-submitted jobs can be claimed in the
+  // same write). One transaction where the backend can: all of it or none is durable.
+  struct Round {
+    std::vector<FinishItem> finishes;
+    std::vector<NewJob> submits;
+    std::string worker_id;
+    std::chrono::milliseconds lease_ttl{};
+    std::size_t max_claims = 0;
+  };
+  struct RoundResult {
+    std::vector<bool> finished;           // per finishes[i]
+    std::vector<SubmitResult> submitted;  // per submits[i]
+    std::vector<Lease> claimed;
+    // When fewer than max_claims (> 0) were claimed: next_wakeup() after the round.
+    std::optional<SystemTime> next_wakeup;
+  };
+  virtual RoundResult commit_round(const Round& round);
+
   // Gives a leased job back to the queue, runnable again at `available_at` (retry
   // with backoff, or shutdown). refund_attempt undoes the lease's attempt count (a
   // shutdown is not the job's fault). Returns false if worker_id no longer holds it.

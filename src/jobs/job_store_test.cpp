@@ -80,6 +80,62 @@ TYPED_TEST(JobStoreContract, BatchAcquireAndFinish) {
   EXPECT_EQ(this->store->find({"t1", "u1", "b"})->progress_json, "p");
 }
 
+TYPED_TEST(JobStoreContract, RoundFinishesThenSubmitsThenClaimsOldestFirst) {
+  for (auto id : {"old", "running"}) this->store->submit(this->job(id));
+  auto running = this->store->acquire_batch("pool", 10s, 2);
+  ASSERT_EQ(running.size(), 2u);
+  EXPECT_TRUE(this->store->release(running[0].record.job_id, "pool", std::chrono::system_clock::now(), "", true));
+
+  JobStore::Round round;
+  round.worker_id = "pool";
+  round.lease_ttl = 10s;
+  round.max_claims = 2;
+  round.finishes = {{running[1].record.job_id, JobStatus::kSucceeded, "done", "p"},
+                    {running[1].record.job_id, JobStatus::kFailed, "again", ""}};
+  round.submits = {this->job("new1"), this->job("old"), this->job("new2")};
+  auto r = this->store->commit_round(round);
+
+  EXPECT_EQ(r.finished, (std::vector<bool>{true, false}));
+  ASSERT_EQ(r.submitted.size(), 3u);
+  EXPECT_TRUE(r.submitted[0].created);
+  EXPECT_EQ(r.submitted[0].record.status, JobStatus::kQueued);
+  EXPECT_EQ(r.submitted[0].record.key.request_id, "new1");
+  EXPECT_FALSE(r.submitted[1].created);
+  EXPECT_EQ(r.submitted[1].record.key.request_id, "old");
+  ASSERT_EQ(r.claimed.size(), 2u);  // the released one first, then the oldest new one
+  EXPECT_EQ(r.claimed[0].record.key.request_id, "old");
+  EXPECT_EQ(r.claimed[0].record.attempts, 1);  // refunded, then taken again
+  EXPECT_EQ(r.claimed[1].record.key.request_id, "new1");
+  EXPECT_EQ(r.claimed[1].record.status, JobStatus::kRunning);
+  EXPECT_EQ(r.claimed[1].record.payload_json, R"({"duration_ms":0})");
+  EXPECT_FALSE(r.next_wakeup);  // claims were capped: more may be runnable
+  EXPECT_EQ(this->store->find({"t1", "u1", "running"})->outcome_json, "done");
+  EXPECT_EQ(this->store->find({"t1", "u1", "new2"})->status, JobStatus::kQueued);
+}
+
+TYPED_TEST(JobStoreContract, RoundWithShortClaimsReportsTheNextWakeup) {
+  this->store->submit(this->job("later"));
+  auto l = this->store->acquire("pool", 10s);
+  auto retry_at = std::chrono::system_clock::now() + 1h;
+  this->store->release(l->record.job_id, "pool", retry_at, "boom", false);
+  JobStore::Round round;
+  round.worker_id = "pool";
+  round.lease_ttl = 10s;
+  round.max_claims = 4;
+  round.submits = {this->job("now")};
+  auto r = this->store->commit_round(round);
+  ASSERT_EQ(r.claimed.size(), 1u);
+  EXPECT_EQ(r.claimed[0].record.key.request_id, "now");
+  ASSERT_TRUE(r.next_wakeup);  // the claimed one's lease expiry (the retry is later)
+  EXPECT_LE(*r.next_wakeup, r.claimed[0].lease_until + 1ms);
+  EXPECT_GT(*r.next_wakeup, std::chrono::system_clock::now());
+  round.submits.clear();
+  round.max_claims = 0;  // nothing asked: nothing claimed, no wakeup computed
+  auto none = this->store->commit_round(round);
+  EXPECT_TRUE(none.claimed.empty());
+  EXPECT_FALSE(none.next_wakeup);
+}
+
 TYPED_TEST(JobStoreContract, FindIsScopedToTheKey) {
   this->store->submit(this->job("r1"));
   EXPECT_TRUE(this->store->find({"t1", "u1", "r1"}));

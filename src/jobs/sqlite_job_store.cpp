@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -180,23 +181,31 @@ auto SqliteJobStore::in_transaction(Fn&& fn) {
 
 std::vector<SubmitResult> SqliteJobStore::submit_batch(const std::vector<NewJob>& jobs) {
   std::lock_guard lock(mutex_);
-  return in_transaction([&] {
-    std::vector<SubmitResult> out;
-    out.reserve(jobs.size());
-    for (const auto& job : jobs) out.push_back(submit_locked(job));
-    return out;
-  });
+  return in_transaction([&] { return submit_all_locked(jobs); });
+}
+
+std::vector<SubmitResult> SqliteJobStore::submit_all_locked(const std::vector<NewJob>& jobs) {
+  std::vector<SubmitResult> out;
+  out.reserve(jobs.size());
+  for (const auto& job : jobs) out.push_back(submit_locked(job));
+  return out;
 }
 
 std::vector<Lease> SqliteJobStore::acquire_batch(std::string_view worker_id, std::chrono::milliseconds ttl,
                                                  std::size_t max) {
   std::lock_guard lock(mutex_);
+  return in_transaction([&] { return acquire_locked(worker_id, ttl, max); });
+}
+
+JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
+  std::lock_guard lock(mutex_);
   return in_transaction([&] {
-    std::vector<Lease> out;
-    while (out.size() < max) {
-      auto lease = acquire_locked(worker_id, ttl);
-      if (!lease) break;
-      out.push_back(std::move(*lease));
+    RoundResult out;
+    out.finished = finish_all_locked(round.worker_id, round.finishes);
+    out.submitted = submit_all_locked(round.submits);
+    if (round.max_claims > 0) {
+      out.claimed = acquire_locked(round.worker_id, round.lease_ttl, round.max_claims);
+      if (out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup_locked();
     }
     return out;
   });
@@ -204,14 +213,16 @@ std::vector<Lease> SqliteJobStore::acquire_batch(std::string_view worker_id, std
 
 std::vector<bool> SqliteJobStore::finish_batch(std::string_view worker_id, const std::vector<FinishItem>& items) {
   std::lock_guard lock(mutex_);
-  return in_transaction([&] {
-    std::vector<bool> out;
-    out.reserve(items.size());
-    for (const auto& i : items) {
-      out.push_back(finish_locked(i.job_id, worker_id, i.terminal, i.outcome_json, i.final_progress_json));
-    }
-    return out;
-  });
+  return in_transaction([&] { return finish_all_locked(worker_id, items); });
+}
+
+std::vector<bool> SqliteJobStore::finish_all_locked(std::string_view worker_id, const std::vector<FinishItem>& items) {
+  std::vector<bool> out;
+  out.reserve(items.size());
+  for (const auto& i : items) {
+    out.push_back(finish_locked(i.job_id, worker_id, i.terminal, i.outcome_json, i.final_progress_json));
+  }
+  return out;
 }
 
 SubmitResult SqliteJobStore::submit_locked(const NewJob& job) {
@@ -225,10 +236,22 @@ SubmitResult SqliteJobStore::submit_locked(const NewJob& job) {
   ins.bind(4, job.action).bind(5, job.payload_json).bind(6, job.trace_id);
   ins.bind(7, static_cast<std::int64_t>(job.max_attempts)).bind(8, now);
   ins.step();
-  bool created = ins.changes() > 0;
-  auto record = find_locked(job.key);
-  if (!record) throw std::runtime_error("job vanished after insert");
-  return {std::move(*record), created};
+  if (ins.changes() == 0) {  // the key exists: answer with that job
+    auto existing = find_locked(job.key);
+    if (!existing) throw std::runtime_error("job vanished after insert");
+    return {std::move(*existing), false};
+  }
+  // Created: the row is exactly what was inserted, no need to read it back.
+  SubmitResult out{{}, true};
+  JobRecord& r = out.record;
+  r.job_id = std::to_string(sqlite3_last_insert_rowid(db_));
+  r.key = job.key;
+  r.action = job.action;
+  r.payload_json = job.payload_json;
+  r.trace_id = job.trace_id;
+  r.max_attempts = job.max_attempts;
+  r.created_at = r.updated_at = from_ms(now);
+  return out;
 }
 
 std::optional<JobRecord> SqliteJobStore::find(const JobKey& key) {
@@ -236,40 +259,46 @@ std::optional<JobRecord> SqliteJobStore::find(const JobKey& key) {
   return find_locked(key);
 }
 
-std::optional<JobRecord> SqliteJobStore::claim_locked(const char* select_sql, std::string_view worker_id,
-                                                      std::chrono::milliseconds ttl) {
+void SqliteJobStore::claim_locked(const char* select_sql, std::string_view worker_id,
+                                  std::chrono::milliseconds ttl, std::size_t max, std::vector<Lease>& out) {
   const auto now = now_ms();
   Statement s(*this, std::string("UPDATE jobs SET status=1, attempts=attempts+1, lease_owner=?1, "
-                               "lease_until=?2, updated_at=?3 WHERE job_id=(") +
+                               "lease_until=?2, updated_at=?3 WHERE job_id IN (") +
                        select_sql + ") RETURNING " + kColumns);
-  s.bind(1, worker_id).bind(2, now + ttl.count()).bind(3, now);
-  if (!s.step()) return std::nullopt;
-  JobRecord r = s.record();
+  s.bind(1, worker_id).bind(2, now + ttl.count()).bind(3, now).bind(4, static_cast<std::int64_t>(max));
+  const std::size_t first = out.size();
   while (s.step()) {
+    Lease lease;
+    lease.record = s.record();
+    lease.worker_id = std::string(worker_id);
+    lease.lease_until = from_ms(now + ttl.count());
+    out.push_back(std::move(lease));
   }
-  return r;
+  // RETURNING gives no order; hand them out oldest first.
+  std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), [](const Lease& a, const Lease& b) {
+    return std::stoll(a.record.job_id) < std::stoll(b.record.job_id);
+  });
 }
 
 std::optional<Lease> SqliteJobStore::acquire(std::string_view worker_id, std::chrono::milliseconds ttl) {
   std::lock_guard lock(mutex_);
-  return acquire_locked(worker_id, ttl);
+  auto leases = acquire_locked(worker_id, ttl, 1);
+  if (leases.empty()) return std::nullopt;
+  return std::move(leases.front());
 }
 
-std::optional<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl) {
+std::vector<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl,
+                                                  std::size_t max) {
   // Queued work first, oldest first; then jobs whose worker stopped renewing its lease.
-  auto record = claim_locked(
-      "SELECT job_id FROM jobs WHERE status=0 AND available_at<=?3 ORDER BY available_at, job_id LIMIT 1",
-      worker_id, ttl);
-  if (!record) {
-    record = claim_locked("SELECT job_id FROM jobs WHERE status=1 AND lease_until<=?3 ORDER BY lease_until LIMIT 1",
-                          worker_id, ttl);
+  std::vector<Lease> out;
+  if (max == 0) return out;
+  claim_locked("SELECT job_id FROM jobs WHERE status=0 AND available_at<=?3 ORDER BY available_at, job_id LIMIT ?4",
+               worker_id, ttl, max, out);
+  if (out.size() < max) {
+    claim_locked("SELECT job_id FROM jobs WHERE status=1 AND lease_until<=?3 ORDER BY lease_until LIMIT ?4",
+                 worker_id, ttl, max - out.size(), out);
   }
-  if (!record) return std::nullopt;
-  Lease lease;
-  lease.record = std::move(*record);
-  lease.worker_id = std::string(worker_id);
-  lease.lease_until = from_ms(now_ms() + ttl.count());
-  return lease;
+  return out;
 }
 
 LeaseState SqliteJobStore::renew(std::string_view job_id, std::string_view worker_id,
@@ -371,6 +400,10 @@ std::size_t SqliteJobStore::purge_finished_before(SystemTime cutoff) {
 
 std::optional<SystemTime> SqliteJobStore::next_wakeup() {
   std::lock_guard lock(mutex_);
+  return next_wakeup_locked();
+}
+
+std::optional<SystemTime> SqliteJobStore::next_wakeup_locked() {
   Statement s(*this,
               "SELECT MIN(t) FROM (SELECT MIN(available_at) AS t FROM jobs WHERE status=0 "
               "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status=1)");

@@ -35,6 +35,7 @@ class SqliteJobStore final : public JobStore {
   std::vector<Lease> acquire_batch(std::string_view worker_id, std::chrono::milliseconds ttl,
                                    std::size_t max) override;
   std::vector<bool> finish_batch(std::string_view worker_id, const std::vector<FinishItem>& items) override;
+  RoundResult commit_round(const Round& round) override;
   LeaseState renew(std::string_view job_id, std::string_view worker_id,
                    std::chrono::milliseconds ttl) override;
   void save_progress(std::string_view job_id, std::string_view worker_id,
@@ -53,15 +54,22 @@ class SqliteJobStore final : public JobStore {
   class Statement;
   std::optional<JobRecord> find_locked(const JobKey& key);
   SubmitResult submit_locked(const NewJob& job);
+  std::vector<SubmitResult> submit_all_locked(const std::vector<NewJob>& jobs);
+  std::vector<bool> finish_all_locked(std::string_view worker_id, const std::vector<FinishItem>& items);
   void save_progress_locked(std::string_view job_id, std::string_view worker_id, std::string_view progress_json);
-  std::optional<Lease> acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl);
+  // Claims up to `max` runnable jobs (queued ones oldest first, then lapsed leases),
+  // one UPDATE for each kind.
+  std::vector<Lease> acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl, std::size_t max);
+  std::optional<SystemTime> next_wakeup_locked();
   bool finish_locked(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
                      std::string_view outcome_json, std::string_view final_progress_json);
   // Runs fn() inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it throws).
   template <class Fn>
   auto in_transaction(Fn&& fn);
-  std::optional<JobRecord> claim_locked(const char* select_sql, std::string_view worker_id,
-                                        std::chrono::milliseconds ttl);
+  // Leases the jobs chosen by `select_sql` (a SELECT of job_ids with ?3 = now, ?4 = limit)
+  // and appends them to `out`.
+  void claim_locked(const char* select_sql, std::string_view worker_id, std::chrono::milliseconds ttl,
+                    std::size_t max, std::vector<Lease>& out);
   void exec(const char* sql);
   // The cached prepared statement for `sql` (caller holds mutex_).
   sqlite3_stmt* prepared(const std::string& sql);
