@@ -1,5 +1,6 @@
 #include "jobs/worker_pool.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include "core/json_text.hpp"
@@ -60,151 +61,79 @@ std::string exhausted_message(const std::string& request_id, int attempts, std::
 
 WorkerPool::WorkerPool(JobStore& store, EventHub& hub, const HandlerRegistry& registry,
                        const HandlerEnvironment& env, WorkerPoolOptions options)
-    : store_(store), hub_(hub), registry_(registry), env_(env), options_(std::move(options)) {}
+    : store_(store),
+      hub_(hub),
+      registry_(registry),
+      env_(env),
+      options_(std::move(options)),
+      ready_(static_cast<std::size_t>(std::max(1, options_.workers)), options_.stall_after),
+      commits_(store, {options_.instance_id, options_.lease_ttl, options_.idle_poll},
+               {[this] { return stopping_.load() ? 0 : ready_.capacity(options_.claims_per_free_worker); },
+                [this](std::vector<Lease> leases) {
+                  give_back(ready_.push(std::move(leases)), "not started before shutdown");
+                }}) {}
 
 WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(0)); }
 
 void WorkerPool::start() {
-  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    threads_.emplace_back([this, i] { worker_loop(static_cast<std::size_t>(i)); });
+  }
   supervisor_ = std::thread([this] { supervisor_loop(); });
-  completer_ = std::thread([this] { completer_loop(); });
+  commits_.start();
 }
 
-void WorkerPool::notify() {
-  {
-    std::lock_guard lock(wake_mutex_);
-    ++wake_seq_;
-  }
-  wake_.notify_one();
-}
+void WorkerPool::submit(NewJob job, CommitLoop::SubmitDone done) { commits_.submit(std::move(job), std::move(done)); }
+
+void WorkerPool::notify() { commits_.check_store(std::chrono::system_clock::now()); }
 
 std::size_t WorkerPool::running() const {
   std::lock_guard lock(active_mutex_);
   return active_.size();
 }
 
-void WorkerPool::worker_loop(int /*index*/) {
-  for (;;) {
-    std::optional<Lease> lease;
-    std::uint64_t seen = 0;
-    {
-      std::unique_lock lock(wake_mutex_);
-      for (;;) {
-        if (stopping_.load()) return;
-        if (!ready_.empty()) {
-          lease = std::move(ready_.front());
-          ready_.pop_front();
-          break;
-        }
-        if (!fetching_) {  // nobody is asking the store: this worker does
-          fetching_ = true;
-          seen = wake_seq_;
-          break;
-        }
-        ++idle_workers_;
-        wake_.wait_for(lock, options_.idle_poll);
-        --idle_workers_;
-      }
-    }
-    if (lease) {
-      run_job(std::move(*lease));
-      continue;
-    }
+void WorkerPool::worker_loop(std::size_t index) {
+  pthread_setname_np(pthread_self(), "jobs-worker");  // for top -H and perf
+  while (auto lease = ready_.take(index)) {
+    run_job(std::move(*lease));
+    ready_.done(index);
+    commits_.capacity_changed();
+  }
+}
 
-    // Fetch: claim work for this worker and every idle one in one transaction.
-    std::vector<Lease> got;
-    std::optional<SystemTime> next;
-    std::size_t want;
-    {
-      std::lock_guard lock(wake_mutex_);
-      want = static_cast<std::size_t>(std::min(idle_workers_ + 1, 64));
-    }
+void WorkerPool::give_back(const std::vector<Lease>& leases, std::string_view why) {
+  for (const auto& l : leases) {
     try {
-      got = store_.acquire_batch(options_.instance_id, options_.lease_ttl, want);
-      if (got.empty()) next = store_.next_wakeup();
+      store_.release(l.record.job_id, l.worker_id, std::chrono::system_clock::now(), why, /*refund_attempt=*/true);
     } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"store_error","op":"acquire","error":{}}})", json_quoted(e.what()));
+      spdlog::warn(R"({{"event":"store_error","op":"release","job":"{}","error":{}}})", l.record.job_id,
+                   json_quoted(e.what()));
     }
-    std::unique_lock lock(wake_mutex_);
-    fetching_ = false;
-    if (stopping_.load()) {  // a drain began while we were fetching: give it all back
-      lock.unlock();
-      for (const auto& l : got) {
-        store_.release(l.record.job_id, l.worker_id, std::chrono::system_clock::now(), "not started before shutdown",
-                       /*refund_attempt=*/true);
-      }
-      return;
-    }
-    if (!got.empty()) {
-      for (std::size_t i = 1; i < got.size(); ++i) ready_.push_back(std::move(got[i]));
-      lock.unlock();
-      // Idle workers take what was shared, or one of them becomes the next fetcher
-      // (workers that went idle during this fetch were not counted in `want`).
-      // Measured: notify_all beats one notify_one per job here (the woken fetcher
-      // keeps more workers busy than the switches it costs).
-      wake_.notify_all();
-      run_job(std::move(got.front()));
-      continue;
-    }
-    // Nothing runnable: sleep until a submit, the next retry/lease expiry, or a poll.
-    auto until = SteadyClock::now() + options_.idle_poll;
-    if (next) {
-      auto in = *next - std::chrono::system_clock::now();
-      until = std::min(until, SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(in) +
-                                  std::chrono::milliseconds(1));
-    }
-    ++idle_workers_;
-    wake_.wait_until(lock, until, [&] { return stopping_.load() || wake_seq_ != seen || !ready_.empty(); });
-    --idle_workers_;
   }
 }
 
 bool WorkerPool::conclude(const std::shared_ptr<ActiveJob>& job, JobStatus status, std::string message) {
   if (job->concluded.exchange(true)) return false;
-  {
-    std::lock_guard lock(done_mutex_);
-    done_.push_back(Completion{job, status, std::move(message)});
-  }
-  done_cv_.notify_one();
+  commits_.finish({job->id(), status, std::move(message), job->take_unsaved_progress()},
+                  [this, job](bool ended, const JobStore::FinishItem& item) { on_concluded(*job, ended, item); });
   return true;
 }
 
-void WorkerPool::completer_loop() {
-  for (;;) {
-    std::vector<Completion> batch;
-    {
-      std::unique_lock lock(done_mutex_);
-      done_cv_.wait(lock, [this] { return completer_stop_ || !done_.empty(); });
-      if (done_.empty()) return;  // stopping, and everything was written
-      batch.swap(done_);
-    }
-    std::vector<JobStore::FinishItem> items;
-    items.reserve(batch.size());
-    for (auto& c : batch) {
-      items.push_back({c.job->id(), c.status, c.message, c.job->take_unsaved_progress()});
-    }
-    std::vector<bool> ended(batch.size(), false);
-    try {
-      ended = store_.finish_batch(options_.instance_id, items);
-    } catch (const std::exception& e) {
-      // Not recorded: the leases lapse and the jobs run again (at-least-once).
-      spdlog::error(R"({{"event":"store_error","op":"finish","jobs":{},"error":{}}})", batch.size(),
-                    json_quoted(e.what()));
-    }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (!ended[i]) continue;
-      const auto& c = batch[i];
-      hub_.publish(c.job->key(), MessageKind::kTerminal, c.message);  // only after it is durable
-      switch (c.status) {
-        case JobStatus::kSucceeded: ++stats_.succeeded; break;
-        case JobStatus::kCancelled: ++stats_.cancelled; break;
-        default: ++stats_.failed; break;
-      }
-      const auto& rec = c.job->lease.record;
-      spdlog::info(R"({{"event":"job_finished","job":"{}","action":{},"status":"{}","attempts":{},"trace_id":{}}})",
-                   rec.job_id, json_quoted(rec.action), to_string(c.status), rec.attempts, json_quoted(rec.trace_id));
-    }
+void WorkerPool::on_concluded(const ActiveJob& job, bool ended, const JobStore::FinishItem& item) {
+  if (!ended) return;  // not recorded (lease lost, or the write failed): nothing is published
+  hub_.publish(job.key(), MessageKind::kTerminal, item.outcome_json);  // only after it is durable
+  switch (item.terminal) {
+    case JobStatus::kSucceeded: ++stats_.succeeded; break;
+    case JobStatus::kCancelled: ++stats_.cancelled; break;
+    default: ++stats_.failed; break;
   }
+  // Info (flushed: a write per line) for traced requests and failures; every success
+  // at thousands per second would make the log the bottleneck, so those are debug.
+  const auto& rec = job.lease.record;
+  const auto level = rec.trace_id.empty() && item.terminal == JobStatus::kSucceeded ? spdlog::level::debug
+                                                                                    : spdlog::level::info;
+  spdlog::log(level, R"({{"event":"job_finished","job":"{}","action":{},"status":"{}","attempts":{},"trace_id":{}}})",
+              rec.job_id, json_quoted(rec.action), to_string(item.terminal), rec.attempts, json_quoted(rec.trace_id));
 }
 
 void WorkerPool::run_job(Lease lease) {
@@ -285,7 +214,9 @@ void WorkerPool::run_job(Lease lease) {
         std::lock_guard lock(rng_mutex_);
         delay = options_.retry.delay_after(rec.attempts, rng_);
       }
-      store_.release(job->id(), job->lease.worker_id, std::chrono::system_clock::now() + delay, what, false);
+      const auto retry_at = std::chrono::system_clock::now() + delay;
+      store_.release(job->id(), job->lease.worker_id, retry_at, what, false);
+      commits_.check_store(retry_at);
       ++stats_.retried;
       spdlog::warn(R"({{"event":"job_retry","job":"{}","attempt":{},"delay_ms":{},"error":{},"trace_id":{}}})",
                    job->id(), rec.attempts, delay.count(), json_quoted(what), json_quoted(rec.trace_id));
@@ -350,6 +281,7 @@ bool WorkerPool::cancel_local(const JobKey& key) {
 }
 
 void WorkerPool::supervisor_loop() {
+  pthread_setname_np(pthread_self(), "jobs-supervisor");
   while (!stopping_.load()) {
     std::vector<std::shared_ptr<ActiveJob>> jobs;
     {
@@ -400,35 +332,29 @@ void WorkerPool::supervisor_loop() {
                      json_quoted(e.what()));
       }
     }
-    std::unique_lock lock(wake_mutex_);
-    wake_.wait_for(lock, std::chrono::milliseconds(25), [this] { return stopping_.load(); });
+    // A job queued behind one that turned out slow gets another worker; one that would
+    // wait so long that its lease lapses goes back to the store.
+    ready_.rebalance();
+    if (auto stale = ready_.take_older_than(options_.lease_ttl / 3); !stale.empty()) {
+      give_back(stale, "not started in time");
+      commits_.check_store(std::chrono::system_clock::now());
+    }
+    std::unique_lock lock(supervisor_mutex_);
+    supervisor_wake_.wait_for(lock, std::chrono::milliseconds(25), [this] { return stopping_.load(); });
   }
 }
 
 void WorkerPool::stop(std::chrono::milliseconds grace) {
-  if (stopping_.exchange(true)) return;
+  if (stopping_.exchange(true)) return;  // from now on nothing more is claimed
   {
-    std::lock_guard lock(wake_mutex_);
-    ++wake_seq_;
+    std::lock_guard lock(supervisor_mutex_);  // the supervisor waits, or will see stopping_
   }
-  wake_.notify_all();
+  supervisor_wake_.notify_all();
+  // Claimed but never started: straight back to the queue, attempt refunded.
+  give_back(ready_.stop(), "not started before shutdown");
   {
     std::lock_guard lock(active_mutex_);
     for (const auto& [id, job] : active_) job->cancel.cancel(CancelToken::Reason::kShutdown);
-  }
-  // Claimed but never started: straight back to the queue, attempt refunded.
-  std::deque<Lease> unstarted;
-  {
-    std::lock_guard lock(wake_mutex_);
-    unstarted.swap(ready_);
-  }
-  for (const auto& lease : unstarted) {
-    try {
-      store_.release(lease.record.job_id, lease.worker_id, std::chrono::system_clock::now(), "not started before shutdown",
-                     /*refund_attempt=*/true);
-    } catch (const std::exception& e) {
-      spdlog::warn(R"({{"event":"store_error","op":"release","error":{}}})", json_quoted(e.what()));
-    }
   }
   const auto until = SteadyClock::now() + grace;
   bool drained;
@@ -447,12 +373,7 @@ void WorkerPool::stop(std::chrono::milliseconds grace) {
   }
   threads_.clear();
   if (supervisor_.joinable()) supervisor_.join();
-  {
-    std::lock_guard lock(done_mutex_);
-    completer_stop_ = true;  // it writes what is pending, then exits
-  }
-  done_cv_.notify_all();
-  if (completer_.joinable()) completer_.join();
+  commits_.stop();  // writes the outcomes handed in so far, then exits
 }
 
 }  // namespace streamer

@@ -1,6 +1,8 @@
-// In-process workers for async requests. Each worker thread leases a job from the
-// store, runs its handler with a ProgressReporter and a CancelToken, and records
-// exactly one terminal outcome (or gives the job back for a retry). A supervisor
+// In-process workers for async requests. A commit thread (CommitLoop) writes the
+// store: submissions, outcomes, and claims of runnable jobs for the workers, in one
+// transaction per round. Claimed jobs go through a ReadyQueue to the worker threads,
+// which run each handler with a ProgressReporter and a CancelToken and hand back
+// exactly one terminal outcome (or give the job back for a retry). A supervisor
 // thread renews leases, enforces time limits, notices remote cancels and flushes
 // coalesced progress.
 #pragma once
@@ -8,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,8 +19,10 @@
 #include <vector>
 
 #include "core/handler.hpp"
+#include "jobs/commit_loop.hpp"
 #include "jobs/event_hub.hpp"
 #include "jobs/job_store.hpp"
+#include "jobs/ready_queue.hpp"
 #include "jobs/retry_policy.hpp"
 #include "router/handler_registry.hpp"
 
@@ -30,7 +33,9 @@ struct WorkerPoolOptions {
   std::string instance_id = "local";              // lease owner: unique per process
   std::chrono::milliseconds lease_ttl{10'000};    // a dead worker's job re-runs after this
   std::chrono::milliseconds progress_interval{100};
-  std::chrono::milliseconds idle_poll{1'000};     // upper bound on an idle worker's sleep
+  std::chrono::milliseconds idle_poll{1'000};     // longest time between looks at the store
+  std::size_t claims_per_free_worker = 8;         // jobs claimed ahead per free worker (run back to back)
+  std::chrono::microseconds stall_after{500};     // then a queued job gets another worker
   RetryPolicy retry;
   bool fault_injection = false;                   // honour payload.time_limit_ms (tests only)
 };
@@ -46,7 +51,11 @@ class WorkerPool {
   ~WorkerPool();
 
   void start();
-  // Wakes an idle worker: a job was just submitted.
+  // Stores a new job (group-committed with the pool's other writes, and claimed in the
+  // same write when a worker is free), then calls `done` on the commit thread; see
+  // CommitLoop::submit. Fails (done(nullptr)) once stopped.
+  void submit(NewJob job, CommitLoop::SubmitDone done);
+  // Jobs may have been added to the store by someone else: look for runnable ones now.
   void notify();
   // A cancel was recorded in the store for a job that may be running here: stop it now
   // and record CANCELLED. Returns true if the job was running in this process.
@@ -60,19 +69,17 @@ class WorkerPool {
 
  private:
   struct ActiveJob;
-  struct Completion {
-    std::shared_ptr<ActiveJob> job;
-    JobStatus status;
-    std::string message;
-  };
-  void worker_loop(int index);
+  void worker_loop(std::size_t index);
   void supervisor_loop();
-  void completer_loop();
   void run_job(Lease lease);
-  // Hands the job's one terminal outcome to the completer, which records it (many
+  // Hands the job's one terminal outcome to the commit thread, which records it (many
   // jobs per transaction) and then publishes it. Returns false if an outcome was
   // already decided for this job in this process.
   bool conclude(const std::shared_ptr<ActiveJob>& job, JobStatus status, std::string message);
+  // After the outcome's round: publishes it if this write ended the job.
+  void on_concluded(const ActiveJob& job, bool ended, const JobStore::FinishItem& item);
+  // Gives claimed-but-unstarted jobs back to the queue, attempt refunded.
+  void give_back(const std::vector<Lease>& leases, std::string_view why);
 
   JobStore& store_;
   EventHub& hub_;
@@ -82,21 +89,8 @@ class WorkerPool {
   WorkerPoolStats stats_;
 
   std::atomic<bool> stopping_{false};
-  // Work claimed from the store but not started yet. One worker at a time fetches a
-  // batch (as many jobs as there are idle workers) and shares it through ready_.
-  std::mutex wake_mutex_;
-  std::condition_variable wake_;
-  std::uint64_t wake_seq_ = 0;
-  std::deque<Lease> ready_;
-  int idle_workers_ = 0;
-  bool fetching_ = false;
-
-  // Outcomes waiting to be written (group commit), then published.
-  std::mutex done_mutex_;
-  std::condition_variable done_cv_;
-  std::vector<Completion> done_;
-  bool completer_stop_ = false;
-  std::thread completer_;
+  ReadyQueue ready_;
+  CommitLoop commits_;
 
   mutable std::mutex active_mutex_;
   std::map<std::string, std::shared_ptr<ActiveJob>> active_;  // by job_id
@@ -107,6 +101,8 @@ class WorkerPool {
 
   std::vector<std::thread> threads_;
   std::thread supervisor_;
+  std::mutex supervisor_mutex_;
+  std::condition_variable supervisor_wake_;  // stop() ends its sleep
 };
 
 }  // namespace streamer

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "jobs/memory_job_store.hpp"
 
 namespace streamer {
@@ -122,6 +124,31 @@ TEST_F(WorkerPoolTest, CancelStopsARunningJob) {
   auto msg = sink->wait();
   EXPECT_EQ(msg.at("error").at("code").as_string(), "CANCELLED");
   EXPECT_EQ(store.find({"t", "u", "c"})->status, JobStatus::kCancelled);
+}
+
+TEST_F(WorkerPoolTest, SubmitThroughThePoolIsStoredBeforeItIsAnsweredThenRuns) {
+  auto sink = std::make_shared<WaitingSink>();
+  JobKey key{"t", "u", "via-pool"};
+  hub.subscribe(key, sink);
+  std::promise<bool> stored_first;
+  pool->submit(NewJob{key, "scripted", R"({"mode":"ok"})", "", 3}, [&](const SubmitResult* r) {
+    stored_first.set_value(r && r->created && store.find(key).has_value());
+  });
+  EXPECT_TRUE(stored_first.get_future().get());
+  EXPECT_EQ(sink->wait().at("type").as_string(), "result");
+  EXPECT_EQ(store.find(key)->status, JobStatus::kSucceeded);
+}
+
+TEST_F(WorkerPoolTest, DrainGivesRunningAndUnstartedJobsBackWithTheirAttemptRefunded) {
+  for (auto id : {"w1", "w2", "w3"}) submit(id, {{"mode", "wait"}});  // 2 workers: one waits
+  for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(pool->running(), 2u);
+  pool->stop(2s);
+  for (auto id : {"w1", "w2", "w3"}) {
+    auto rec = store.find({"t", "u", id});
+    EXPECT_EQ(rec->status, JobStatus::kQueued) << id;
+    EXPECT_EQ(rec->attempts, 0) << id;
+  }
 }
 
 }  // namespace

@@ -252,67 +252,47 @@ void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn,
   JobKey key{conn->identity().tenant_id, conn->identity().user_id, req.id};
   conn->expect_queued(req.id);
   hub_.subscribe(key, conn);  // before the job exists, so no event can be missed
-  bool schedule = false;
-  {
-    std::lock_guard lock(submit_mutex_);
-    pending_submits_.push_back(PendingSubmit{conn, &handler, std::move(req), std::move(key), received});
-    schedule = !submit_scheduled_;
-    submit_scheduled_ = true;
-  }
-  if (schedule) asio::post(store_pool_, [this] { flush_submits(); });
+  NewJob job{key, handler.spec().name, to_json_text(req.payload), req.trace_id, handler.spec().max_attempts};
+  auto done = [this, conn, spec = &handler.spec(), key = std::move(key), received](const SubmitResult* stored) {
+    answer_submit(conn, *spec, key, stored, received);
+  };
+  // The workers' commit thread stores it with their other writes (group commit).
+  if (workers_) return workers_->submit(std::move(job), std::move(done));
+  asio::post(store_pool_, [this, job = std::move(job), done = std::move(done)] {
+    std::optional<SubmitResult> stored;
+    try {
+      stored = store_.submit(job);
+    } catch (const std::exception& e) {
+      spdlog::error(R"({{"event":"store_error","op":"submit","error":{}}})", json_quoted(e.what()));
+    }
+    done(stored ? &*stored : nullptr);
+  });
 }
 
-void RequestService::flush_submits() {
-  std::vector<PendingSubmit> batch;
-  {
-    std::lock_guard lock(submit_mutex_);
-    batch.swap(pending_submits_);
-    submit_scheduled_ = false;
-  }
-  // Group commit: every request that arrived while the previous batch was being
-  // written goes into one transaction.
-  std::vector<NewJob> jobs;
-  jobs.reserve(batch.size());
-  for (const auto& p : batch) {
-    jobs.push_back(NewJob{p.key, p.handler->spec().name, to_json_text(p.req.payload), p.req.trace_id,
-                          p.handler->spec().max_attempts});
-  }
-  std::vector<SubmitResult> results;
-  try {
-    results = store_.submit_batch(jobs);
-  } catch (const std::exception& e) {
-    spdlog::error(R"({{"event":"store_error","op":"submit","error":{}}})", json_quoted(e.what()));
-    for (const auto& p : batch) {
-      hub_.unsubscribe(p.key, p.conn);
-      p.conn->deliver(p.req.id, MessageKind::kReply,
-                      protocol::error_message(p.req.id, ErrorCode::kInternalError, "Could not store the request"));
-      metrics_.record_request(p.handler->spec().name, "INTERNAL_ERROR", since(p.received));
-    }
+void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn, const HandlerSpec& spec,
+                                   const JobKey& key, const SubmitResult* stored, SteadyClock::time_point received) {
+  const std::string& id = key.request_id;
+  if (!stored) {
+    hub_.unsubscribe(key, conn);
+    conn->deliver(id, MessageKind::kReply,
+                  protocol::error_message(id, ErrorCode::kInternalError, "Could not store the request"));
+    metrics_.record_request(spec.name, "INTERNAL_ERROR", since(received));
     return;
   }
-  bool created = false;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& p = batch[i];
-    const auto& spec = p.handler->spec();
-    const double estimate = std::chrono::duration<double>(spec.estimated_duration).count();
-    const JobRecord& rec = results[i].record;
-    if (results[i].created) {
-      p.conn->deliver(p.req.id, MessageKind::kQueued, protocol::queued_response(p.req.id, estimate));
-      created = true;
-    } else if (is_terminal(rec.status)) {
-      // Finished already: the stored outcome is the answer (a reply, so it is sent even
-      // if this connection saw it before, and it frees the request's slot). Nothing
-      // will be published for it again, so the subscription taken above goes.
-      hub_.unsubscribe(p.key, p.conn);
-      p.conn->deliver(p.req.id, MessageKind::kReply, rec.outcome_json);
-    } else {
-      p.conn->deliver(p.req.id, MessageKind::kQueued,
-                      protocol::queued_response(p.req.id, estimate, "Request already accepted"));
-    }
-    metrics_.record_request(spec.name, "queued", since(p.received));
+  const double estimate = std::chrono::duration<double>(spec.estimated_duration).count();
+  const JobRecord& rec = stored->record;
+  if (stored->created) {
+    conn->deliver(id, MessageKind::kQueued, protocol::queued_response(id, estimate));
+  } else if (is_terminal(rec.status)) {
+    // Finished already: the stored outcome is the answer (a reply, so it is sent even
+    // if this connection saw it before, and it frees the request's slot). Nothing
+    // will be published for it again, so the subscription taken above goes.
+    hub_.unsubscribe(key, conn);
+    conn->deliver(id, MessageKind::kReply, rec.outcome_json);
+  } else {
+    conn->deliver(id, MessageKind::kQueued, protocol::queued_response(id, estimate, "Request already accepted"));
   }
-  // One wake-up per batch: the woken worker claims work for every idle worker at once.
-  if (created && workers_) workers_->notify();
+  metrics_.record_request(spec.name, "queued", since(received));
 }
 
 void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,

@@ -49,6 +49,10 @@ class RequestService {
                 std::chrono::steady_clock::time_point received);
   void submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler, protocol::Request req,
                     std::chrono::steady_clock::time_point received);
+  // Answers an async submission once the store has it (`stored`; nullptr: it could not
+  // be stored): `queued`, the stored outcome of a finished request, or INTERNAL_ERROR.
+  void answer_submit(const std::shared_ptr<ClientConnection>& conn, const HandlerSpec& spec, const JobKey& key,
+                     const SubmitResult* stored, std::chrono::steady_clock::time_point received);
   void subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
                  std::chrono::steady_clock::time_point received);
   void cancel(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
@@ -74,19 +78,6 @@ class RequestService {
   RequestServiceOptions options_;
   SyncPool sync_pool_;
   boost::asio::thread_pool store_pool_{1};
-
-  // Async submissions waiting for the store thread, written in one transaction.
-  struct PendingSubmit {
-    std::shared_ptr<ClientConnection> conn;
-    const Handler* handler;
-    protocol::Request req;
-    JobKey key;
-    std::chrono::steady_clock::time_point received;
-  };
-  void flush_submits();
-  std::mutex submit_mutex_;
-  std::vector<PendingSubmit> pending_submits_;
-  bool submit_scheduled_ = false;
 
   // Sync calls in flight, watched for their time limit by one periodic timer.
   struct SyncCall;

@@ -1,0 +1,146 @@
+#include "jobs/commit_loop.hpp"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/json_text.hpp"
+
+namespace streamer {
+
+CommitLoop::CommitLoop(JobStore& store, Options options, Claims claims)
+    : store_(store), options_(std::move(options)), claims_(std::move(claims)) {}
+
+CommitLoop::~CommitLoop() { stop(); }
+
+void CommitLoop::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void CommitLoop::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    if (!thread_.joinable()) stopped_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CommitLoop::submit(NewJob job, SubmitDone done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopped_) {
+      submits_.push_back(Submit{std::move(job), std::move(done)});
+      done = nullptr;
+    }
+  }
+  if (done) return done(nullptr);
+  cv_.notify_one();
+}
+
+void CommitLoop::finish(JobStore::FinishItem item, FinishDone done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopped_) {
+      finishes_.push_back(Finish{std::move(item), std::move(done)});
+      done = nullptr;
+    }
+  }
+  if (done) return done(false, item);
+  cv_.notify_one();
+}
+
+void CommitLoop::check_store(SystemTime at) {
+  const auto when = Clock::now() + std::chrono::duration_cast<Clock::duration>(at - std::chrono::system_clock::now());
+  {
+    std::lock_guard lock(mutex_);
+    if (when >= look_at_) return;
+    look_at_ = when;
+  }
+  cv_.notify_one();
+}
+
+void CommitLoop::capacity_changed() {
+  bool wake;
+  {
+    std::lock_guard lock(mutex_);
+    capacity_grew_ = true;
+    wake = store_may_have_work_;
+  }
+  if (wake) cv_.notify_one();
+}
+
+void CommitLoop::run() {
+  pthread_setname_np(pthread_self(), "jobs-commit");  // for top -H and perf
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    cv_.wait_until(lock, look_at_, [this] {
+      return stop_ || !submits_.empty() || !finishes_.empty() || (store_may_have_work_ && capacity_grew_);
+    });
+    if (const auto now = Clock::now(); now >= look_at_) {  // time for a look, news or not
+      store_may_have_work_ = true;
+      look_at_ = now + options_.idle_poll;
+    }
+    if (stop_ && submits_.empty() && finishes_.empty()) break;
+    std::vector<Submit> submits;
+    std::vector<Finish> finishes;
+    submits.swap(submits_);
+    finishes.swap(finishes_);
+    const bool look = store_may_have_work_ || !submits.empty();
+    capacity_grew_ = false;
+    lock.unlock();
+    const std::size_t want = look ? claims_.capacity() : 0;
+    if (!submits.empty() || !finishes.empty() || want > 0) write_round(submits, finishes, want);
+    lock.lock();
+  }
+  stopped_ = true;
+}
+
+void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want) {
+  JobStore::Round round;
+  round.worker_id = options_.worker_id;
+  round.lease_ttl = options_.lease_ttl;
+  round.max_claims = want;
+  round.finishes.reserve(finishes.size());
+  for (auto& f : finishes) round.finishes.push_back(std::move(f.item));
+  round.submits.reserve(submits.size());
+  for (auto& s : submits) round.submits.push_back(std::move(s.job));
+
+  JobStore::RoundResult result;
+  bool written = true;
+  try {
+    result = store_.commit_round(round);
+  } catch (const std::exception& e) {
+    // Nothing of it is stored: submitters are told, unrecorded outcomes' leases lapse
+    // and their jobs run again (at-least-once).
+    written = false;
+    spdlog::error(R"({{"event":"store_error","op":"commit_round","submits":{},"finishes":{},"error":{}}})",
+                  submits.size(), finishes.size(), json_quoted(e.what()));
+  }
+  for (std::size_t i = 0; i < finishes.size(); ++i) finishes[i].done(written && result.finished[i], round.finishes[i]);
+  bool created = false;
+  for (std::size_t i = 0; i < submits.size(); ++i) {
+    submits[i].done(written ? &result.submitted[i] : nullptr);
+    created = created || (written && result.submitted[i].created);
+  }
+  const std::size_t claimed = result.claimed.size();
+  if (claimed > 0) claims_.deliver(std::move(result.claimed));
+
+  std::lock_guard lock(mutex_);
+  if (!written) {
+    store_may_have_work_ = true;
+  } else if (want > 0 && claimed < want) {
+    // Everything runnable was claimed: look again when the next job becomes runnable.
+    store_may_have_work_ = false;
+    if (result.next_wakeup) {
+      auto in = std::chrono::duration_cast<Clock::duration>(*result.next_wakeup - std::chrono::system_clock::now());
+      look_at_ = std::min(look_at_, Clock::now() + in + std::chrono::milliseconds(1));
+    }
+  } else if (want > 0 || created) {
+    store_may_have_work_ = true;  // claims were capped, or new jobs went unclaimed
+  }
+}
+
+}  // namespace streamer

@@ -1,0 +1,90 @@
+// The one thread through which a worker pool writes the job store: new jobs from the
+// request service, outcomes from the workers, and claims of runnable jobs for the
+// workers, all gathered while the previous write was in progress and written together
+// as one JobStore::Round (one transaction). A job submitted while a worker is free is
+// committed and claimed in the same write, and its outcome shares a later write with
+// other jobs' submissions and outcomes.
+//
+// Durability order: callbacks run on this thread only after their round committed, so
+// `queued` and published outcomes always describe stored state.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jobs/job_store.hpp"
+
+namespace streamer {
+
+class CommitLoop {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Called after the round that stored the job; nullptr when it could not be stored.
+  using SubmitDone = std::function<void(const SubmitResult* result)>;
+  // Called after the round that wrote the outcome: `ended` is finish()'s answer (false
+  // also when the write failed: the lease lapses and the job runs again).
+  using FinishDone = std::function<void(bool ended, JobStore::FinishItem& item)>;
+  struct Claims {
+    std::function<std::size_t()> capacity;            // how many jobs to claim now
+    std::function<void(std::vector<Lease>)> deliver;  // jobs claimed, after their round
+  };
+  struct Options {
+    std::string worker_id;                     // lease holder of claims and finishes
+    std::chrono::milliseconds lease_ttl{10'000};
+    std::chrono::milliseconds idle_poll{1'000};  // longest time between looks at the store
+  };
+
+  CommitLoop(JobStore& store, Options options, Claims claims);
+  ~CommitLoop();
+  CommitLoop(const CommitLoop&) = delete;
+  CommitLoop& operator=(const CommitLoop&) = delete;
+
+  void start();
+  // Writes everything already handed in (claiming nothing more unless capacity() says
+  // so), then joins the thread. Later submit()/finish() calls fail at once.
+  void stop();
+
+  void submit(NewJob job, SubmitDone done);
+  void finish(JobStore::FinishItem item, FinishDone done);
+  // The store may hold jobs runnable from `at` on that were not handed in here (a
+  // retry's backoff, a release, another process's submit): look then.
+  void check_store(SystemTime at);
+  // Workers became free: claim more if the store may hold runnable jobs.
+  void capacity_changed();
+
+ private:
+  struct Submit {
+    NewJob job;
+    SubmitDone done;
+  };
+  struct Finish {
+    JobStore::FinishItem item;
+    FinishDone done;
+  };
+  void run();
+  // Writes one round claiming up to `want` jobs, runs its callbacks, and notes what the
+  // store said about what else is runnable (a short claim: nothing until next_wakeup).
+  void write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want);
+
+  JobStore& store_;
+  const Options options_;
+  const Claims claims_;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Submit> submits_;
+  std::vector<Finish> finishes_;
+  bool store_may_have_work_ = true;  // runnable jobs may be in the store, unclaimed
+  bool capacity_grew_ = false;
+  Clock::time_point look_at_{};      // look at the store then, whatever happens
+  bool stop_ = false;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+}  // namespace streamer

@@ -1,0 +1,111 @@
+#include "jobs/commit_loop.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "jobs/memory_job_store.hpp"
+
+namespace streamer {
+namespace {
+using namespace std::chrono_literals;
+
+NewJob job(std::string id) { return NewJob{{"t", "u", std::move(id)}, "delay", "{}", "", 3}; }
+
+// A commit loop whose claims land in `claimed`, with `capacity` free slots.
+struct Fixture {
+  MemoryJobStore store;
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<Lease> claimed;
+  std::atomic<std::size_t> capacity{0};
+  CommitLoop loop{store, {"pool", 10s, 1s},
+                  {[this] { return capacity.load(); },
+                   [this](std::vector<Lease> leases) {
+                     std::lock_guard lock(m);
+                     for (auto& l : leases) claimed.push_back(std::move(l));
+                     capacity -= std::min(capacity.load(), leases.size());
+                     cv.notify_all();
+                   }}};
+
+  std::vector<Lease> wait_claims(std::size_t n) {
+    std::unique_lock lock(m);
+    cv.wait_for(lock, 2s, [&] { return claimed.size() >= n; });
+    return claimed;
+  }
+  SubmitResult submit_and_wait(std::string id) {
+    std::promise<SubmitResult> p;
+    loop.submit(job(std::move(id)), [&](const SubmitResult* r) { p.set_value(*r); });
+    return p.get_future().get();
+  }
+};
+
+TEST(CommitLoop, ASubmitIsStoredThenAnsweredAndClaimedWhenAWorkerIsFree) {
+  Fixture f;
+  f.capacity = 1;
+  f.loop.start();
+  auto r = f.submit_and_wait("a");
+  EXPECT_TRUE(r.created);
+  EXPECT_TRUE(f.store.find({"t", "u", "a"}));  // stored before the answer
+  auto claims = f.wait_claims(1);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].record.key.request_id, "a");
+  EXPECT_EQ(claims[0].worker_id, "pool");
+  EXPECT_FALSE(f.submit_and_wait("a").created);  // idempotent
+  f.loop.stop();
+}
+
+TEST(CommitLoop, WithoutCapacityJobsStayQueuedUntilAWorkerIsFree) {
+  Fixture f;
+  f.loop.start();
+  f.submit_and_wait("a");
+  EXPECT_EQ(f.store.find({"t", "u", "a"})->status, JobStatus::kQueued);
+  f.capacity = 2;
+  f.loop.capacity_changed();
+  EXPECT_EQ(f.wait_claims(1).size(), 1u);
+  f.loop.stop();
+}
+
+TEST(CommitLoop, OutcomesAreWrittenOnceAndReportedAfterTheWrite) {
+  Fixture f;
+  f.capacity = 1;
+  f.loop.start();
+  f.submit_and_wait("a");
+  auto lease = f.wait_claims(1).at(0);
+  std::promise<std::pair<bool, std::string>> first, second;
+  f.loop.finish({lease.record.job_id, JobStatus::kSucceeded, "ok", ""},
+                [&](bool ended, JobStore::FinishItem& item) {
+                  first.set_value({ended, f.store.find({"t", "u", "a"})->outcome_json});
+                });
+  EXPECT_EQ(first.get_future().get(), std::make_pair(true, std::string("ok")));
+  f.loop.finish({lease.record.job_id, JobStatus::kFailed, "again", ""},
+                [&](bool ended, JobStore::FinishItem& item) { second.set_value({ended, item.outcome_json}); });
+  EXPECT_EQ(second.get_future().get(), std::make_pair(false, std::string("again")));
+  f.loop.stop();
+}
+
+TEST(CommitLoop, CheckStoreFindsJobsAddedBehindItsBack) {
+  Fixture f;
+  f.capacity = 4;
+  f.loop.start();
+  std::this_thread::sleep_for(20ms);  // its first look found nothing
+  f.store.submit(job("elsewhere"));
+  f.loop.check_store(std::chrono::system_clock::now());
+  auto claims = f.wait_claims(1);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].record.key.request_id, "elsewhere");
+  f.loop.stop();
+}
+
+TEST(CommitLoop, AfterStopSubmitsFailAtOnce) {
+  Fixture f;
+  f.loop.start();
+  f.loop.stop();
+  bool failed = false;
+  f.loop.submit(job("late"), [&](const SubmitResult* r) { failed = (r == nullptr); });
+  EXPECT_TRUE(failed);
+  EXPECT_FALSE(f.store.find({"t", "u", "late"}));
+}
+
+}  // namespace
+}  // namespace streamer
