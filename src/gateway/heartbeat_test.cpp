@@ -15,9 +15,9 @@ TEST(Heartbeat, PingsOnScheduleAndClosesWhenSilent) {
   EXPECT_EQ(hb.check(t0 + 30s), Due::kPing);
   EXPECT_EQ(hb.next_due(), t0 + 60s);
   EXPECT_EQ(hb.check(t0 + 31s), Due::kNothing);
-  hb.seen(t0 + 100s);  // a pong or any frame
+  hb.seen(t0 + 100s);                          // a pong or any frame
   EXPECT_EQ(hb.check(t0 + 200s), Due::kPing);  // late: the next one is 30 s from now
-  EXPECT_EQ(hb.next_due(), t0 + 220s);          // the idle deadline comes first
+  EXPECT_EQ(hb.next_due(), t0 + 220s);         // the idle deadline comes first
   EXPECT_EQ(hb.check(t0 + 219s), Due::kNothing);
   EXPECT_EQ(hb.check(t0 + 220s), Due::kIdle);
 }

@@ -11,15 +11,12 @@ bool RequestTracker::begin(std::string_view id, int max_slots) {
   return true;
 }
 
-void RequestTracker::end(std::string_view id) {
-  std::erase(inflight_, id);
-}
+void RequestTracker::end(std::string_view id) { std::erase(inflight_, id); }
 
-void RequestTracker::expect_queued(std::string_view id) {
-  held_.try_emplace(std::string(id));
-}
+void RequestTracker::expect_queued(std::string_view id) { held_.try_emplace(std::string(id)); }
 
-RequestTracker::Route RequestTracker::route(const std::string& request_id, MessageKind kind, std::string& message) {
+RequestTracker::Route RequestTracker::route(const std::string& request_id, MessageKind kind,
+                                            std::string& message) {
   if (kind == MessageKind::kProgress || kind == MessageKind::kTerminal) {
     if (auto it = held_.find(request_id); it != held_.end()) {  // `queued` not sent yet
       it->second.emplace_back(kind, std::move(message));

@@ -42,9 +42,9 @@ class RequestTracker {
  private:
   void remember_terminal(const std::string& request_id);
 
-  std::vector<std::string> inflight_;             // requests holding a slot (a few)
-  std::unordered_map<std::string, Held> held_;    // awaiting `queued`
-  std::list<std::string> recent_terminals_;       // oldest first, at most 256
+  std::vector<std::string> inflight_;           // requests holding a slot (a few)
+  std::unordered_map<std::string, Held> held_;  // awaiting `queued`
+  std::list<std::string> recent_terminals_;     // oldest first, at most 256
   std::unordered_set<std::string> recent_terminal_set_;
 };
 

@@ -26,8 +26,12 @@ class LiveSession {
 
   // The earliest instant the session may have something to do; the sweeper wakes it
   // then. A session sets it from its strand, the sweeper reads it from another thread.
-  SteadyTime due() const { return SteadyTime(SteadyTime::duration(due_.load(std::memory_order_relaxed))); }
-  void set_due(SteadyTime t) { due_.store(t.time_since_epoch().count(), std::memory_order_relaxed); }
+  SteadyTime due() const {
+    return SteadyTime(SteadyTime::duration(due_.load(std::memory_order_relaxed)));
+  }
+  void set_due(SteadyTime t) {
+    due_.store(t.time_since_epoch().count(), std::memory_order_relaxed);
+  }
 
  private:
   friend class SessionRegistry;

@@ -27,7 +27,8 @@ void unmask(char* p, std::size_t n, const char* key) {
 
 // Codes a peer may send in a close frame (RFC 6455 §7.4, IANA registry).
 bool valid_close_code(unsigned code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
 }
 
 // Gives a buffer's memory back (clear() alone keeps the capacity).
@@ -86,10 +87,12 @@ std::size_t FrameParser::parse_one(char* p, std::size_t n, FrameSink& sink) {
   header += 4;  // the masking key
 
   const bool control = (b0 & 0x08) != 0;
-  const bool known = op == WsOpcode::kContinuation || op == WsOpcode::kText || op == WsOpcode::kBinary ||
-                     op == WsOpcode::kClose || op == WsOpcode::kPing || op == WsOpcode::kPong;
+  const bool known = op == WsOpcode::kContinuation || op == WsOpcode::kText ||
+                     op == WsOpcode::kBinary || op == WsOpcode::kClose || op == WsOpcode::kPing ||
+                     op == WsOpcode::kPong;
   if ((b0 & 0x70) != 0 || !(b1 & 0x80) || !known || (control && (!fin || len > 125)) ||
-      (op == WsOpcode::kContinuation && !in_message_) || (!control && op != WsOpcode::kContinuation && in_message_)) {
+      (op == WsOpcode::kContinuation && !in_message_) ||
+      (!control && op != WsOpcode::kContinuation && in_message_)) {
     fail(ws_close::kProtocolError, sink);
     return 0;
   }
@@ -115,7 +118,8 @@ std::size_t FrameParser::parse_one(char* p, std::size_t n, FrameSink& sink) {
         fail(ws_close::kProtocolError, sink);
         return 0;
       }
-      const auto code = len == 0 ? ws_close::kNoStatus : static_cast<unsigned short>(read_be(payload, 2));
+      const auto code =
+          len == 0 ? ws_close::kNoStatus : static_cast<unsigned short>(read_be(payload, 2));
       if (len >= 2 && !valid_close_code(code)) {
         fail(ws_close::kProtocolError, sink);
         return 0;
@@ -156,7 +160,8 @@ std::size_t FrameParser::parse_one(char* p, std::size_t n, FrameSink& sink) {
   return header + len;
 }
 
-std::size_t frame_header(WsOpcode opcode, std::uint64_t payload_bytes, std::array<std::uint8_t, 10>& out) {
+std::size_t frame_header(WsOpcode opcode, std::uint64_t payload_bytes,
+                         std::array<std::uint8_t, 10>& out) {
   out[0] = static_cast<std::uint8_t>(0x80 | static_cast<std::uint8_t>(opcode));
   std::size_t len_bytes = 0;
   if (payload_bytes < 126) {

@@ -12,7 +12,14 @@
 
 namespace streamer {
 
-enum class WsOpcode : std::uint8_t { kContinuation = 0, kText = 1, kBinary = 2, kClose = 8, kPing = 9, kPong = 10 };
+enum class WsOpcode : std::uint8_t {
+  kContinuation = 0,
+  kText = 1,
+  kBinary = 2,
+  kClose = 8,
+  kPing = 9,
+  kPong = 10
+};
 
 // Close codes used by the framing layer (RFC 6455 §7.4.1).
 namespace ws_close {
@@ -72,7 +79,8 @@ class FrameParser {
 };
 
 // Header of an unmasked server frame with FIN set; returns its length (2, 4 or 10).
-std::size_t frame_header(WsOpcode opcode, std::uint64_t payload_bytes, std::array<std::uint8_t, 10>& out);
+std::size_t frame_header(WsOpcode opcode, std::uint64_t payload_bytes,
+                         std::array<std::uint8_t, 10>& out);
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::string_view s);

@@ -11,7 +11,9 @@ namespace {
 // Records what the parser reports.
 struct Recorder : FrameSink {
   std::vector<std::string> events;
-  void on_message(bool text, std::string_view p) override { events.push_back((text ? "text:" : "binary:") + std::string(p)); }
+  void on_message(bool text, std::string_view p) override {
+    events.push_back((text ? "text:" : "binary:") + std::string(p));
+  }
   void on_ping(std::string_view p) override { events.push_back("ping:" + std::string(p)); }
   void on_pong() override { events.push_back("pong"); }
   void on_close(unsigned short code) override { events.push_back("close:" + std::to_string(code)); }
@@ -54,13 +56,15 @@ TEST(FrameParser, WholeAndSplitMessages) {
   EXPECT_EQ(parse(two), (std::vector<std::string>{"text:hello", "binary:bin"}));
   for (std::size_t step : {1, 2, 3, 7}) EXPECT_EQ(parse(two, 1000, step), parse(two)) << step;
   const std::string big(70000, 'x');
-  EXPECT_EQ(parse(client_frame(0x81, big), 100000, 4096), (std::vector<std::string>{"text:" + big}));
+  EXPECT_EQ(parse(client_frame(0x81, big), 100000, 4096),
+            (std::vector<std::string>{"text:" + big}));
   EXPECT_EQ(parse(client_frame(0x81, std::string(300, 'y')), 1000, 100).at(0).size(), 5u + 300);
 }
 
 TEST(FrameParser, FragmentsWithControlFramesBetween) {
-  const std::string bytes = client_frame(0x01, "ab") + client_frame(0x89, "p") + client_frame(0x00, "cd") +
-                            client_frame(0x8A, "") + client_frame(0x80, "ef");
+  const std::string bytes = client_frame(0x01, "ab") + client_frame(0x89, "p") +
+                            client_frame(0x00, "cd") + client_frame(0x8A, "") +
+                            client_frame(0x80, "ef");
   EXPECT_EQ(parse(bytes), (std::vector<std::string>{"ping:p", "pong", "text:abcdef"}));
   EXPECT_EQ(parse(bytes, 1000, 3), parse(bytes));
 }
@@ -77,11 +81,14 @@ TEST(FrameParser, BuffersNothingWhenIdle) {
 }
 
 TEST(FrameParser, MessageSizeLimitAcrossFragments) {
-  EXPECT_EQ(parse(client_frame(0x81, std::string(1001, 'a'))), (std::vector<std::string>{"error:1009"}));
+  EXPECT_EQ(parse(client_frame(0x81, std::string(1001, 'a'))),
+            (std::vector<std::string>{"error:1009"}));
   EXPECT_EQ(parse(client_frame(0x81, std::string(1000, 'a'))).size(), 1u);
   // Refused on the header alone: the payload need not arrive.
-  EXPECT_EQ(parse(client_frame(0x81, std::string(5000, 'a')).substr(0, 8)), (std::vector<std::string>{"error:1009"}));
-  const std::string frags = client_frame(0x01, std::string(600, 'a')) + client_frame(0x00, std::string(600, 'a'));
+  EXPECT_EQ(parse(client_frame(0x81, std::string(5000, 'a')).substr(0, 8)),
+            (std::vector<std::string>{"error:1009"}));
+  const std::string frags =
+      client_frame(0x01, std::string(600, 'a')) + client_frame(0x00, std::string(600, 'a'));
   EXPECT_EQ(parse(frags), (std::vector<std::string>{"error:1009"}));
 }
 
@@ -90,24 +97,34 @@ TEST(FrameParser, ProtocolErrors) {
   unmasked[1] = static_cast<char>(unmasked[1] & 0x7F);
   EXPECT_EQ(parse(unmasked), (std::vector<std::string>{"error:1002"}));
   EXPECT_EQ(parse(client_frame(0xC1, "x")), (std::vector<std::string>{"error:1002"}));  // RSV1
-  EXPECT_EQ(parse(client_frame(0x83, "x")), (std::vector<std::string>{"error:1002"}));  // reserved opcode
-  EXPECT_EQ(parse(client_frame(0x80, "x")), (std::vector<std::string>{"error:1002"}));  // continuation first
-  EXPECT_EQ(parse(client_frame(0x01, "a") + client_frame(0x81, "b")), (std::vector<std::string>{"error:1002"}));
-  EXPECT_EQ(parse(client_frame(0x09, "p")), (std::vector<std::string>{"error:1002"}));  // fragmented ping
-  EXPECT_EQ(parse(client_frame(0x89, std::string(126, 'p'))), (std::vector<std::string>{"error:1002"}));
+  EXPECT_EQ(parse(client_frame(0x83, "x")),
+            (std::vector<std::string>{"error:1002"}));  // reserved opcode
+  EXPECT_EQ(parse(client_frame(0x80, "x")),
+            (std::vector<std::string>{"error:1002"}));  // continuation first
+  EXPECT_EQ(parse(client_frame(0x01, "a") + client_frame(0x81, "b")),
+            (std::vector<std::string>{"error:1002"}));
+  EXPECT_EQ(parse(client_frame(0x09, "p")),
+            (std::vector<std::string>{"error:1002"}));  // fragmented ping
+  EXPECT_EQ(parse(client_frame(0x89, std::string(126, 'p'))),
+            (std::vector<std::string>{"error:1002"}));
   EXPECT_EQ(parse(client_frame(0x81, "\xC0\xAF")), (std::vector<std::string>{"error:1007"}));
   // Nothing is reported after an error.
-  EXPECT_EQ(parse(client_frame(0xC1, "x") + client_frame(0x81, "y")), (std::vector<std::string>{"error:1002"}));
+  EXPECT_EQ(parse(client_frame(0xC1, "x") + client_frame(0x81, "y")),
+            (std::vector<std::string>{"error:1002"}));
 }
 
 TEST(FrameParser, CloseFrames) {
   EXPECT_EQ(parse(client_frame(0x88, "")), (std::vector<std::string>{"close:1005"}));
-  EXPECT_EQ(parse(client_frame(0x88, std::string("\x03\xE8", 2) + "bye")), (std::vector<std::string>{"close:1000"}));
-  EXPECT_EQ(parse(client_frame(0x88, std::string("\x0F\xA0", 2))), (std::vector<std::string>{"close:4000"}));
+  EXPECT_EQ(parse(client_frame(0x88, std::string("\x03\xE8", 2) + "bye")),
+            (std::vector<std::string>{"close:1000"}));
+  EXPECT_EQ(parse(client_frame(0x88, std::string("\x0F\xA0", 2))),
+            (std::vector<std::string>{"close:4000"}));
   EXPECT_EQ(parse(client_frame(0x88, "x")), (std::vector<std::string>{"error:1002"}));
-  EXPECT_EQ(parse(client_frame(0x88, std::string("\x03\xED", 2))), (std::vector<std::string>{"error:1002"}));  // 1005
+  EXPECT_EQ(parse(client_frame(0x88, std::string("\x03\xED", 2))),
+            (std::vector<std::string>{"error:1002"}));  // 1005
   // Nothing after the close frame.
-  EXPECT_EQ(parse(client_frame(0x88, "") + client_frame(0x81, "late")), (std::vector<std::string>{"close:1005"}));
+  EXPECT_EQ(parse(client_frame(0x88, "") + client_frame(0x81, "late")),
+            (std::vector<std::string>{"close:1005"}));
 }
 
 TEST(FrameHeader, Lengths) {

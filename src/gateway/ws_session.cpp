@@ -25,9 +25,11 @@ namespace {
 // A close frame, or a write during a close, may take this long before the socket is
 // closed regardless (the client stopped reading or never answers the close).
 constexpr auto kCloseTimeout = std::chrono::seconds(10);
-// Bytes read at once from a plain socket (into a per-thread buffer) or a TLS stream.
+// Bytes read at once from a plain socket (into a per-thread buffer) or a TLS stream
+// (into a buffer each wss:// connection holds while its read is pending: kept small,
+// OpenSSL keeps the rest of a record for the next read).
 constexpr std::size_t kChunk = 64 * 1024;
-constexpr std::size_t kTlsChunk = 16 * 1024;
+constexpr std::size_t kTlsChunk = 4 * 1024;
 
 template <class Stream>
 constexpr bool kPlain = std::is_same_v<Stream, tcp::socket>;
@@ -57,7 +59,8 @@ tcp::socket& WsSession<Stream>::socket() {
 }
 
 template <class Stream>
-void WsSession<Stream>::start(std::optional<VerifiedToken> token, std::optional<Refusal> refusal, std::string early) {
+void WsSession<Stream>::start(std::optional<VerifiedToken> token, std::optional<Refusal> refusal,
+                              std::string early) {
   auto self = this->shared_from_this();
   if constexpr (kPlain<Stream>) {
     boost::system::error_code ec;
@@ -70,8 +73,9 @@ void WsSession<Stream>::start(std::optional<VerifiedToken> token, std::optional<
     request_close(refusal->close_code, "refused", false);
   } else {
     identity_ = std::move(token->identity);
-    heartbeat_.set_token_expiry(SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
-                                                          token->expires_at - std::chrono::system_clock::now()));
+    heartbeat_.set_token_expiry(SteadyClock::now() +
+                                std::chrono::duration_cast<SteadyClock::duration>(
+                                    token->expires_at - std::chrono::system_clock::now()));
     counted_ = true;
     ctx_.metrics.connections_open++;
     ctx_.metrics.connections_total++;
@@ -93,9 +97,10 @@ template <class Stream>
 void WsSession<Stream>::read_some() {
   auto self = this->shared_from_this();
   if constexpr (kPlain<Stream>) {
-    stream_.async_wait(tcp::socket::wait_read, asio::bind_allocator(ExactAllocator<void>(), [self](boost::system::error_code ec) {
-                         self->on_readable(ec);
-                       }));
+    stream_.async_wait(
+        tcp::socket::wait_read,
+        asio::bind_allocator(ExactAllocator<void>(),
+                             [self](boost::system::error_code ec) { self->on_readable(ec); }));
   } else {
     tls_chunk_ = std::make_unique_for_overwrite<char[]>(kTlsChunk);
     stream_.async_read_some(asio::buffer(tls_chunk_.get(), kTlsChunk),
@@ -112,7 +117,8 @@ template <class Stream>
 void WsSession<Stream>::on_readable(boost::system::error_code ec) {
   if constexpr (kPlain<Stream>) {
     if (ec) return finish();
-    static thread_local std::unique_ptr<char[]> chunk = std::make_unique_for_overwrite<char[]>(kChunk);
+    static thread_local std::unique_ptr<char[]> chunk =
+        std::make_unique_for_overwrite<char[]>(kChunk);
     // A few reads at most, then back to the reactor, so one busy client cannot hold
     // the thread.
     for (int i = 0; i < 4; ++i) {
@@ -142,8 +148,9 @@ void WsSession<Stream>::on_message(bool text, std::string_view payload) {
   if (pending_close_) return;
   if (!text) {
     enqueue("", MessageKind::kNotice,
-            protocol::error_message(std::nullopt, ErrorCode::kValidationError, "Binary frames are not supported",
-                                    boost::json::object{{"expected", "text frame"}, {"received", "binary frame"}}));
+            protocol::error_message(
+                std::nullopt, ErrorCode::kValidationError, "Binary frames are not supported",
+                boost::json::object{{"expected", "text frame"}, {"received", "binary frame"}}));
   } else if (auto wait_ms = message_rate_.take(now)) {
     ctx_.metrics.record_rate_limited("messages_per_second");
     auto parsed = protocol::parse_request(payload);
@@ -151,7 +158,8 @@ void WsSession<Stream>::on_message(bool text, std::string_view payload) {
     if (auto* r = std::get_if<protocol::Request>(&parsed)) id = r->id;
     if (auto* e = std::get_if<protocol::RequestError>(&parsed)) id = e->request_id;
     enqueue(id.value_or(""), MessageKind::kNotice,
-            protocol::rate_limited_message(id, "messages_per_second", ctx_.options.max_messages_per_second, wait_ms));
+            protocol::rate_limited_message(id, "messages_per_second",
+                                           ctx_.options.max_messages_per_second, wait_ms));
   } else {
     ctx_.service->on_frame(this->shared_from_this(), payload);
   }
@@ -223,11 +231,13 @@ void WsSession<Stream>::write_frame(WsOpcode opcode, std::string payload) {
   write_started_ = SteadyClock::now();
   out_payload_ = std::move(payload);
   const std::size_t header = frame_header(opcode, out_payload_.size(), out_header_);
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_header_.data(), header), asio::buffer(out_payload_)};
-  asio::async_write(stream_, buffers,
-                    [self = this->shared_from_this(), opcode](boost::system::error_code ec, std::size_t) {
-                      self->on_written(ec, opcode);
-                    });
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_header_.data(), header),
+                                                  asio::buffer(out_payload_)};
+  asio::async_write(
+      stream_, buffers,
+      [self = this->shared_from_this(), opcode](boost::system::error_code ec, std::size_t) {
+        self->on_written(ec, opcode);
+      });
 }
 
 template <class Stream>
@@ -256,7 +266,8 @@ void WsSession<Stream>::on_written(boost::system::error_code ec, WsOpcode opcode
 
 template <class Stream>
 void WsSession<Stream>::wake() {
-  asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->check_deadlines(); });
+  asio::post(stream_.get_executor(),
+             [self = this->shared_from_this()] { self->check_deadlines(); });
 }
 
 template <class Stream>
@@ -267,7 +278,8 @@ void WsSession<Stream>::check_deadlines() {
     if (now >= close_deadline_) return finish();
   } else if (pending_close_) {
     // Waiting for queued messages to go out before the close frame.
-    if (writing_ && now - write_started_ >= kCloseTimeout) return finish();  // the client stopped reading
+    if (writing_ && now - write_started_ >= kCloseTimeout)
+      return finish();  // the client stopped reading
   } else {
     switch (heartbeat_.check(now)) {
       case Heartbeat::Due::kTokenExpired:
@@ -318,9 +330,10 @@ void WsSession<Stream>::request_close(unsigned short code, std::string reason, b
 
 template <class Stream>
 void WsSession<Stream>::close(unsigned short code, std::string reason) {
-  asio::post(stream_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
-    self->request_close(code, std::move(reason), false);
-  });
+  asio::post(stream_.get_executor(),
+             [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
+               self->request_close(code, std::move(reason), false);
+             });
 }
 
 // Closes the socket (which cancels what is pending) and leaves the registry.
@@ -371,11 +384,12 @@ void WsSession<Stream>::expect_queued(std::string_view id) {
 }
 
 template <class Stream>
-void WsSession<Stream>::deliver(std::string_view request_id, MessageKind kind, std::string message) {
-  asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), rid = std::string(request_id), kind,
-                                          m = std::move(message)]() mutable {
-    self->on_deliver(std::move(rid), kind, std::move(m));
-  });
+void WsSession<Stream>::deliver(std::string_view request_id, MessageKind kind,
+                                std::string message) {
+  asio::dispatch(
+      stream_.get_executor(),
+      [self = this->shared_from_this(), rid = std::string(request_id), kind,
+       m = std::move(message)]() mutable { self->on_deliver(std::move(rid), kind, std::move(m)); });
 }
 
 template <class Stream>
@@ -393,7 +407,8 @@ void WsSession<Stream>::on_deliver(std::string request_id, MessageKind kind, std
 }
 
 template <class Stream>
-void WsSession<Stream>::enqueue(const std::string& request_id, MessageKind kind, std::string message) {
+void WsSession<Stream>::enqueue(const std::string& request_id, MessageKind kind,
+                                std::string message) {
   switch (queue_.push(request_id, kind, std::move(message))) {
     case OutboundQueue::Push::kCoalesced:
       ctx_.metrics.progress_coalesced++;

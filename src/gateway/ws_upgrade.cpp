@@ -22,15 +22,17 @@ asio::awaitable<bool> answer_upgrade(Stream& stream, const HttpRequest& req) {
   timeouts.idle_timeout = websocket::stream_base::none();
   timeouts.keep_alive_pings = false;
   ws.set_option(timeouts);
-  ws.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "streamer/" STREAMER_VERSION); }));
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(beast::http::field::server, "streamer/" STREAMER_VERSION);
+  }));
   auto [ec] = co_await ws.async_accept(req, asio::as_tuple(asio::use_awaitable));
   co_return !ec;
 }
 
 template <class SessionStream>
 void start_session(SessionStream&& stream, Upgrade& up, GatewayContext& ctx) {
-  auto session = std::make_shared<WsSession<SessionStream>>(std::move(stream), ctx, std::move(up.remote_ip));
+  auto session =
+      std::make_shared<WsSession<SessionStream>>(std::move(stream), ctx, std::move(up.remote_ip));
   session->start(std::move(up.token), std::move(up.refusal), std::move(up.early));
 }
 

@@ -15,7 +15,7 @@
 namespace streamer {
 
 struct Upgrade {
-  HttpRequest req;                     // the upgrade request (dropped once answered)
+  HttpRequest req;  // the upgrade request (dropped once answered)
   std::string remote_ip;
   std::optional<VerifiedToken> token;  // set when the client is admitted
   std::optional<Refusal> refusal;      // set when it is not
@@ -24,8 +24,9 @@ struct Upgrade {
 
 // Answers the upgrade on `stream` and starts the session; completes once the answer is
 // written (the session then runs on its own). On a failed handshake, just returns.
-boost::asio::awaitable<void> upgrade_websocket(boost::beast::tcp_stream stream, Upgrade up, GatewayContext& ctx);
-boost::asio::awaitable<void> upgrade_websocket(boost::beast::ssl_stream<boost::beast::tcp_stream> stream, Upgrade up,
+boost::asio::awaitable<void> upgrade_websocket(boost::beast::tcp_stream stream, Upgrade up,
                                                GatewayContext& ctx);
+boost::asio::awaitable<void> upgrade_websocket(
+    boost::beast::ssl_stream<boost::beast::tcp_stream> stream, Upgrade up, GatewayContext& ctx);
 
 }  // namespace streamer
