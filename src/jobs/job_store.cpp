@@ -22,11 +22,18 @@ std::optional<JobStatus> job_status_from_string(std::string_view text) noexcept 
 JobStore::RoundResult JobStore::commit_round(const Round& round) {
   RoundResult out;
   out.finished = finish_batch(round.worker_id, round.finishes);
+  out.claimed = acquire_batch(round.worker_id, round.lease_ttl, round.max_claims);  // runnable before the round
   out.submitted = submit_batch(round.submits);
-  if (round.max_claims > 0) {
-    out.claimed = acquire_batch(round.worker_id, round.lease_ttl, round.max_claims);
-    if (out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup();
+  if (out.claimed.size() < round.max_claims) {
+    // Then the new jobs, in order (they are the oldest runnable ones now).
+    for (auto& lease : acquire_batch(round.worker_id, round.lease_ttl, round.max_claims - out.claimed.size())) {
+      for (auto& s : out.submitted) {
+        if (s.created && s.record.job_id == lease.record.job_id) s.record = lease.record;
+      }
+      out.claimed.push_back(std::move(lease));
+    }
   }
+  if (round.max_claims > 0 && out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup();
   return out;
 }
 

@@ -160,9 +160,10 @@ class JobStore {
   }
 
   // One group commit of everything a worker pool's store thread gathered: `finishes`
-  // (as finish_batch with `worker_id`), then `submits` (as submit_batch), then up to
-  // `max_claims` claims (as acquire_batch, so just-submitted jobs can be claimed in the
-  // same write). One transaction where the backend can: all of it or none is durable.
+  // (as finish_batch with `worker_id`), `submits` (as submit_batch) and up to
+  // `max_claims` claims (as acquire_batch): jobs runnable before the round first, then
+  // this round's new jobs in order, whose `submitted` record then shows them leased.
+  // One transaction where the backend can: all of it or none is durable.
   struct Round {
     std::vector<FinishItem> finishes;
     std::vector<NewJob> submits;

@@ -98,8 +98,10 @@ TYPED_TEST(JobStoreContract, RoundFinishesThenSubmitsThenClaimsOldestFirst) {
   EXPECT_EQ(r.finished, (std::vector<bool>{true, false}));
   ASSERT_EQ(r.submitted.size(), 3u);
   EXPECT_TRUE(r.submitted[0].created);
-  EXPECT_EQ(r.submitted[0].record.status, JobStatus::kQueued);
+  EXPECT_EQ(r.submitted[0].record.status, JobStatus::kRunning);  // claimed in the same round
+  EXPECT_EQ(r.submitted[0].record.attempts, 1);
   EXPECT_EQ(r.submitted[0].record.key.request_id, "new1");
+  EXPECT_EQ(r.submitted[2].record.status, JobStatus::kQueued);  // no claims left for it
   EXPECT_FALSE(r.submitted[1].created);
   EXPECT_EQ(r.submitted[1].record.key.request_id, "old");
   ASSERT_EQ(r.claimed.size(), 2u);  // the released one first, then the oldest new one
@@ -111,6 +113,10 @@ TYPED_TEST(JobStoreContract, RoundFinishesThenSubmitsThenClaimsOldestFirst) {
   EXPECT_FALSE(r.next_wakeup);  // claims were capped: more may be runnable
   EXPECT_EQ(this->store->find({"t1", "u1", "running"})->outcome_json, "done");
   EXPECT_EQ(this->store->find({"t1", "u1", "new2"})->status, JobStatus::kQueued);
+  EXPECT_EQ(this->store->find({"t1", "u1", "new1"})->status, JobStatus::kRunning);
+  // The round's leases are real: the lease holder can finish, nobody else can take it.
+  EXPECT_FALSE(this->store->acquire_batch("other", 10s, 5).empty());  // only new2
+  EXPECT_TRUE(this->store->finish(r.claimed[1].record.job_id, "pool", JobStatus::kSucceeded, "ok"));
 }
 
 TYPED_TEST(JobStoreContract, RoundWithShortClaimsReportsTheNextWakeup) {

@@ -73,6 +73,10 @@ class SqliteJobStore::Statement {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
   }
+  Statement& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
   // Steps once; true when a row is available.
   bool step() {
     int rc = sqlite3_step(stmt_);
@@ -168,10 +172,10 @@ SubmitResult SqliteJobStore::submit(const NewJob& job) {
 
 template <class Fn>
 auto SqliteJobStore::in_transaction(Fn&& fn) {
-  exec("BEGIN IMMEDIATE");
+  Statement(*this, "BEGIN IMMEDIATE").step();
   try {
     auto result = fn();
-    exec("COMMIT");
+    Statement(*this, "COMMIT").step();
     return result;
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -202,11 +206,20 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
   return in_transaction([&] {
     RoundResult out;
     out.finished = finish_all_locked(round.worker_id, round.finishes);
-    out.submitted = submit_all_locked(round.submits);
-    if (round.max_claims > 0) {
-      out.claimed = acquire_locked(round.worker_id, round.lease_ttl, round.max_claims);
-      if (out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup_locked();
+    // Jobs runnable before this round go first; then new ones, inserted already leased
+    // (one write per job instead of an insert and a claim) while claims remain.
+    out.claimed = acquire_locked(round.worker_id, round.lease_ttl, round.max_claims);
+    out.submitted.reserve(round.submits.size());
+    const auto lease_until = from_ms(now_ms() + round.lease_ttl.count());
+    for (const auto& job : round.submits) {
+      if (out.claimed.size() < round.max_claims) {
+        out.submitted.push_back(submit_locked(job, Lease{{}, round.worker_id, lease_until}));
+        if (out.submitted.back().created) out.claimed.push_back({out.submitted.back().record, round.worker_id, lease_until});
+      } else {
+        out.submitted.push_back(submit_locked(job));
+      }
     }
+    if (round.max_claims > 0 && out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup_locked();
     return out;
   });
 }
@@ -225,16 +238,21 @@ std::vector<bool> SqliteJobStore::finish_all_locked(std::string_view worker_id, 
   return out;
 }
 
-SubmitResult SqliteJobStore::submit_locked(const NewJob& job) {
+SubmitResult SqliteJobStore::submit_locked(const NewJob& job, const std::optional<Lease>& lease) {
   const auto now = now_ms();
   Statement ins(*this,
                 "INSERT INTO jobs(tenant_id, user_id, request_id, action, payload, trace_id, "
-                "max_attempts, available_at, created_at, updated_at) "
-                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?8) "
+                "max_attempts, available_at, created_at, updated_at, status, attempts, lease_owner, lease_until) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?8,?9,?9,?10,?11) "
                 "ON CONFLICT(tenant_id, user_id, request_id) DO NOTHING");
   ins.bind(1, job.key.tenant_id).bind(2, job.key.user_id).bind(3, job.key.request_id);
   ins.bind(4, job.action).bind(5, job.payload_json).bind(6, job.trace_id);
   ins.bind(7, static_cast<std::int64_t>(job.max_attempts)).bind(8, now);
+  if (lease) {  // status running, first attempt (?9 = 1 for both)
+    ins.bind(9, std::int64_t{1}).bind(10, lease->worker_id).bind(11, to_ms(lease->lease_until));
+  } else {
+    ins.bind(9, std::int64_t{0}).bind_null(10).bind_null(11);
+  }
   ins.step();
   if (ins.changes() == 0) {  // the key exists: answer with that job
     auto existing = find_locked(job.key);
@@ -251,6 +269,10 @@ SubmitResult SqliteJobStore::submit_locked(const NewJob& job) {
   r.trace_id = job.trace_id;
   r.max_attempts = job.max_attempts;
   r.created_at = r.updated_at = from_ms(now);
+  if (lease) {
+    r.status = JobStatus::kRunning;
+    r.attempts = 1;
+  }
   return out;
 }
 

@@ -53,7 +53,9 @@ class SqliteJobStore final : public JobStore {
  private:
   class Statement;
   std::optional<JobRecord> find_locked(const JobKey& key);
-  SubmitResult submit_locked(const NewJob& job);
+  // Inserts the job unless its key exists; with `lease`, inserted already leased (running,
+  // first attempt) to lease->worker_id until lease->lease_until.
+  SubmitResult submit_locked(const NewJob& job, const std::optional<Lease>& lease = std::nullopt);
   std::vector<SubmitResult> submit_all_locked(const std::vector<NewJob>& jobs);
   std::vector<bool> finish_all_locked(std::string_view worker_id, const std::vector<FinishItem>& items);
   void save_progress_locked(std::string_view job_id, std::string_view worker_id, std::string_view progress_json);
