@@ -1,5 +1,5 @@
 // State shared by every connection of one gateway: options, limits, the service to
-// hand frames to, and the registry of live WebSocket sessions (for drain).
+// hand frames to, and the registry of live WebSocket sessions (drain, heartbeats).
 #pragma once
 
 #include <atomic>
