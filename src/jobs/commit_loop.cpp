@@ -63,13 +63,15 @@ void CommitLoop::check_store(SystemTime at) {
 }
 
 void CommitLoop::capacity_changed() {
-  bool wake;
+  // Called after every job, so no lock unless there is something to claim. Both flags
+  // are seq_cst: either this sees store_may_have_work_ set and wakes the loop, or the
+  // loop, which sets it before checking its wait condition, sees capacity_grew_.
+  capacity_grew_ = true;
+  if (!store_may_have_work_) return;
   {
-    std::lock_guard lock(mutex_);
-    capacity_grew_ = true;
-    wake = store_may_have_work_;
+    std::lock_guard lock(mutex_);  // the loop is waiting, or will see capacity_grew_
   }
-  if (wake) cv_.notify_one();
+  cv_.notify_one();
 }
 
 void CommitLoop::run() {
@@ -88,21 +90,25 @@ void CommitLoop::run() {
     std::vector<Finish> finishes;
     submits.swap(submits_);
     finishes.swap(finishes_);
-    const bool look = store_may_have_work_ || !submits.empty();
+    const bool look_in_store = store_may_have_work_;
     capacity_grew_ = false;
     lock.unlock();
-    const std::size_t want = look ? claims_.capacity() : 0;
-    if (!submits.empty() || !finishes.empty() || want > 0) write_round(submits, finishes, want);
+    const std::size_t want = look_in_store || !submits.empty() ? claims_.capacity() : 0;
+    if (!submits.empty() || !finishes.empty() || (look_in_store && want > 0)) {
+      write_round(submits, finishes, want, look_in_store);
+    }
     lock.lock();
   }
   stopped_ = true;
 }
 
-void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want) {
+void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want,
+                             bool look_in_store) {
   JobStore::Round round;
   round.worker_id = options_.worker_id;
   round.lease_ttl = options_.lease_ttl;
   round.max_claims = want;
+  round.claim_runnable = look_in_store;
   round.finishes.reserve(finishes.size());
   for (auto& f : finishes) round.finishes.push_back(std::move(f.item));
   round.submits.reserve(submits.size());
@@ -129,18 +135,16 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
   if (claimed > 0) claims_.deliver(std::move(result.claimed));
 
   std::lock_guard lock(mutex_);
-  if (!written) {
-    store_may_have_work_ = true;
-  } else if (want > 0 && claimed < want) {
+  if (!written || (claimed == want && (want > 0 || created))) {
+    store_may_have_work_ = true;  // failed, or claims were capped, or new jobs went unclaimed
+  } else if (look_in_store && want > 0) {
     // Everything runnable was claimed: look again when the next job becomes runnable.
     store_may_have_work_ = false;
     if (result.next_wakeup) {
       auto in = std::chrono::duration_cast<Clock::duration>(*result.next_wakeup - std::chrono::system_clock::now());
       look_at_ = std::min(look_at_, Clock::now() + in + std::chrono::milliseconds(1));
     }
-  } else if (want > 0 || created) {
-    store_may_have_work_ = true;  // claims were capped, or new jobs went unclaimed
-  }
+  }  // else only this round's new jobs were claimed, all of them: nothing else changed
 }
 
 }  // namespace streamer

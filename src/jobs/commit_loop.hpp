@@ -9,6 +9,7 @@
 // `queued` and published outcomes always describe stored state.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -67,9 +68,11 @@ class CommitLoop {
     FinishDone done;
   };
   void run();
-  // Writes one round claiming up to `want` jobs, runs its callbacks, and notes what the
-  // store said about what else is runnable (a short claim: nothing until next_wakeup).
-  void write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want);
+  // Writes one round claiming up to `want` jobs (among those already in the store too
+  // if `look_in_store`, else only new ones), runs its callbacks, and notes what the store
+  // said about what else is runnable (a short claim: nothing until next_wakeup).
+  void write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want,
+                   bool look_in_store);
 
   JobStore& store_;
   const Options options_;
@@ -79,8 +82,9 @@ class CommitLoop {
   std::condition_variable cv_;
   std::vector<Submit> submits_;
   std::vector<Finish> finishes_;
-  bool store_may_have_work_ = true;  // runnable jobs may be in the store, unclaimed
-  bool capacity_grew_ = false;
+  // Written under mutex_; read without it by capacity_changed() (see there).
+  std::atomic<bool> store_may_have_work_{true};  // runnable jobs may be in the store, unclaimed
+  std::atomic<bool> capacity_grew_{false};
   Clock::time_point look_at_{};      // look at the store then, whatever happens
   bool stop_ = false;
   bool stopped_ = false;

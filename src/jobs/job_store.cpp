@@ -22,7 +22,7 @@ std::optional<JobStatus> job_status_from_string(std::string_view text) noexcept 
 JobStore::RoundResult JobStore::commit_round(const Round& round) {
   RoundResult out;
   out.finished = finish_batch(round.worker_id, round.finishes);
-  out.claimed = acquire_batch(round.worker_id, round.lease_ttl, round.max_claims);  // runnable before the round
+  if (round.claim_runnable) out.claimed = acquire_batch(round.worker_id, round.lease_ttl, round.max_claims);
   out.submitted = submit_batch(round.submits);
   if (out.claimed.size() < round.max_claims) {
     // Then the new jobs, in order (they are the oldest runnable ones now).
@@ -33,7 +33,9 @@ JobStore::RoundResult JobStore::commit_round(const Round& round) {
       out.claimed.push_back(std::move(lease));
     }
   }
-  if (round.max_claims > 0 && out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup();
+  if (round.claim_runnable && round.max_claims > 0 && out.claimed.size() < round.max_claims) {
+    out.next_wakeup = next_wakeup();
+  }
   return out;
 }
 

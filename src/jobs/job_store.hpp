@@ -170,12 +170,17 @@ class JobStore {
     std::string worker_id;
     std::chrono::milliseconds lease_ttl{};
     std::size_t max_claims = 0;
+    // false: the caller knows that nothing in the store was runnable before this round
+    // (a hint that saves looking: the backend may then claim only the round's new jobs),
+    // and next_wakeup is not computed.
+    bool claim_runnable = true;
   };
   struct RoundResult {
     std::vector<bool> finished;           // per finishes[i]
     std::vector<SubmitResult> submitted;  // per submits[i]
     std::vector<Lease> claimed;
-    // When fewer than max_claims (> 0) were claimed: next_wakeup() after the round.
+    // When claim_runnable and fewer than max_claims (> 0) were claimed: next_wakeup()
+    // after the round.
     std::optional<SystemTime> next_wakeup;
   };
   virtual RoundResult commit_round(const Round& round);

@@ -142,6 +142,20 @@ TYPED_TEST(JobStoreContract, RoundWithShortClaimsReportsTheNextWakeup) {
   EXPECT_FALSE(none.next_wakeup);
 }
 
+TYPED_TEST(JobStoreContract, RoundThatNeedNotLookClaimsItsNewJobs) {
+  JobStore::Round round;
+  round.worker_id = "pool";
+  round.lease_ttl = 10s;
+  round.max_claims = 1;
+  round.claim_runnable = false;  // nothing was runnable
+  round.submits = {this->job("a"), this->job("b")};
+  auto r = this->store->commit_round(round);
+  ASSERT_EQ(r.claimed.size(), 1u);
+  EXPECT_EQ(r.claimed[0].record.key.request_id, "a");
+  EXPECT_FALSE(r.next_wakeup);
+  EXPECT_EQ(this->store->find({"t1", "u1", "b"})->status, JobStatus::kQueued);
+}
+
 TYPED_TEST(JobStoreContract, FindIsScopedToTheKey) {
   this->store->submit(this->job("r1"));
   EXPECT_TRUE(this->store->find({"t1", "u1", "r1"}));

@@ -208,7 +208,7 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
     out.finished = finish_all_locked(round.worker_id, round.finishes);
     // Jobs runnable before this round go first; then new ones, inserted already leased
     // (one write per job instead of an insert and a claim) while claims remain.
-    out.claimed = acquire_locked(round.worker_id, round.lease_ttl, round.max_claims);
+    if (round.claim_runnable) out.claimed = acquire_locked(round.worker_id, round.lease_ttl, round.max_claims);
     out.submitted.reserve(round.submits.size());
     const auto lease_until = from_ms(now_ms() + round.lease_ttl.count());
     for (const auto& job : round.submits) {
@@ -219,7 +219,9 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
         out.submitted.push_back(submit_locked(job));
       }
     }
-    if (round.max_claims > 0 && out.claimed.size() < round.max_claims) out.next_wakeup = next_wakeup_locked();
+    if (round.claim_runnable && round.max_claims > 0 && out.claimed.size() < round.max_claims) {
+      out.next_wakeup = next_wakeup_locked();
+    }
     return out;
   });
 }

@@ -34,7 +34,7 @@ struct WorkerPoolOptions {
   std::chrono::milliseconds lease_ttl{10'000};    // a dead worker's job re-runs after this
   std::chrono::milliseconds progress_interval{100};
   std::chrono::milliseconds idle_poll{1'000};     // longest time between looks at the store
-  std::size_t claims_per_free_worker = 8;         // jobs claimed ahead per free worker (run back to back)
+  std::size_t claims_per_free_worker = 32;        // jobs claimed ahead per free worker (run back to back)
   std::chrono::microseconds stall_after{500};     // then a queued job gets another worker
   RetryPolicy retry;
   bool fault_injection = false;                   // honour payload.time_limit_ms (tests only)
