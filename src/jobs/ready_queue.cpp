@@ -58,6 +58,20 @@ std::vector<Lease> ReadyQueue::take_older_than(Clock::duration age) {
   return out;
 }
 
+std::vector<Lease> ReadyQueue::take_if(const std::function<bool(const Lease&)>& pred) {
+  std::vector<Lease> out;
+  std::lock_guard lock(mutex_);
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (pred(it->lease)) {
+      out.push_back(std::move(it->lease));
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
 std::size_t ReadyQueue::capacity(std::size_t per_free_worker) const {
   std::lock_guard lock(mutex_);
   if (stopped_) return 0;

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -47,6 +48,9 @@ class ReadyQueue {
   // Removes and returns queued jobs that have waited longer than `age` (their leases
   // would lapse while they wait: they go back to the store).
   std::vector<Lease> take_older_than(Clock::duration age);
+
+  // Removes and returns the queued jobs for which `pred` holds (e.g. one being cancelled).
+  std::vector<Lease> take_if(const std::function<bool(const Lease&)>& pred);
 
   // How many more jobs are worth claiming now: `per_free_worker` for each worker not
   // running a job, minus those already queued (0 when none, or when stopped).

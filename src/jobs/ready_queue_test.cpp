@@ -73,6 +73,18 @@ TEST(ReadyQueue, AJobStuckBehindASlowOneGetsAnotherWorker) {
   EXPECT_TRUE(helper_ran);
 }
 
+TEST(ReadyQueue, MatchingJobsCanBeTakenOut) {
+  ReadyQueue q(1, 500us);
+  q.push(leases({"a", "b", "c"}));
+  auto taken = q.take_if([](const Lease& l) { return l.record.job_id == "b"; });
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].record.job_id, "b");
+  EXPECT_EQ(q.take(0)->record.job_id, "a");
+  q.done(0);
+  EXPECT_EQ(q.take(0)->record.job_id, "c");
+  q.done(0);
+}
+
 TEST(ReadyQueue, OldJobsCanBeTakenBackAndStopReturnsTheRest) {
   ReadyQueue q(1, 500us);
   q.push(leases({"old"}));

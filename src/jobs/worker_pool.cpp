@@ -267,6 +267,14 @@ void WorkerPool::run_job(Lease lease) {
 }
 
 bool WorkerPool::cancel_local(const JobKey& key) {
+  // Claimed but not started yet: it ends here without running.
+  bool found = false;
+  for (auto& lease : ready_.take_if([&](const Lease& l) { return l.record.key == key; })) {
+    auto unstarted = std::make_shared<ActiveJob>();
+    unstarted->lease = std::move(lease);
+    conclude(unstarted, JobStatus::kCancelled, cancelled_message(key.request_id));
+    found = true;
+  }
   std::shared_ptr<ActiveJob> job;
   {
     std::lock_guard lock(active_mutex_);
@@ -274,7 +282,7 @@ bool WorkerPool::cancel_local(const JobKey& key) {
       if (j->key() == key) job = j;
     }
   }
-  if (!job) return false;
+  if (!job) return found;
   job->cancel.cancel(CancelToken::Reason::kCancelled);
   conclude(job, JobStatus::kCancelled, cancelled_message(key.request_id));
   return true;

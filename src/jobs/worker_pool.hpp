@@ -57,8 +57,9 @@ class WorkerPool {
   void submit(NewJob job, CommitLoop::SubmitDone done);
   // Jobs may have been added to the store by someone else: look for runnable ones now.
   void notify();
-  // A cancel was recorded in the store for a job that may be running here: stop it now
-  // and record CANCELLED. Returns true if the job was running in this process.
+  // A cancel was recorded in the store for a job that may be running (or claimed and
+  // waiting to start) here: stop it now and record CANCELLED. Returns true if the job
+  // was found in this process.
   bool cancel_local(const JobKey& key);
   // Drain: stop leasing, ask running handlers to stop (kShutdown), give their jobs back
   // to the queue, and join the threads (waiting at most `grace` for handlers).

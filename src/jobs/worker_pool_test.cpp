@@ -139,6 +139,23 @@ TEST_F(WorkerPoolTest, SubmitThroughThePoolIsStoredBeforeItIsAnsweredThenRuns) {
   EXPECT_EQ(store.find(key)->status, JobStatus::kSucceeded);
 }
 
+TEST_F(WorkerPoolTest, CancelEndsAJobClaimedButNotStarted) {
+  // Three jobs claimed in one round for two free workers: "behind" waits in the ready
+  // queue while both workers wait in their handlers.
+  auto sink = std::make_shared<WaitingSink>();
+  hub.subscribe({"t", "u", "behind"}, sink);
+  for (auto id : {"w1", "w2"}) store.submit(NewJob{{"t", "u", id}, "scripted", R"({"mode":"wait"})", "", 3});
+  store.submit(NewJob{{"t", "u", "behind"}, "scripted", R"({"mode":"ok"})", "", 3});
+  pool->notify();
+  for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(pool->running(), 2u);
+  ASSERT_EQ(store.request_cancel({"t", "u", "behind"}, "unused"), CancelOutcome::kCancelRequested);
+  EXPECT_TRUE(pool->cancel_local({"t", "u", "behind"}));
+  EXPECT_EQ(sink->wait(1s).at("error").at("code").as_string(), "CANCELLED");
+  EXPECT_EQ(store.find({"t", "u", "behind"})->status, JobStatus::kCancelled);
+  EXPECT_TRUE(sink->progress.empty());  // it never ran
+}
+
 TEST_F(WorkerPoolTest, DrainGivesRunningAndUnstartedJobsBackWithTheirAttemptRefunded) {
   for (auto id : {"w1", "w2", "w3"}) submit(id, {{"mode", "wait"}});  // 2 workers: one waits
   for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(5ms);
