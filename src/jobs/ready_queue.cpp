@@ -44,7 +44,13 @@ void ReadyQueue::done(std::size_t worker) {
 void ReadyQueue::rebalance() {
   const auto now = Clock::now();
   std::lock_guard lock(mutex_);
-  if (!queue_.empty() && now - queue_.front().since > stall_after_ && !someone_free_soon(now)) wake_one();
+  // Every job that has waited past stall_after gets a worker of its own (long jobs
+  // arriving in a burst must not start one per call): the queue is FIFO, so they are
+  // the first ones.
+  std::size_t stalled = 0;
+  while (stalled < queue_.size() && now - queue_[stalled].since > stall_after_) ++stalled;
+  if (stalled > 0 && someone_free_soon(now)) --stalled;  // that one is taken care of
+  for (; stalled > 0 && sleeping_ > wake_tokens_; --stalled) wake_one();
 }
 
 std::vector<Lease> ReadyQueue::take_older_than(Clock::duration age) {

@@ -41,7 +41,7 @@ class ReadyQueue {
   // The job that worker `worker` took has ended.
   void done(std::size_t worker);
 
-  // Wakes a worker if the oldest queued job has waited longer than stall_after behind
+  // Wakes a worker for each queued job that has waited longer than stall_after behind
   // running jobs. Call periodically.
   void rebalance();
 

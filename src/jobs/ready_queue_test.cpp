@@ -73,6 +73,26 @@ TEST(ReadyQueue, AJobStuckBehindASlowOneGetsAnotherWorker) {
   EXPECT_TRUE(helper_ran);
 }
 
+TEST(ReadyQueue, EveryStalledJobGetsAWorker) {
+  ReadyQueue q(4, 1ms);
+  std::atomic<int> started{0};
+  std::vector<std::thread> sleepers;
+  for (std::size_t i = 1; i < 4; ++i) {
+    sleepers.emplace_back([&, i] {
+      if (q.take(i)) ++started;
+    });
+  }
+  std::this_thread::sleep_for(20ms);  // workers 1-3 sleep
+  q.push(leases({"a", "b", "c", "d"}));  // worker 0 (this thread) is awake: no wake
+  auto a = q.take(0);                    // ... and "runs" a long job
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(started, 0);
+  q.rebalance();  // b, c and d have all waited too long: three workers at once
+  for (auto& t : sleepers) t.join();
+  EXPECT_EQ(started, 3);
+  q.done(0);
+}
+
 TEST(ReadyQueue, MatchingJobsCanBeTakenOut) {
   ReadyQueue q(1, 500us);
   q.push(leases({"a", "b", "c"}));
