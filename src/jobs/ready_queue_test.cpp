@@ -23,7 +23,7 @@ std::vector<Lease> leases(std::initializer_list<const char*> ids) {
 
 TEST(ReadyQueue, OneAwakeWorkerRunsQueuedJobsInOrder) {
   ReadyQueue q(2, 500us);
-  EXPECT_TRUE(q.push(leases({"a", "b"})).empty());
+  EXPECT_TRUE(q.push_all(leases({"a", "b"})).empty());
   EXPECT_EQ(q.take(0)->record.job_id, "a");
   q.done(0);
   EXPECT_EQ(q.take(0)->record.job_id, "b");
@@ -33,7 +33,7 @@ TEST(ReadyQueue, OneAwakeWorkerRunsQueuedJobsInOrder) {
 TEST(ReadyQueue, CapacityCountsFreeWorkersMinusQueued) {
   ReadyQueue q(3, 500us);
   EXPECT_EQ(q.capacity(4), 12u);
-  q.push(leases({"a", "b"}));
+  q.push_all(leases({"a", "b"}));
   EXPECT_EQ(q.capacity(4), 10u);
   auto a = q.take(0);
   EXPECT_EQ(q.capacity(4), 7u);  // 2 free workers × 4 − 1 queued
@@ -49,7 +49,7 @@ TEST(ReadyQueue, ASleepingWorkerIsWokenWhenNobodyElseCanTakeTheJob) {
     got = l && l->record.job_id == "x";
   });
   std::this_thread::sleep_for(20ms);  // the worker is asleep in take()
-  q.push(leases({"x"}));
+  q.push_all(leases({"x"}));
   worker.join();
   EXPECT_TRUE(got);
 }
@@ -62,9 +62,9 @@ TEST(ReadyQueue, AJobStuckBehindASlowOneGetsAnotherWorker) {
     helper_ran = l && l->record.job_id == "next";
   });
   std::this_thread::sleep_for(20ms);  // worker 1 sleeps in take()
-  q.push(leases({"slow"}));           // worker 0 (this thread) is awake and free: no wake
+  q.push_all(leases({"slow"}));           // worker 0 (this thread) is awake and free: no wake
   auto slow = q.take(0);
-  q.push(leases({"next"}));           // worker 0 just started: it may be back soon
+  q.push_all(leases({"next"}));           // worker 0 just started: it may be back soon
   std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(helper_ran);
   q.rebalance();  // "next" has waited past stall_after behind a slow job: wake worker 1
@@ -83,7 +83,7 @@ TEST(ReadyQueue, EveryStalledJobGetsAWorker) {
     });
   }
   std::this_thread::sleep_for(20ms);  // workers 1-3 sleep
-  q.push(leases({"a", "b", "c", "d"}));  // worker 0 (this thread) is awake: no wake
+  q.push_all(leases({"a", "b", "c", "d"}));  // worker 0 (this thread) is awake: no wake
   auto a = q.take(0);                    // ... and "runs" a long job
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(started, 0);
@@ -95,7 +95,7 @@ TEST(ReadyQueue, EveryStalledJobGetsAWorker) {
 
 TEST(ReadyQueue, MatchingJobsCanBeTakenOut) {
   ReadyQueue q(1, 500us);
-  q.push(leases({"a", "b", "c"}));
+  q.push_all(leases({"a", "b", "c"}));
   auto taken = q.take_if([](const Lease& l) { return l.record.job_id == "b"; });
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(taken[0].record.job_id, "b");
@@ -107,9 +107,9 @@ TEST(ReadyQueue, MatchingJobsCanBeTakenOut) {
 
 TEST(ReadyQueue, OldJobsCanBeTakenBackAndStopReturnsTheRest) {
   ReadyQueue q(1, 500us);
-  q.push(leases({"old"}));
+  q.push_all(leases({"old"}));
   std::this_thread::sleep_for(10ms);
-  q.push(leases({"new"}));
+  q.push_all(leases({"new"}));
   auto old = q.take_older_than(5ms);
   ASSERT_EQ(old.size(), 1u);
   EXPECT_EQ(old[0].record.job_id, "old");
@@ -117,7 +117,7 @@ TEST(ReadyQueue, OldJobsCanBeTakenBackAndStopReturnsTheRest) {
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].record.job_id, "new");
   EXPECT_FALSE(q.take(0));
-  EXPECT_EQ(q.push(leases({"late"})).size(), 1u);  // refused after stop
+  EXPECT_EQ(q.push_all(leases({"late"})).size(), 1u);  // refused after stop
   EXPECT_EQ(q.capacity(4), 0u);
 }
 

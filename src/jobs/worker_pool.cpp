@@ -70,7 +70,7 @@ WorkerPool::WorkerPool(JobStore& store, EventHub& hub, const HandlerRegistry& re
       commits_(store, {options_.instance_id, options_.lease_ttl, options_.idle_poll},
                {[this] { return stopping_.load() ? 0 : ready_.capacity(options_.claims_per_free_worker); },
                 [this](std::vector<Lease> leases) {
-                  give_back(ready_.push(std::move(leases)), "not started before shutdown");
+                  give_back(ready_.push_all(std::move(leases)), "not started before shutdown");
                 }}) {}
 
 WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(0)); }
