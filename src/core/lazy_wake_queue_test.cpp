@@ -2,13 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
+#include <string>
 #include <thread>
 
 namespace streamer {
 namespace {
 
 using namespace std::chrono_literals;
+// Items stand for jobs or tasks; strings make the assertions readable.
+using Queue = LazyWakeQueue<std::string>;
+using Items = std::vector<std::string>;
 
 TEST(LazyWakeQueue, HandsItemsOutInOrderAndTracksRunning) {
   LazyWakeQueue<int> q(2, 500us);
@@ -36,41 +41,95 @@ TEST(LazyWakeQueue, CloseLetsConsumersFinishTheQueueThenReturnsNothing) {
   EXPECT_EQ(q.capacity(1), 0U);
 }
 
-TEST(LazyWakeQueue, StopReturnsWhatWasNeverTakenAndWakesSleepers) {
-  LazyWakeQueue<int> q(1, 500us);  // the one consumer is asleep: a push must wake it
-  auto sleeper = std::async(std::launch::async, [&] { return q.take(0); });
-  std::this_thread::sleep_for(20ms);  // let it block
-  q.push(4);
-  EXPECT_EQ(sleeper.get(), 4);
-  q.push(5);
-  q.push(6);
-  EXPECT_EQ(q.stop(), (std::vector<int>{5, 6}));
-  EXPECT_EQ(q.take(0), std::nullopt);
-}
-
-TEST(LazyWakeQueue, TakeOlderThanRemovesOnlyItemsThatWaitedThatLong) {
-  LazyWakeQueue<int> q(1, 500us);
-  q.push(1);
-  std::this_thread::sleep_for(30ms);
-  q.push(2);
-  EXPECT_EQ(q.take_older_than(20ms), std::vector<int>{1});
-  EXPECT_EQ(q.size(), 1U);
-}
-
-TEST(LazyWakeQueue, ItemBehindAStuckConsumerIsTakenByAnotherAfterRebalance) {
-  LazyWakeQueue<int> q(2, 200us);
-  std::promise<int> second;
-  std::thread b([&] { second.set_value(q.take(1).value_or(-1)); });
-  std::this_thread::sleep_for(20ms);  // b is asleep in take()
-  q.push(1);
-  EXPECT_EQ(q.take(0), 1);  // this thread is consumer 0, and now "stuck" in item 1
-  q.push(2);                // queued behind it; b may or may not be woken yet
-  auto got = second.get_future();
-  for (int i = 0; i < 500 && got.wait_for(1ms) != std::future_status::ready; ++i) q.rebalance();
-  ASSERT_EQ(got.wait_for(0ms), std::future_status::ready);
-  EXPECT_EQ(got.get(), 2);
-  b.join();
+TEST(LazyWakeQueue, CapacityCountsFreeWorkersMinusQueued) {
+  Queue q(3, 500us);
+  EXPECT_EQ(q.capacity(4), 12u);
+  q.push_all(Items{"a", "b"});
+  EXPECT_EQ(q.capacity(4), 10u);
+  auto a = q.take(0);
+  EXPECT_EQ(q.capacity(4), 7u);  // 2 free workers × 4 − 1 queued
   q.done(0);
+  EXPECT_EQ(q.capacity(4), 11u);
+}
+
+TEST(LazyWakeQueue, ASleepingWorkerIsWokenWhenNobodyElseCanTakeTheJob) {
+  Queue q(1, 500us);
+  std::atomic<bool> got{false};
+  std::thread worker([&] {
+    auto l = q.take(0);
+    got = l == "x";
+  });
+  std::this_thread::sleep_for(20ms);  // the worker is asleep in take()
+  q.push_all(Items{"x"});
+  worker.join();
+  EXPECT_TRUE(got);
+}
+
+TEST(LazyWakeQueue, AJobStuckBehindASlowOneGetsAnotherWorker) {
+  Queue q(2, 1ms);
+  std::atomic<bool> helper_ran{false};
+  std::thread helper([&] {
+    auto l = q.take(1);
+    helper_ran = l == "next";
+  });
+  std::this_thread::sleep_for(20ms);  // worker 1 sleeps in take()
+  q.push_all(Items{"slow"});          // worker 0 (this thread) is awake and free: no wake
+  auto slow = q.take(0);
+  q.push_all(Items{"next"});  // worker 0 just started: it may be back soon
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(helper_ran);
+  q.rebalance();  // "next" has waited past stall_after behind a slow job: wake worker 1
+  helper.join();
+  q.done(0);
+  EXPECT_TRUE(helper_ran);
+}
+
+TEST(LazyWakeQueue, EveryStalledJobGetsAWorker) {
+  Queue q(4, 1ms);
+  std::atomic<int> started{0};
+  std::vector<std::thread> sleepers;
+  for (std::size_t i = 1; i < 4; ++i) {
+    sleepers.emplace_back([&, i] {
+      if (q.take(i)) ++started;
+    });
+  }
+  std::this_thread::sleep_for(20ms);      // workers 1-3 sleep
+  q.push_all(Items{"a", "b", "c", "d"});  // worker 0 (this thread) is awake: no wake
+  auto a = q.take(0);                     // ... and "runs" a long job
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(started, 0);
+  q.rebalance();  // b, c and d have all waited too long: three workers at once
+  for (auto& t : sleepers) t.join();
+  EXPECT_EQ(started, 3);
+  q.done(0);
+}
+
+TEST(LazyWakeQueue, MatchingJobsCanBeTakenOut) {
+  Queue q(1, 500us);
+  q.push_all(Items{"a", "b", "c"});
+  auto taken = q.take_if([](const std::string& s) { return s == "b"; });
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0], "b");
+  EXPECT_EQ(q.take(0), "a");
+  q.done(0);
+  EXPECT_EQ(q.take(0), "c");
+  q.done(0);
+}
+
+TEST(LazyWakeQueue, OldJobsCanBeTakenBackAndStopReturnsTheRest) {
+  Queue q(1, 500us);
+  q.push_all(Items{"old"});
+  std::this_thread::sleep_for(10ms);
+  q.push_all(Items{"new"});
+  auto old = q.take_older_than(5ms);
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0], "old");
+  auto rest = q.stop();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0], "new");
+  EXPECT_FALSE(q.take(0));
+  EXPECT_EQ(q.push_all(Items{"late"}).size(), 1u);  // refused after stop
+  EXPECT_EQ(q.capacity(4), 0u);
 }
 
 }  // namespace

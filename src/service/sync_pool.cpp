@@ -11,8 +11,9 @@ namespace streamer {
 
 SyncPool::SyncPool(int threads, std::chrono::microseconds stall_after)
     : queue_(static_cast<std::size_t>(std::max(1, threads)), stall_after) {
-  for (std::size_t i = 0; i < static_cast<std::size_t>(std::max(1, threads)); ++i)
-    threads_.emplace_back([this, i] { thread_main(i); });
+  threads_.resize(static_cast<std::size_t>(std::max(1, threads)));
+  for (std::size_t i = 0; i < threads_.size(); ++i)
+    threads_[i] = std::thread([this, i] { thread_main(i); });
 }
 
 SyncPool::~SyncPool() { join(); }
