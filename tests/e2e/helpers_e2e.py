@@ -115,6 +115,18 @@ async def until_terminal(ws, rid, timeout=30.0, others=None):
     return await recv_for(ws, rid, is_terminal, timeout, others)
 
 
+async def snapshot_when_waiting_for_retry(ws, rid, tries=50) -> dict:
+    """Polls `subscribe` for `rid` (every 0.1 s, at most `tries` times) until its first
+    attempt has failed and it is queued for the retry; returns the last snapshot, which
+    the caller asserts on."""
+    for _ in range(tries):
+        snap = assert_success(await call(ws, "s", "subscribe", {"request_id": rid}), "s")
+        if snap["attempts"] == 1 and snap["status"] == "queued":
+            break
+        await asyncio.sleep(0.1)
+    return snap
+
+
 async def collect_terminals(ws, rids, timeout=60.0):
     """Reads until every id in rids has a result/error. Returns (all msgs by id)."""
     want = set(rids)

@@ -12,7 +12,7 @@ import pytest
 
 from helpers_e2e import (RawWs, assert_error, assert_queued, assert_success, call, collect_terminals,
                          connect, expect_close, is_number, parse_iso_z, recv, recv_for, request, request_id_of,
-                         rss_kb, until_terminal)
+                         rss_kb, snapshot_when_waiting_for_retry, until_terminal)
 
 FI = "--enable-fault-injection"
 
@@ -660,11 +660,7 @@ async def test_cancel_while_waiting_for_a_retry(start_server):
     s = start_server(FI, "--retry-base-ms", "5000")
     async with connect(s.ws_url(s.token())) as ws:
         assert_queued(await call(ws, "wait-retry", "delay", {"duration_ms": 10, "fail_attempts": 1}), "wait-retry")
-        for _ in range(50):
-            snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "wait-retry"}), "s")
-            if snap["attempts"] == 1 and snap["status"] == "queued":
-                break
-            await asyncio.sleep(0.1)
+        snap = await snapshot_when_waiting_for_retry(ws, "wait-retry")
         assert snap["status"] == "queued", snap
         t0 = time.monotonic()
         resp = await call(ws, "c", "cancel", {"request_id": "wait-retry"})

@@ -9,7 +9,7 @@ import json
 import time
 
 from helpers_e2e import (assert_error, assert_queued, assert_success, call, collect_terminals,
-                         connect, recv_for, request, until_terminal)
+                         connect, recv_for, request, snapshot_when_waiting_for_retry, until_terminal)
 
 USER = ("durable-user", "durable-tenant")
 # A short lease so that a crashed process's jobs re-run quickly (default 10 s).
@@ -164,11 +164,7 @@ async def test_crash_during_retry_backoff_then_retry_succeeds(start_server):
     async with connect(s.ws_url(s.token(*USER))) as ws:
         assert_queued(await call(ws, "backoff", "delay", {"duration_ms": 10, "fail_attempts": 1}), "backoff")
         # Wait until attempt 1 has failed and the request waits for its retry.
-        for _ in range(50):
-            snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "backoff"}), "s")
-            if snap["attempts"] == 1 and snap["status"] == "queued":
-                break
-            await asyncio.sleep(0.1)
+        snap = await snapshot_when_waiting_for_retry(ws, "backoff")
         assert snap["attempts"] == 1 and snap["status"] == "queued", snap
         s.kill()
     s2 = start_server(*flags, data_dir=s.data_dir)
