@@ -5,6 +5,8 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 # Release keeps CI builds fast; use BUILD_TYPE=RelWithDebInfo for profiling.
 BUILD_TYPE ?= Release
+# ccache (if installed) shares compiled objects between work trees under the same parent.
+export CCACHE_BASEDIR ?= $(abspath $(CURDIR)/..)
 
 .PHONY: all setup build run test test-cpp test-e2e test-sdk-python test-sdk-typescript format tidy clean
 
