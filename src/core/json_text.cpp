@@ -1,7 +1,9 @@
 #include "core/json_text.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <vector>
 
 namespace streamer {
 namespace json = boost::json;
@@ -42,7 +44,53 @@ void append_number(std::string& out, T v) {
   out.append(buf, end);
 }
 
+bool plain_key(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  return true;
+}
+
+// True when `value` holds a non-finite number; then `path` gets the segments leading
+// to it, innermost first.
+bool collect_non_finite(const json::value& value, std::vector<std::string>& path) {
+  switch (value.kind()) {
+    case json::kind::double_:
+      return !std::isfinite(value.get_double());
+    case json::kind::array: {
+      const auto& arr = value.get_array();
+      for (std::size_t i = 0; i < arr.size(); ++i) {
+        if (collect_non_finite(arr[i], path)) {
+          path.push_back("[" + std::to_string(i) + "]");
+          return true;
+        }
+      }
+      return false;
+    }
+    case json::kind::object:
+      for (const auto& kv : value.get_object()) {
+        if (collect_non_finite(kv.value(), path)) {
+          path.push_back(plain_key(kv.key()) ? "." + std::string(kv.key())
+                                             : "[" + json_quoted(kv.key()) + "]");
+          return true;
+        }
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+std::optional<std::string> find_non_finite_number(const json::value& value, std::string_view root) {
+  std::vector<std::string> segments;
+  if (!collect_non_finite(value, segments)) return std::nullopt;
+  std::string path(root);
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) path += *it;
+  if (path.starts_with('.')) path.erase(0, 1);
+  return path;
+}
 
 void append_json_text(std::string& out, const json::value& value) {
   switch (value.kind()) {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace streamer {
 
@@ -13,5 +15,15 @@ std::string to_json_text(const boost::json::value& value);
 void append_json_text(std::string& out, const boost::json::value& value);
 // `text` as a JSON string literal, quotes included (for hand-built log lines).
 std::string json_quoted(std::string_view text);
+
+// The path of the first number in `value` that is not a finite double, or nullopt
+// when every number is finite. Boost.JSON reads a number beyond the double range
+// (1e400, a 400-digit integer) as ±infinity and a zero with such an exponent (0e400)
+// as NaN, without an error; callers refuse those rather than pass on a changed value.
+// The path starts at `root` and names keys as `.key` (or `["key"]` when the key is
+// not plain [A-Za-z0-9_-]) and array items as `[i]`: `payload.rows[3].x`. Recurses
+// once per nesting level.
+std::optional<std::string> find_non_finite_number(const boost::json::value& value,
+                                                  std::string_view root);
 
 }  // namespace streamer

@@ -23,6 +23,21 @@ TEST(JsonText, RoundTripsThroughTheParser) {
   EXPECT_EQ(json::parse(to_json_text(v)), v);
 }
 
+TEST(JsonText, FindsTheFirstNonFiniteNumberAndItsPath) {
+  EXPECT_FALSE(find_non_finite_number(json::parse(R"({"a":[1,2.5,-3e300],"b":null})"), "payload"));
+  json::object o;
+  o["ok"] = 1.5;
+  o["list"] = json::array{1, json::object{{"x.y", -std::numeric_limits<double>::infinity()}}};
+  EXPECT_EQ(find_non_finite_number(o, "payload"), R"(payload.list[1]["x.y"])");
+  EXPECT_EQ(find_non_finite_number(json::value(std::numeric_limits<double>::quiet_NaN()), "v"),
+            "v");
+  EXPECT_EQ(find_non_finite_number(json::array{1, std::numeric_limits<double>::infinity()}, ""),
+            "[1]");
+  EXPECT_EQ(
+      find_non_finite_number(json::object{{"k", std::numeric_limits<double>::infinity()}}, ""),
+      "k");
+}
+
 TEST(JsonText, EscapesControlCharacters) {
   EXPECT_EQ(to_json_text(json::value("a\x01" "b")), R"("a\u0001b")");
   EXPECT_EQ(to_json_text(json::value("tab\there")), R"("tab\there")");

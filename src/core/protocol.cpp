@@ -79,6 +79,14 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
                    id->empty() ? "empty string" : "longer string");
   }
 
+  // Every action gets numbers as the client wrote them or not at all: a number the
+  // parser turned into ±infinity or NaN (see find_non_finite_number) is refused here.
+  if (auto path = find_non_finite_number(root, "")) {
+    return invalid(
+        id, "Number out of range: numbers must be finite and within ±1.7976931348623157e308", *path,
+        "a finite number within ±1.7976931348623157e308", "a number beyond the range of a double");
+  }
+
   auto action_it = obj.find("action");
   if (action_it == obj.end()) return invalid(id, "Missing action", "action", "string", "missing");
   if (!action_it->value().is_string()) {

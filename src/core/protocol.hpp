@@ -34,7 +34,9 @@ struct RequestError {
 };
 
 // Parses one text frame. Never throws; depth and size are bounded by the parser's
-// options, so hostile input costs at most O(frame size).
+// options, so hostile input costs at most O(frame size). A number anywhere in the
+// frame that does not fit a double (1e400, -1e400, 0e400) is a VALIDATION_ERROR whose
+// details.field is its JSON path (`payload.a[2]`): no number reaches a handler changed.
 std::variant<Request, RequestError> parse_request(std::string_view frame);
 
 // --- outgoing envelopes (serialized JSON text) ------------------------------------

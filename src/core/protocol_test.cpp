@@ -69,6 +69,44 @@ TEST(ParseRequest, DeepNestingIsRejectedNotCrashing) {
   EXPECT_EQ(e.message, "Malformed JSON");
 }
 
+TEST(ParseRequest, NumbersBeyondTheDoubleRangeAreRefusedWithTheirPath) {
+  struct Case {
+    const char* frame;
+    const char* field;
+  };
+  for (auto [frame, field] : {
+           Case{R"({"id":"n1","action":"echo","payload":{"x":1e400}})", "payload.x"},
+           Case{R"({"id":"n1","action":"echo","payload":{"x":-1e400}})", "payload.x"},
+           Case{R"({"id":"n1","action":"echo","payload":{"a":[1,{"b c":[2,1.8e308]}]}})",
+                R"(payload.a[1]["b c"][1])"},
+           Case{R"({"id":"n1","action":"echo","payload":{"z":0e400}})",
+                "payload.z"},  // NaN from the parser
+           Case{R"({"id":"n1","action":"echo","metadata":{"n":1e999}})", "metadata.n"},
+       }) {
+    auto e = expect_error(frame);
+    EXPECT_EQ(e.code, ErrorCode::kValidationError) << frame;
+    ASSERT_TRUE(e.request_id) << frame;
+    EXPECT_EQ(*e.request_id, "n1");
+    EXPECT_EQ(e.details.at("field").as_string(), field) << frame;
+  }
+  // A 400-digit integer overflows to infinity too.
+  auto e = expect_error(R"({"id":"n2","action":"echo","payload":{"big":1)" + std::string(400, '0') +
+                        "}}");
+  EXPECT_EQ(e.details.at("field").as_string(), "payload.big");
+}
+
+TEST(ParseRequest, HugeButFiniteNumbersAndBigIntegersPass) {
+  auto r = parse_request(
+      R"({"id":"n3","action":"echo","payload":{"max":1.7976931348623157e308,"big":18446744073709551616,)"
+      R"("u":18446744073709551615,"tiny":1e-400}})");
+  ASSERT_TRUE(std::holds_alternative<Request>(r));
+  const auto& p = std::get<Request>(r).payload;
+  EXPECT_DOUBLE_EQ(p.at("max").as_double(), 1.7976931348623157e308);
+  EXPECT_DOUBLE_EQ(p.at("big").as_double(), 18446744073709551616.0);  // beyond uint64: a double
+  EXPECT_EQ(p.at("u").as_uint64(), 18446744073709551615ULL);
+  EXPECT_EQ(p.at("tiny").as_double(), 0.0);  // rounds to the nearest double, like any decimal
+}
+
 TEST(Envelopes, SuccessResponseMatchesSeed) {
   auto v = json::parse(success_response("r1", json::object{{"status", "healthy"}}, 0.25));
   EXPECT_EQ(v.at("type").as_string(), "response");
