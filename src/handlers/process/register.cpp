@@ -5,9 +5,10 @@
 
 namespace streamer {
 
-void register_process_handlers(HandlerRegistry& registry) {
+void register_process_handlers(HandlerRegistry& registry,
+                               const process::StreamLimits& stream_limits) {
   registry.add(std::make_unique<process::ProcessDataHandler>());
-  registry.add(std::make_unique<process::StreamAppendHandler>());
+  registry.add(std::make_unique<process::StreamAppendHandler>(stream_limits));
 }
 
 }  // namespace streamer

@@ -3,17 +3,22 @@
 #pragma once
 
 #include "core/handler.hpp"
+#include "handlers/process/stream_store.hpp"
 
 namespace streamer::process {
 
 class StreamAppendHandler : public Handler {
  public:
-  StreamAppendHandler();  // sync, permission "write"
+  explicit StreamAppendHandler(StreamLimits limits = {});  // sync, permission "write"
   // {stream_id, records:[{...}]}: see validate_append_payload().
   void validate(const boost::json::object& payload) const override;
   // Stores the records durably (one SQLite transaction, synchronous=FULL) and
-  // returns {stream_id, appended, total_records}.
+  // returns {stream_id, appended, total_records}. VALIDATION_ERROR when the stream or
+  // the tenant's quota (limits.max_bytes_per_tenant) is full: see StreamStore::append.
   HandlerResult run(const boost::json::object& payload, JobContext& ctx) override;
+
+ private:
+  StreamLimits limits_;
 };
 
 }  // namespace streamer::process

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace streamer::process {
 namespace {
@@ -52,6 +54,40 @@ std::size_t count_in(sqlite3* db, std::string_view tenant, std::string_view stre
   bind_text(s.get(), 2, stream);
   if (sqlite3_step(s.get()) != SQLITE_ROW) throw db_error(db, "stream count");
   return static_cast<std::size_t>(sqlite3_column_int64(s.get(), 0));
+}
+
+bool has_usage_table(sqlite3* db) {
+  auto s =
+      prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stream_usage'");
+  const int rc = sqlite3_step(s.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) throw db_error(db, "stream store");
+  return rc == SQLITE_ROW;
+}
+
+// Bytes the tenant's records take, from the usage table kept with every append.
+std::uint64_t usage_in(sqlite3* db, std::string_view tenant) {
+  auto s = prepare(db, "SELECT bytes FROM stream_usage WHERE tenant_id = ?");
+  bind_text(s.get(), 1, tenant);
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return 0;
+  if (rc != SQLITE_ROW) throw db_error(db, "stream usage");
+  return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
+}
+
+HandlerError quota_exceeded(std::uint64_t limit, std::uint64_t used, std::uint64_t adding) {
+  boost::json::object details;
+  details["field"] = "records";
+  details["expected"] =
+      "at most " + std::to_string(limit) + " bytes of records across the tenant's streams";
+  details["received"] =
+      std::to_string(used) + " bytes stored + " + std::to_string(adding) + " bytes appended";
+  details["limit"] = "stream_bytes_per_tenant";
+  details["limit_value"] = limit;
+  details["used_bytes"] = used;
+  details["append_bytes"] = adding;
+  return HandlerError(ErrorCode::kValidationError,
+                      "The tenant's streams are full: this append would exceed their storage quota",
+                      std::move(details));
 }
 
 HandlerError invalid(std::string_view field, std::string_view expected, const boost::json::value& got,
@@ -106,11 +142,38 @@ StreamStore::StreamStore(std::filesystem::path file, StreamLimits limits) : file
        " seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, stream_id TEXT NOT NULL,"
        " record TEXT NOT NULL, appended_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));"
        "CREATE INDEX IF NOT EXISTS stream_records_key ON stream_records(tenant_id, stream_id, seq);");
+  // Per-tenant usage, kept in the same transaction as every append. A database from
+  // before this table gets it filled from the records once, under the write lock.
+  if (has_usage_table(db.get())) return;
+  exec(db.get(), "BEGIN IMMEDIATE");
+  try {
+    if (!has_usage_table(db.get())) {  // no other process created it meanwhile
+      exec(db.get(),
+           "CREATE TABLE stream_usage (tenant_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL,"
+           " records INTEGER NOT NULL);"
+           "INSERT INTO stream_usage(tenant_id, bytes, records)"
+           " SELECT tenant_id, SUM(length(CAST(record AS BLOB))), COUNT(*) FROM stream_records "
+           "GROUP BY tenant_id;");
+    }
+    exec(db.get(), "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 std::size_t StreamStore::append(std::string_view tenant, std::string_view stream, const boost::json::array& records) {
   auto db = open(file_);
   exec(db.get(), "PRAGMA synchronous=FULL");
+  std::vector<std::string> texts;
+  texts.reserve(records.size());
+  std::uint64_t adding = 0;
+  for (const auto& r : records) {
+    texts.push_back(boost::json::serialize(r));
+    adding += texts.back().size();
+  }
+  // The write lock is taken before anything is read, so the counts checked below are
+  // the ones the insert extends: no other append can interleave.
   exec(db.get(), "BEGIN IMMEDIATE");
   try {
     std::size_t before = count_in(db.get(), tenant, stream);
@@ -118,20 +181,38 @@ std::size_t StreamStore::append(std::string_view tenant, std::string_view stream
       throw HandlerError::validation("records", "at most " + std::to_string(limits_.max_records_per_stream) +
                                      " records per stream", boost::json::string(std::to_string(before + records.size())),
                                      "the stream is full");
+    const std::uint64_t used = usage_in(db.get(), tenant);
+    if (used + adding > limits_.max_bytes_per_tenant)
+      throw quota_exceeded(limits_.max_bytes_per_tenant, used, adding);
     auto ins = prepare(db.get(), "INSERT INTO stream_records(tenant_id, stream_id, record) VALUES(?,?,?)");
-    for (const auto& r : records) {
+    for (const auto& text : texts) {
       bind_text(ins.get(), 1, tenant);
       bind_text(ins.get(), 2, stream);
-      bind_text(ins.get(), 3, boost::json::serialize(r));
+      bind_text(ins.get(), 3, text);
       if (sqlite3_step(ins.get()) != SQLITE_DONE) throw db_error(db.get(), "stream append");
       sqlite3_reset(ins.get());
     }
+    auto usage = prepare(db.get(),
+                         "INSERT INTO stream_usage(tenant_id, bytes, records) VALUES(?, ?, ?)"
+                         " ON CONFLICT(tenant_id) DO UPDATE SET bytes = bytes + excluded.bytes,"
+                         " records = records + excluded.records");
+    bind_text(usage.get(), 1, tenant);
+    sqlite3_bind_int64(usage.get(), 2, static_cast<sqlite3_int64>(adding));
+    sqlite3_bind_int64(usage.get(), 3, static_cast<sqlite3_int64>(records.size()));
+    if (sqlite3_step(usage.get()) != SQLITE_DONE) throw db_error(db.get(), "stream usage");
+    usage.reset();
+    ins.reset();
     exec(db.get(), "COMMIT");
     return before + records.size();
   } catch (...) {
     sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
+}
+
+std::uint64_t StreamStore::tenant_bytes(std::string_view tenant) {
+  auto db = open(file_);
+  return usage_in(db.get(), tenant);
 }
 
 std::size_t StreamStore::count(std::string_view tenant, std::string_view stream) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <string_view>
 
@@ -16,6 +17,9 @@ struct StreamLimits {
   std::size_t max_records_per_append = 10'000;
   std::size_t max_fields_per_record = 256;
   std::size_t max_records_per_stream = 10'000'000;
+  // Stored bytes (each record's JSON text) across all of one tenant's streams
+  // (--max-stream-bytes-per-tenant).
+  std::uint64_t max_bytes_per_tenant = 256ULL << 20;
 };
 
 // True when `id` is 1-128 characters of [A-Za-z0-9._:-].
@@ -33,8 +37,15 @@ class StreamStore {
 
   // Appends records atomically (one transaction), in order, after the stream's
   // existing records. Returns the stream's record count afterwards. Throws
-  // HandlerError(VALIDATION_ERROR) when the stream would exceed its limit.
+  // HandlerError(VALIDATION_ERROR) when the stream would exceed its record limit, or
+  // the tenant its byte quota (details.limit "stream_bytes_per_tenant", limit_value,
+  // used_bytes, append_bytes): nothing of a refused append is stored. The check and the
+  // write share one write transaction, so the quota is exact under concurrent appends
+  // from any number of threads or processes.
   std::size_t append(std::string_view tenant_id, std::string_view stream_id, const boost::json::array& records);
+
+  // Bytes stored across all of the tenant's streams (what the quota counts).
+  std::uint64_t tenant_bytes(std::string_view tenant_id);
 
   // Number of records in the stream (0 when it does not exist).
   std::size_t count(std::string_view tenant_id, std::string_view stream_id);
