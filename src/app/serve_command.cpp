@@ -86,7 +86,7 @@ struct Core {
     env.settings = c.handler_settings;
     register_builtin_handlers(registry, {.enable_delay = !c.disable_delay, .fault_injection = c.enable_fault_injection});
     register_report_handlers(registry);
-    register_process_handlers(registry);
+    register_process_handlers(registry, {.max_bytes_per_tenant = c.max_stream_bytes_per_tenant});
 
     WorkerPoolOptions w;
     w.workers = c.workers;
@@ -176,7 +176,8 @@ int run_serve(ServerConfig& c) {
   GatewayServer server(c.gateway, metrics, verifier);
   RequestService service(core.registry, core.store, core.hub, core.workers.get(), core.env, metrics,
                          server.io().get_executor(),
-                         RequestServiceOptions{c.sync_threads, c.gateway.max_concurrent_requests});
+                         RequestServiceOptions{c.sync_threads, c.gateway.max_concurrent_requests,
+                                               c.max_sync_per_connection});
   auto& ctx = server.context();
   ctx.service = &service;
   ctx.hooks.artifact = [&core](std::string_view target, const Identity* caller) {

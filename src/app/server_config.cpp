@@ -49,6 +49,10 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
 
   cmd.add_option("--workers", c.workers, "Async worker threads (default: cores)");
   cmd.add_option("--sync-threads", c.sync_threads, "Threads for sync handlers (default: cores, at least 2)");
+  cmd.add_option("--max-sync-per-connection", c.max_sync_per_connection,
+                 "Sync calls of one connection queued or running on the sync pool at once (the "
+                 "rest wait their turn)")
+      ->capture_default_str();
   cmd.add_option("--lease-ttl-ms", c.lease_ttl_ms, "Job lease; a dead worker's job re-runs after it")
       ->capture_default_str();
   cmd.add_option("--progress-interval-ms", c.progress_interval_ms, "Progress coalescing interval")
@@ -62,6 +66,9 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
   cmd.add_flag("--disable-delay", c.disable_delay, "Turn off the diagnostic `delay` handler");
   cmd.add_flag("--enable-fault-injection", c.enable_fault_injection,
                "Test-only payload fields (delay.fail_attempts, time_limit_ms, echo.spin_ms)");
+  cmd.add_option("--max-stream-bytes-per-tenant", c.max_stream_bytes_per_tenant,
+                 "Bytes of stream records one tenant may store across its streams (stream_append)")
+      ->capture_default_str();
   cmd.add_option("--artifact-secret", c.artifact_secret, "HMAC key for artifact URLs (default: random, kept in data dir)");
   cmd.add_option("--artifact-ttl", c.artifact_ttl_seconds, "Seconds an artifact URL stays valid")->capture_default_str();
   cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")->capture_default_str();
@@ -174,7 +181,8 @@ void finalize(ServerConfig& c) {
   }
   while (c.public_url.ends_with('/')) c.public_url.pop_back();
   if (c.gateway.max_connections_per_minute < 1 || c.gateway.max_messages_per_second < 1 ||
-      c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64) {
+      c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64 ||
+      c.max_sync_per_connection < 1) {
     throw std::invalid_argument("limits must be positive");
   }
   if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && c.jwt_jwks_file.empty()) {

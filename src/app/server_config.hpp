@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct ServerConfig {
   // Jobs
   int workers = 0;                       // 0: one per core
   int sync_threads = 0;                  // 0: one per core (at least 2)
+  int max_sync_per_connection = 2;       // one connection's sync calls on the pool at once
   int lease_ttl_ms = 10'000;
   int progress_interval_ms = 100;
   int result_ttl_seconds = 24 * 3600;
@@ -41,6 +43,7 @@ struct ServerConfig {
   bool sqlite_synchronous_full = false;
   bool disable_delay = false;
   bool enable_fault_injection = false;
+  std::uint64_t max_stream_bytes_per_tenant = 256ULL << 20;  // stream_append quota
 
   // Artifacts
   std::string artifact_secret;           // empty: a random key kept in <data-dir>/artifact.key

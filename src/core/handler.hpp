@@ -114,6 +114,18 @@ struct HandlerResult {
   bool success = true;
 };
 
+// Where a sync handler runs. kPool: on the shared sync thread pool, watched for its
+// time limit (the default; anything that touches disk, locks or the network).
+// kInline: on the I/O thread that read the request, at once, with no pool hop. Only
+// for handlers that never block and finish in microseconds whatever the payload
+// (health, echo): an inline handler holds up every other connection on that thread
+// while it runs, and its time limit cannot interrupt it. A run longer than
+// kInlineBudget is logged (rate-limited) and counted in
+// streamer_inline_overruns_total. Async handlers ignore it.
+enum class Execution { kPool, kInline };
+
+inline constexpr std::chrono::milliseconds kInlineBudget{5};
+
 // Static description of a handler, used by the router and the job runner.
 struct HandlerSpec {
   std::string name;                                 // the `action`
@@ -122,6 +134,7 @@ struct HandlerSpec {
   std::chrono::milliseconds time_limit{30'000};     // exceeded -> TIMEOUT
   int max_attempts = 3;                             // retryable failures, async only
   bool always_async = false;                        // async whatever the estimate
+  Execution execution = Execution::kPool;           // sync only: see Execution
 };
 
 inline constexpr std::chrono::milliseconds kSyncThreshold{5'000};
@@ -137,6 +150,8 @@ class Handler {
   bool is_async() const noexcept {
     return spec_.always_async || spec_.estimated_duration > kSyncThreshold;
   }
+  // A sync handler declared Execution::kInline.
+  bool runs_inline() const noexcept { return !is_async() && spec_.execution == Execution::kInline; }
 
   // Cheap, pure check of the payload, run before a request is accepted (and before
   // an async one is queued). Throw HandlerError (usually validation()) to reject.

@@ -71,6 +71,9 @@ std::string Metrics::render() const {
           "counter", progress_coalesced.load());
   counter("streamer_slow_client_closes_total", "Connections closed with 1013 because results overflowed.",
           "counter", slow_client_closes.load());
+  counter("streamer_inline_overruns_total",
+          "Inline (I/O-thread) handler runs longer than their 5 ms budget.", "counter",
+          inline_overruns.load());
   {
     std::shared_lock lock(actions_mutex_);
     out += "# HELP streamer_requests_total Requests by action and outcome.\n"

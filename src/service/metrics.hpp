@@ -28,6 +28,7 @@ class Metrics {
   std::atomic<std::uint64_t> bytes_out{0};
   std::atomic<std::uint64_t> progress_coalesced{0};
   std::atomic<std::uint64_t> slow_client_closes{0};
+  std::atomic<std::uint64_t> inline_overruns{0};  // inline handler runs over their budget
 
   // One request got its first answer: `outcome` is success, queued, or an error
   // code; latency is from frame received to answer handed to the connection.

@@ -8,6 +8,7 @@
 
 #include "core/json_text.hpp"
 #include "core/time_util.hpp"
+#include "service/sync_answer.hpp"
 
 namespace streamer {
 namespace json = boost::json;
@@ -15,11 +16,6 @@ namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-
-// The sync handlers' progress is not reported anywhere: they answer at once.
-struct DiscardProgress final : Progress {
-  void report(double, std::string_view, json::object) override {}
-};
 
 double since(SteadyClock::time_point t) { return seconds_between(t, SteadyClock::now()); }
 
@@ -70,7 +66,9 @@ RequestService::RequestService(const HandlerRegistry& registry, JobStore& store,
       metrics_(metrics),
       timers_(std::move(timers)),
       options_(options),
-      sync_pool_(options.sync_threads),
+      sync_pool_(options.sync_threads, std::chrono::microseconds(500),
+                 static_cast<std::size_t>(std::max(1, options.max_sync_per_connection))),
+      inline_budget_(kInlineBudget, std::chrono::seconds(10), metrics.inline_overruns),
       watchdog_(timers_) {
   arm_watchdog();
 }
@@ -200,6 +198,8 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std
   }
   if (handler->is_async()) {
     submit_async(conn, *handler, std::move(req), received);
+  } else if (handler->runs_inline()) {
+    run_inline(conn, *handler, req, received);
   } else {
     run_sync(conn, *handler, std::move(req), received);
   }
@@ -217,34 +217,39 @@ void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Han
     std::lock_guard lock(sync_mutex_);
     call->position = sync_inflight_.insert(sync_inflight_.end(), call);
   }
-  sync_pool_.post([this, call, &handler] {
-    if (call->answered.load()) return;
-    DiscardProgress progress;
-    JobContext ctx{call->conn->identity(), call->req.id, call->req.trace_id, 1, progress, call->cancel, env_};
-    std::string answer;
-    std::string_view outcome = "success";
-    try {
-      HandlerResult result = handler.run(call->req.payload, ctx);
-      answer = protocol::success_response(call->req.id, std::move(result.data), since(call->received));
-    } catch (const HandlerError& e) {
-      answer = protocol::error_message(call->req.id, e);
-      outcome = to_string(e.code());
-    } catch (const OperationCancelled&) {
-      return;  // only the time limit cancels a sync call, and it has answered
-    } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"handler_exception","action":{},"request_id":{},"error":{}}})",
-                    json_quoted(handler.spec().name), json_quoted(call->req.id), json_quoted(e.what()));
-      answer = protocol::error_message(call->req.id, ErrorCode::kInternalError, "Internal error");
-      outcome = "INTERNAL_ERROR";
-    }
+  // The connection is the owner of its share of the pool: its calls beyond that wait
+  // in its own FIFO (still holding their request slots and watched for their time
+  // limit), so one connection's burst cannot push other connections' calls back.
+  sync_pool_.post(conn.get(), [this, call, &handler] {
+    if (call->answered.load()) return;  // timed out while it waited
+    auto answer = run_sync_handler(handler, call->req, call->conn->identity(), call->cancel, env_,
+                                   call->received);
+    if (!answer) return;  // only the time limit cancels a sync call, and it has answered
     if (call->answered.exchange(true)) return;  // the watchdog answered TIMEOUT already
     {
       std::lock_guard lock(sync_mutex_);
       sync_inflight_.erase(call->position);
     }
-    call->conn->deliver(call->req.id, MessageKind::kReply, std::move(answer));
-    metrics_.record_request(handler.spec().name, outcome, since(call->received));
+    call->conn->deliver(call->req.id, MessageKind::kReply, std::move(answer->text));
+    metrics_.record_request(handler.spec().name, answer->outcome, since(call->received));
   });
+}
+
+void RequestService::run_inline(const std::shared_ptr<ClientConnection>& conn, Handler& handler,
+                                const protocol::Request& req, SteadyClock::time_point received) {
+  // No time limit can interrupt a run on this thread (the declaration promises
+  // microseconds); the budget check reports handlers that break the promise.
+  static const CancelToken never_cancelled;
+  const auto started = SteadyClock::now();
+  auto answer = run_sync_handler(handler, req, conn->identity(), never_cancelled, env_, received);
+  inline_budget_.check(handler.spec().name, SteadyClock::now() - started);
+  if (!answer) {  // cannot happen with a token nobody cancels; answer rather than leak the slot
+    answer =
+        SyncAnswer{protocol::error_message(req.id, ErrorCode::kInternalError, "Internal error"),
+                   "INTERNAL_ERROR"};
+  }
+  conn->deliver(req.id, MessageKind::kReply, std::move(answer->text));
+  metrics_.record_request(handler.spec().name, answer->outcome, since(received));
 }
 
 void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler,

@@ -1,7 +1,10 @@
 // The request service: everything between a decoded frame and the handlers, jobs and
 // store (Dragonfly's ServiceInterface seam). The gateway hands it frames; it answers
 // through ClientConnection::deliver. It never blocks the calling (I/O) thread: sync
-// handlers run on their own thread pool, store calls on a store executor.
+// handlers run on their own thread pool (each connection holding at most
+// max_sync_per_connection of its places), store calls on a store executor; only
+// handlers declared Execution::kInline (microseconds, never blocking) run on the
+// caller's thread.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -19,6 +22,7 @@
 #include "jobs/worker_pool.hpp"
 #include "router/handler_registry.hpp"
 #include "service/client_connection.hpp"
+#include "service/inline_budget.hpp"
 #include "service/metrics.hpp"
 #include "service/sync_pool.hpp"
 
@@ -27,6 +31,7 @@ namespace streamer {
 struct RequestServiceOptions {
   int sync_threads = 2;
   std::int64_t max_concurrent_requests = 10;  // for the RATE_LIMITED details
+  int max_sync_per_connection = 2;  // one connection's sync calls queued or running on the pool
 };
 
 class RequestService {
@@ -45,8 +50,13 @@ class RequestService {
   void drain();
 
  private:
+  // Runs `handler` on the sync pool, in `conn`'s share of it, under its time limit.
   void run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler, protocol::Request req,
                 std::chrono::steady_clock::time_point received);
+  // Runs an Execution::kInline handler on the calling (I/O) thread and answers at once;
+  // a run over kInlineBudget is reported by inline_budget_.
+  void run_inline(const std::shared_ptr<ClientConnection>& conn, Handler& handler,
+                  const protocol::Request& req, std::chrono::steady_clock::time_point received);
   void submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler, protocol::Request req,
                     std::chrono::steady_clock::time_point received);
   // Answers an async submission once the store has it (`stored`; nullptr: it could not
@@ -77,6 +87,7 @@ class RequestService {
   boost::asio::any_io_executor timers_;
   RequestServiceOptions options_;
   SyncPool sync_pool_;
+  InlineBudget inline_budget_;
   boost::asio::thread_pool store_pool_{1};
 
   // Sync calls in flight, watched for their time limit by one periodic timer.

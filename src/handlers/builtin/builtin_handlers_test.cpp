@@ -42,6 +42,16 @@ TEST(Health, AnswersTheSeedShape) {
   EXPECT_EQ(data.at("version").as_string(), STREAMER_VERSION);
 }
 
+TEST(Builtins, HealthAndEchoRunInlineButSpinningEchoTakesThePool) {
+  auto reg = registry_with({});
+  EXPECT_TRUE(reg.find("health")->runs_inline());
+  EXPECT_TRUE(reg.find("echo")->runs_inline());
+  EXPECT_FALSE(reg.find("delay")->runs_inline());
+  auto faulty = registry_with({.fault_injection = true});
+  EXPECT_TRUE(faulty.find("health")->runs_inline());
+  EXPECT_FALSE(faulty.find("echo")->runs_inline());  // spin_ms must not hold an I/O thread
+}
+
 TEST(Echo, ReturnsThePayload) {
   auto reg = registry_with({});
   Fixture f;

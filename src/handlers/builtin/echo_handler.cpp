@@ -7,7 +7,10 @@ EchoHandler::EchoHandler(bool fault_injection)
                           .estimated_duration = std::chrono::milliseconds(1),
                           .permission = "",
                           .time_limit = std::chrono::seconds(2),
-                          .max_attempts = 1}),
+                          .max_attempts = 1,
+                          // spin_ms is busy work: with fault injection on, echo must
+                          // not hold an I/O thread, so it takes the pool like any other.
+                          .execution = fault_injection ? Execution::kPool : Execution::kInline}),
       fault_injection_(fault_injection) {}
 
 HandlerResult EchoHandler::run(const boost::json::object& payload, JobContext& ctx) {

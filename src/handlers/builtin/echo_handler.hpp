@@ -1,6 +1,8 @@
-// `echo`: returns its payload as `data`. Sync, no permission needed. With fault
-// injection on, {"spin_ms": N} keeps the handler busy for N ms (checking its cancel
-// token) so tests can exercise sync time limits.
+// `echo`: returns its payload as `data`. Sync, no permission needed; inline (on the
+// I/O thread: a copy of a payload already bounded by the message size limit) unless
+// fault injection is on. With fault injection on, {"spin_ms": N} keeps the handler
+// busy for N ms (checking its cancel token) so tests can exercise sync time limits,
+// and echo runs on the sync pool.
 #pragma once
 
 #include "core/handler.hpp"

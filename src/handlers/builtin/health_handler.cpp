@@ -9,7 +9,8 @@ HealthHandler::HealthHandler()
                           .estimated_duration = std::chrono::milliseconds(10),
                           .permission = "",
                           .time_limit = std::chrono::seconds(5),
-                          .max_attempts = 1}) {}
+                          .max_attempts = 1,
+                          .execution = Execution::kInline}) {}
 
 HandlerResult HealthHandler::run(const boost::json::object&, JobContext&) {
   boost::json::object data;

@@ -1,4 +1,5 @@
-// `health`: the seed's health check. Sync, no permission needed.
+// `health`: the seed's health check. Sync and inline (runs on the I/O thread: it
+// only reads the clock), no permission needed.
 #pragma once
 
 #include "core/handler.hpp"
