@@ -117,14 +117,17 @@ struct HandlerResult {
 // Where a sync handler runs. kPool: on the shared sync thread pool, watched for its
 // time limit (the default; anything that touches disk, locks or the network).
 // kInline: on the I/O thread that read the request, at once, with no pool hop. Only
-// for handlers that never block and finish in microseconds whatever the payload
-// (health, echo): an inline handler holds up every other connection on that thread
-// while it runs, and its time limit cannot interrupt it. A run longer than
-// kInlineBudget is logged (rate-limited) and counted in
+// for handlers that never block and whose cost is at most linear in the payload, and
+// microseconds for a small one (health, echo): an inline handler holds up every other
+// connection on that thread while it runs, and its time limit cannot interrupt it.
+// A request larger than kInlineMaxFrameBytes still goes to the pool (a big payload
+// is not microseconds of work even when copying it is all a handler does). A run
+// longer than kInlineBudget is logged (rate-limited) and counted in
 // streamer_inline_overruns_total. Async handlers ignore it.
 enum class Execution { kPool, kInline };
 
 inline constexpr std::chrono::milliseconds kInlineBudget{5};
+inline constexpr std::size_t kInlineMaxFrameBytes = 64 * 1024;
 
 // Static description of a handler, used by the router and the job runner.
 struct HandlerSpec {
@@ -150,7 +153,8 @@ class Handler {
   bool is_async() const noexcept {
     return spec_.always_async || spec_.estimated_duration > kSyncThreshold;
   }
-  // A sync handler declared Execution::kInline.
+  // A sync handler declared Execution::kInline (a request of it runs inline when its
+  // frame is at most kInlineMaxFrameBytes).
   bool runs_inline() const noexcept { return !is_async() && spec_.execution == Execution::kInline; }
 
   // Cheap, pure check of the payload, run before a request is accepted (and before

@@ -198,7 +198,7 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std
   }
   if (handler->is_async()) {
     submit_async(conn, *handler, std::move(req), received);
-  } else if (handler->runs_inline()) {
+  } else if (handler->runs_inline() && frame.size() <= kInlineMaxFrameBytes) {
     run_inline(conn, *handler, req, received);
   } else {
     run_sync(conn, *handler, std::move(req), received);

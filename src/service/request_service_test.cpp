@@ -145,6 +145,14 @@ TEST_F(ServiceFixture, InlineHandlerAnswersOnTheCallersThreadEvenWhileThePoolIsB
   EXPECT_NE(pool->last_thread(), std::this_thread::get_id());
 }
 
+TEST_F(ServiceFixture, ALargeRequestOfAnInlineHandlerTakesThePool) {
+  auto conn = std::make_shared<RecordingConnection>();
+  const std::string big = R"({"blob":")" + std::string(kInlineMaxFrameBytes, 'x') + R"("})";
+  service->on_frame(conn, frame("q1", "quick", big));
+  EXPECT_EQ(conn->wait_for(1), std::vector<std::string>{"q1"});
+  EXPECT_NE(quick->last_thread(), std::this_thread::get_id());
+}
+
 TEST_F(ServiceFixture, AConnectionsBurstWaitsInItsOwnQueue) {
   auto burst = std::make_shared<RecordingConnection>();
   auto other = std::make_shared<RecordingConnection>();
