@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::table::{ColumnView, Values};
 use crate::writer::write_table;
@@ -26,7 +26,8 @@ pub struct StreamerParquetColumn {
 }
 
 /// See include/streamer_parquet.h. Returns 0 on success, 1 on a write or input error,
-/// 2 on an internal panic (both with a message in `error`).
+/// 2 on an internal panic (both with a message in `error`; a partly written file is
+/// removed by `write_table`).
 ///
 /// # Safety
 /// Every non-null pointer must be valid for the lengths the header states.
@@ -40,31 +41,32 @@ pub unsafe extern "C" fn streamer_parquet_write(
     error: *mut c_char,
     error_capacity: usize,
 ) -> i32 {
-    let mut target: Option<PathBuf> = None;
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
         if path.is_null() {
             return Err("path is null".into());
         }
-        let file = Path::new(OsStr::from_bytes(CStr::from_ptr(path).to_bytes())).to_path_buf();
+        let file = Path::new(OsStr::from_bytes(CStr::from_ptr(path).to_bytes()));
         let specs = slice(columns, column_count, "columns")?;
-        let table = specs.iter().map(|c| column_view(c, row_count)).collect::<Result<Vec<_>, _>>()?;
-        target = Some(file.clone());
-        write_table(&file, &table, row_count, row_group_rows)
+        let table = specs
+            .iter()
+            .map(|c| column_view(c, row_count))
+            .collect::<Result<Vec<_>, _>>()?;
+        write_table(file, &table, row_count, row_group_rows)
     }));
     let (code, message) = match outcome {
         Ok(Ok(())) => return 0,
         Ok(Err(message)) => (1, message),
         Err(panic) => (2, format!("internal error: {}", panic_message(&panic))),
     };
-    if let Some(file) = target {
-        let _ = std::fs::remove_file(file);
-    }
     copy_message(&message, error, error_capacity);
     code
 }
 
 /// A checked view of one C column of `rows` rows.
-unsafe fn column_view<'a>(c: &'a StreamerParquetColumn, rows: usize) -> Result<ColumnView<'a>, String> {
+unsafe fn column_view<'a>(
+    c: &'a StreamerParquetColumn,
+    rows: usize,
+) -> Result<ColumnView<'a>, String> {
     let name_bytes = slice(c.name as *const u8, c.name_len, "column name")?;
     let name = String::from_utf8_lossy(name_bytes).into_owned();
     let present = slice(c.present, rows, "present")?;
@@ -76,13 +78,21 @@ unsafe fn column_view<'a>(c: &'a StreamerParquetColumn, rows: usize) -> Result<C
             let lengths = slice(c.string_lengths, rows, "string_lengths")?;
             let mut text = Vec::with_capacity(rows);
             for r in 0..rows {
-                text.push(if present[r] == 0 { &[][..] } else { slice(data[r] as *const u8, lengths[r], "string")? });
+                text.push(if present[r] == 0 {
+                    &[][..]
+                } else {
+                    slice(data[r] as *const u8, lengths[r], "string")?
+                });
             }
             Values::Text(text)
         }
         other => return Err(format!("column {name}: unknown kind {other}")),
     };
-    Ok(ColumnView { name, present, values })
+    Ok(ColumnView {
+        name,
+        present,
+        values,
+    })
 }
 
 /// `len` elements at `ptr`; an empty slice when `len` is 0, an error for a null pointer.

@@ -17,11 +17,17 @@ pub struct ColumnView<'a> {
 impl ColumnView<'_> {
     /// Definition levels of rows `start..end`: 1 for a value, 0 for a null.
     pub fn definition_levels(&self, start: usize, end: usize) -> Vec<i16> {
-        self.present[start..end].iter().map(|&p| i16::from(p != 0)).collect()
+        self.present[start..end]
+            .iter()
+            .map(|&p| i16::from(p != 0))
+            .collect()
     }
 
     /// The present values of rows `start..end`, in row order.
     pub fn present_values<T: Copy>(&self, values: &[T], start: usize, end: usize) -> Vec<T> {
-        (start..end).filter(|&r| self.present[r] != 0).map(|r| values[r]).collect()
+        (start..end)
+            .filter(|&r| self.present[r] != 0)
+            .map(|r| values[r])
+            .collect()
     }
 }

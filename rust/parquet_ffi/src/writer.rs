@@ -15,13 +15,54 @@ use crate::table::{ColumnView, Values};
 
 /// Writes `rows` rows of `columns` to `path` (created or truncated) in row groups of
 /// at most `row_group_rows` rows (0: a single row group). Every column has `rows`
-/// entries. On error the file may be incomplete; the caller removes it.
-pub fn write_table(path: &Path, columns: &[ColumnView], rows: usize, row_group_rows: usize) -> Result<(), String> {
+/// entries. On error, or a panic, after the file was created, the file is removed; a
+/// file that could not be created is left as it was.
+pub fn write_table(
+    path: &Path,
+    columns: &[ColumnView],
+    rows: usize,
+    row_group_rows: usize,
+) -> Result<(), String> {
     let schema = schema(columns).map_err(|e| format!("schema: {e}"))?;
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    let mut writer = SerializedFileWriter::new(file, schema, Arc::new(props)).map_err(|e| e.to_string())?;
-    let group = if row_group_rows == 0 { rows.max(1) } else { row_group_rows };
+    let mut created = RemoveUnlessKept { path, keep: false };
+    write_file(file, schema, columns, rows, row_group_rows)?;
+    created.keep = true;
+    Ok(())
+}
+
+/// Removes the file at `path` when dropped (also while unwinding) unless `keep`.
+struct RemoveUnlessKept<'a> {
+    path: &'a Path,
+    keep: bool,
+}
+
+impl Drop for RemoveUnlessKept<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(self.path);
+        }
+    }
+}
+
+/// The Parquet content of `write_table`, into `file`.
+fn write_file(
+    file: File,
+    schema: TypePtr,
+    columns: &[ColumnView],
+    rows: usize,
+    row_group_rows: usize,
+) -> Result<(), String> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut writer =
+        SerializedFileWriter::new(file, schema, Arc::new(props)).map_err(|e| e.to_string())?;
+    let group = if row_group_rows == 0 {
+        rows.max(1)
+    } else {
+        row_group_rows
+    };
     let mut start = 0;
     while start < rows {
         let end = rows.min(start + group);
@@ -31,7 +72,8 @@ pub fn write_table(path: &Path, columns: &[ColumnView], rows: usize, row_group_r
                 .next_column()
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no column writer for {}", column.name))?;
-            write_rows(&mut column_writer, column, start, end).map_err(|e| format!("column {}: {e}", column.name))?;
+            write_rows(&mut column_writer, column, start, end)
+                .map_err(|e| format!("column {}: {e}", column.name))?;
             column_writer.close().map_err(|e| e.to_string())?;
         }
         row_group.close().map_err(|e| e.to_string())?;
@@ -56,21 +98,42 @@ fn schema(columns: &[ColumnView]) -> parquet::errors::Result<TypePtr> {
             .build()?;
         fields.push(Arc::new(field));
     }
-    Ok(Arc::new(Type::group_type_builder("schema").with_fields(fields).build()?))
+    Ok(Arc::new(
+        Type::group_type_builder("schema")
+            .with_fields(fields)
+            .build()?,
+    ))
 }
 
 /// Writes rows `start..end` of `column` into its chunk of the current row group.
-fn write_rows(out: &mut SerializedColumnWriter, column: &ColumnView, start: usize, end: usize) -> parquet::errors::Result<()> {
+fn write_rows(
+    out: &mut SerializedColumnWriter,
+    column: &ColumnView,
+    start: usize,
+    end: usize,
+) -> parquet::errors::Result<()> {
     let levels = column.definition_levels(start, end);
     match &column.values {
         Values::Int64(v) => {
-            out.typed::<Int64Type>().write_batch(&column.present_values(v, start, end), Some(&levels), None)?;
+            out.typed::<Int64Type>().write_batch(
+                &column.present_values(v, start, end),
+                Some(&levels),
+                None,
+            )?;
         }
         Values::Double(v) => {
-            out.typed::<DoubleType>().write_batch(&column.present_values(v, start, end), Some(&levels), None)?;
+            out.typed::<DoubleType>().write_batch(
+                &column.present_values(v, start, end),
+                Some(&levels),
+                None,
+            )?;
         }
         Values::Text(v) => {
-            out.typed::<ByteArrayType>().write_batch(&text_values(column, v, start, end), Some(&levels), None)?;
+            out.typed::<ByteArrayType>().write_batch(
+                &text_values(column, v, start, end),
+                Some(&levels),
+                None,
+            )?;
         }
     }
     Ok(())
@@ -88,7 +151,10 @@ fn text_values(column: &ColumnView, text: &[&[u8]], start: usize, end: usize) ->
         bounds.push((from, buffer.len()));
     }
     let shared = Bytes::from(buffer);
-    bounds.into_iter().map(|(from, to)| ByteArray::from(shared.slice(from..to))).collect()
+    bounds
+        .into_iter()
+        .map(|(from, to)| ByteArray::from(shared.slice(from..to)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -110,9 +176,21 @@ mod tests {
         let words = [&b"alpha"[..], "b\u{e9}ta".as_bytes(), b"", b"x,y"];
         let text: Vec<&[u8]> = (0..rows).map(|r| words[r % 4]).collect();
         let columns = [
-            ColumnView { name: "n".into(), present: &present, values: Values::Int64(&ints) },
-            ColumnView { name: "d".into(), present: &present, values: Values::Double(&doubles) },
-            ColumnView { name: "s".into(), present: &present, values: Values::Text(text.clone()) },
+            ColumnView {
+                name: "n".into(),
+                present: &present,
+                values: Values::Int64(&ints),
+            },
+            ColumnView {
+                name: "d".into(),
+                present: &present,
+                values: Values::Double(&doubles),
+            },
+            ColumnView {
+                name: "s".into(),
+                present: &present,
+                values: Values::Text(text.clone()),
+            },
         ];
         let path = temp_file("roundtrip.parquet");
         write_table(&path, &columns, rows, 128 * 1024).unwrap();
@@ -122,17 +200,27 @@ mod tests {
         assert_eq!(meta.file_metadata().num_rows(), rows as i64);
         assert_eq!(meta.num_row_groups(), 3);
         assert_eq!(meta.row_group(0).num_rows(), 128 * 1024);
-        assert_eq!(meta.row_group(0).column(0).compression(), Compression::SNAPPY);
+        assert_eq!(
+            meta.row_group(0).column(0).compression(),
+            Compression::SNAPPY
+        );
         let mut count = 0;
         for (r, row) in reader.get_row_iter(None).unwrap().enumerate() {
             let row = row.unwrap();
             let fields: Vec<&Field> = row.get_column_iter().map(|(_, f)| f).collect();
             if present[r] == 0 {
-                assert!(fields.iter().all(|f| matches!(f, Field::Null)), "row {r}: {row}");
+                assert!(
+                    fields.iter().all(|f| matches!(f, Field::Null)),
+                    "row {r}: {row}"
+                );
             } else {
                 assert_eq!(fields[0], &Field::Long(ints[r]), "row {r}");
                 assert_eq!(fields[1], &Field::Double(doubles[r]), "row {r}");
-                assert_eq!(fields[2], &Field::Str(String::from_utf8(text[r].to_vec()).unwrap()), "row {r}");
+                assert_eq!(
+                    fields[2],
+                    &Field::Str(String::from_utf8(text[r].to_vec()).unwrap()),
+                    "row {r}"
+                );
             }
             count += 1;
         }
@@ -142,12 +230,23 @@ mod tests {
 
     #[test]
     fn an_empty_table_is_a_valid_file_with_its_schema() {
-        let columns = [ColumnView { name: "n".into(), present: &[], values: Values::Int64(&[]) }];
+        let columns = [ColumnView {
+            name: "n".into(),
+            present: &[],
+            values: Values::Int64(&[]),
+        }];
         let path = temp_file("empty.parquet");
         write_table(&path, &columns, 0, 0).unwrap();
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
-        assert_eq!(reader.metadata().file_metadata().schema_descr().num_columns(), 1);
+        assert_eq!(
+            reader
+                .metadata()
+                .file_metadata()
+                .schema_descr()
+                .num_columns(),
+            1
+        );
         std::fs::remove_file(&path).unwrap();
     }
 
