@@ -138,6 +138,11 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def pytest_terminal_summary(terminalreporter):
+    if protocol_schema.checked_total:
+        terminalreporter.write_line(f"{protocol_schema.checked_total} server messages validated against docs/asyncapi.yaml")
+
+
 @pytest.fixture(autouse=True)
 def validate_every_message(monkeypatch, request):
     """Every message any test receives on a `websockets` connection is validated

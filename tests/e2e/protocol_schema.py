@@ -31,6 +31,8 @@ class SchemaViolation(AssertionError):
 # Every violation seen since the last clear(), also those a test caught and swallowed
 # (conftest fails the test with them afterwards). Appended from reader threads too.
 violations: list[str] = []
+# Messages validated in this test session (reported in pytest's summary).
+checked_total = 0
 
 
 @functools.cache
@@ -160,7 +162,9 @@ class ProtocolChecker:
         return msg
 
     def check(self, msg: Any, frame: str | None = None) -> None:
+        global checked_total
         self.checked += 1
+        checked_total += 1
         problems = []
         pointer = envelope_pointer(msg)
         if (problem := errors_of(msg, pointer)) is not None:
