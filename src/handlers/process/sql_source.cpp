@@ -42,30 +42,41 @@ bool is_tenant_table(const char* name) {
   return false;
 }
 
+// Names a FROM item may have that are schema tables, not data the tenant owns.
+bool is_bookkeeping_table(const char* name) {
+  return sqlite3_strnicmp(name, "sqlite_", 7) == 0 ||
+         sqlite3_stricmp(name, kSnapshotBookkeeping) == 0;
+}
+
 int authorizer(void* ctx, int action, const char* a3, const char* a4, const char* db, const char*) {
   auto& box = *static_cast<Sandbox*>(ctx);
+  auto deny = [&](std::string why) {
+    if (box.refused.empty())
+      box.refused = std::move(why);  // the first refusal explains the failure
+    return SQLITE_DENY;
+  };
   switch (action) {
     case SQLITE_SELECT:
     case SQLITE_RECURSIVE:
       return SQLITE_OK;
     case SQLITE_FUNCTION:
       if (a4 && is_allowed_sql_function(a4)) return SQLITE_OK;
-      box.refused = std::string("the function ") + (a4 ? a4 : "?") + "() is not allowed";
-      return SQLITE_DENY;
+      return deny(std::string("the function ") + (a4 ? a4 : "?") + "() is not allowed");
     case SQLITE_READ:
-      // a3 is the table actually read (never a CTE or alias name), db its schema.
+      // a3 is the table actually read (never the name of a CTE or alias over it)
+      // and db its schema. Without db, a3 is a FROM item (table, CTE or subquery)
+      // counted by count(*) without reading a column; its own reads come separately.
+      if (a3 && !db && !is_bookkeeping_table(a3)) return SQLITE_OK;
       if (a3 && db) {
         if (std::strcmp(db, "main") == 0 && is_tenant_table(a3)) return SQLITE_OK;
         if (std::strcmp(db, "temp") == 0 &&
             std::find(box.temp_tables.begin(), box.temp_tables.end(), a3) != box.temp_tables.end())
           return SQLITE_OK;
       }
-      box.refused =
-          std::string("reading ") + (db ? db : "?") + "." + (a3 ? a3 : "?") + " is not allowed";
-      return SQLITE_DENY;
+      return deny(std::string("reading ") + (db ? db : "") + (db ? "." : "") + (a3 ? a3 : "?") +
+                  " is not allowed");
     default:
-      box.refused = "only SELECT statements are allowed";
-      return SQLITE_DENY;
+      return deny("only SELECT statements are allowed");
   }
 }
 
@@ -276,7 +287,7 @@ DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenan
         }
       }
     }
-    if (rc == SQLITE_AUTH)
+    if (rc == SQLITE_AUTH || !box.refused.empty())
       msg = "only a read-only SELECT over your own data is allowed (" +
             (box.refused.empty() ? msg : box.refused) + ")";
     throw refuse(sql, "invalid query: " + msg);

@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFingerprintTable = "snapshot_source";
+constexpr const char* kFingerprintTable = kSnapshotBookkeeping;
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   throw HandlerError(

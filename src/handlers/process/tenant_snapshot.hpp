@@ -22,6 +22,9 @@ inline constexpr TenantTable kTenantTables[] = {
     {"targets", "month, category, region, target_amount"},
 };
 
+// The snapshot's own table (the dataset fingerprint it was built from).
+inline constexpr const char* kSnapshotBookkeeping = "snapshot_source";
+
 // <data_dir>/query-snapshots/<lower-case hex SHA-256 of tenant_id>.db (one file per
 // distinct id, whatever bytes the id holds).
 std::filesystem::path tenant_snapshot_path(const std::filesystem::path& data_dir,
