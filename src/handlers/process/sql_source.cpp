@@ -23,7 +23,7 @@ namespace {
 constexpr const char* kField = "data_source.query";
 constexpr const char* kExpected =
     "a single read-only SELECT over sales, refunds, targets or your uploaded files";
-constexpr int kCacheKiB = 16 * 1024;  // page cache per database of the query connection
+constexpr int kCacheKiB = 2000;  // page cache per database of the query connection (SQLite default)
 
 HandlerError refuse(std::string_view sql, const std::string& message) {
   return HandlerError::validation(kField, kExpected,

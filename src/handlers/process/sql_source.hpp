@@ -42,7 +42,7 @@ struct QueryLimits {
 //  - exactly one statement is accepted (the text after the first must be only
 //    blanks/comments) and it must be sqlite3_stmt_readonly;
 //  - SQLite's memory is bounded per connection: values and rows of at most
-//    limits.max_value_bytes, a 16 MiB page cache per database, temporary tables and
+//    limits.max_value_bytes, a 2000 KiB page cache per database, temporary tables and
 //    sort runs spilled to temporary files; the result is refused past
 //    limits.max_rows rows or limits.max_result_bytes bytes (each cell counted as a
 //    std::string plus its text), and the whole run (snapshot build included) past
