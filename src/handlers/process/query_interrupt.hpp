@@ -19,6 +19,7 @@ class QueryInterrupt {
   // SQLITE_INTERRUPT once cancelled() or timed_out() holds.
   void install(sqlite3* db) const;
 
+  std::chrono::milliseconds time_limit() const noexcept { return time_limit_; }
   bool cancelled() const noexcept;
   bool timed_out() const noexcept;
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <thread>
 
@@ -38,12 +39,22 @@ class SqlSource : public ::testing::Test {
         "VALUES('t1','2024-01','A','N',100.0),('t2','2024-01','secret','N',777.0);");
   }
 
-  void dataset(const std::string& sql) {
+  // Runs `sql` on the dataset, then dates the file `age` back (a dataset written
+  // less than a second ago gets a snapshot that is not reused).
+  void dataset(const std::string& sql, std::chrono::seconds age = 10s) {
+    const auto file = dir.path / "datasets" / "sales.db";
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir.path / "datasets" / "sales.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
         << sqlite3_errmsg(db);
     sqlite3_close(db);
+    std::filesystem::last_write_time(file, std::filesystem::file_time_type::clock::now() - age);
+  }
+
+  ino_t snapshot_inode(const std::string& tenant) {
+    struct stat st {};
+    EXPECT_EQ(::stat(tenant_snapshot_path(dir.path, tenant).c_str(), &st), 0);
+    return st.st_ino;
   }
 
   ErrorCode code_of(const std::string& sql, const QueryLimits& limits = {}) {
@@ -179,18 +190,40 @@ TEST_F(SqlSource, TheSnapshotHoldsOnlyTheTenantsRows) {
 
 TEST_F(SqlSource, TheSnapshotIsReusedAndRebuiltWhenTheDatasetChanges) {
   EXPECT_EQ(run_tenant_query(env, "t1", "SELECT id FROM sales").rows, 2u);
-  const auto path = tenant_snapshot_path(dir.path, "t1");
-  const auto built = std::filesystem::last_write_time(path);
-  std::this_thread::sleep_for(20ms);  // a rebuild would get a later modification time
+  const auto built = snapshot_inode("t1");
   EXPECT_EQ(run_tenant_query(env, "t1", "SELECT id FROM sales").rows, 2u);
-  EXPECT_EQ(std::filesystem::last_write_time(path), built);  // reused
+  EXPECT_EQ(snapshot_inode("t1"), built);  // reused
 
   dataset("INSERT INTO sales VALUES('t1',4,'2024-02-01','A','N','p',1,1,1.0,1.0)");
   EXPECT_EQ(run_tenant_query(env, "t1", "SELECT id FROM sales").rows, 3u);
-  EXPECT_GT(std::filesystem::last_write_time(path), built);
+  const auto rebuilt = snapshot_inode("t1");
+  EXPECT_NE(rebuilt, built);
   // Only finished snapshots stay in the directory.
-  for (const auto& e : std::filesystem::directory_iterator(path.parent_path()))
+  for (const auto& e :
+       std::filesystem::directory_iterator(tenant_snapshot_path(dir.path, "t1").parent_path()))
     EXPECT_EQ(e.path().extension(), ".db") << e.path();
+
+  // Written just now: used, but not trusted for the next query.
+  dataset("UPDATE sales SET amount = 7.0 WHERE id = 4", 0s);
+  EXPECT_EQ(
+      run_tenant_query(env, "t1", "SELECT amount FROM sales WHERE id = 4").columns[0].numbers[0],
+      7.0);
+  const auto young = snapshot_inode("t1");
+  EXPECT_NE(young, rebuilt);
+  run_tenant_query(env, "t1", "SELECT id FROM sales");
+  EXPECT_NE(snapshot_inode("t1"), young);
+}
+
+TEST_F(SqlSource, AbandonedSnapshotBuildsAreRemoved) {
+  const auto dir_of = tenant_snapshot_path(dir.path, "t1").parent_path();
+  std::filesystem::create_directories(dir_of);
+  testutil::write_file(dir_of / "old.db.tmp-1", "x");
+  testutil::write_file(dir_of / "fresh.db.tmp-2", "x");
+  std::filesystem::last_write_time(dir_of / "old.db.tmp-1",
+                                   std::filesystem::file_time_type::clock::now() - 2h);
+  run_tenant_query(env, "t1", "SELECT id FROM sales");
+  EXPECT_FALSE(std::filesystem::exists(dir_of / "old.db.tmp-1"));
+  EXPECT_TRUE(std::filesystem::exists(dir_of / "fresh.db.tmp-2"));  // may be a build in progress
 }
 
 TEST_F(SqlSource, TenantIdsAreComparedByteForByte) {

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -45,11 +46,25 @@ std::string file_uri(const fs::path& p, std::string_view query) {
   return out + "?" + std::string(query);
 }
 
+// Modification times advance in coarse ticks (a few ms): two writes in one tick, the
+// second keeping the size, look alike. A fingerprint is trusted only when every
+// modification time it holds is at least this old, so that any later write shows.
+constexpr auto kSettled = std::chrono::seconds(1);
+
+struct Fingerprint {
+  std::string value;
+  bool settled = true;
+};
+
 // Identifies one state of the dataset: any write (to the file or its WAL, whose
-// checkpoints rewrite the file) or a replacement of the file changes it; an absent
-// and an empty WAL are the same state. Empty when the dataset does not exist.
-std::string dataset_fingerprint(const fs::path& dataset) {
+// checkpoints rewrite the file) or a replacement of the file changes the value; an
+// absent and an empty WAL are the same state. The value is empty when the dataset
+// does not exist; `settled` is false while a modification time is younger than
+// kSettled.
+Fingerprint dataset_fingerprint(const fs::path& dataset) {
   std::string out;
+  bool settled = true;
+  const auto now = std::chrono::system_clock::now();
   for (const fs::path& p : {dataset, fs::path(dataset.string() + "-wal")}) {
     struct stat st {};
     const bool present = ::stat(p.c_str(), &st) == 0;
@@ -58,6 +73,11 @@ std::string dataset_fingerprint(const fs::path& dataset) {
       out += ";-";
       continue;
     }
+    const auto mtime = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(st.st_mtim.tv_sec) +
+            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    settled = settled && now - mtime >= kSettled;
     if (!out.empty()) out += ';';
     for (auto v :
          {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
@@ -67,7 +87,21 @@ std::string dataset_fingerprint(const fs::path& dataset) {
       out += ':';
     }
   }
-  return out;
+  return {out, settled};
+}
+
+// Removes temporary files of builds that never finished (a crash mid-build) once they
+// are older than any build can take.
+void remove_abandoned_builds(const fs::path& dir, std::chrono::milliseconds older_than) {
+  std::error_code ec;
+  const auto cutoff = fs::file_time_type::clock::now() - older_than;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::error_code e;
+    if (it->path().filename().string().find(".tmp-") != std::string::npos &&
+        it->last_write_time(e) < cutoff && !e)
+      fs::remove(it->path(), e);
+  }
 }
 
 Db open_db(const std::string& name, int flags) {
@@ -193,8 +227,8 @@ Db open_tenant_snapshot(const fs::path& data_dir, std::string_view tenant_id,
                         std::uint64_t max_rows_per_table, const QueryInterrupt& interrupt,
                         std::string_view field) {
   const fs::path dataset = data_dir / "datasets" / "sales.db";
-  const std::string fingerprint = dataset_fingerprint(dataset);
-  if (fingerprint.empty()) {
+  const Fingerprint fingerprint = dataset_fingerprint(dataset);
+  if (fingerprint.value.empty()) {
     Db empty = open_db(":memory:", SQLITE_OPEN_READWRITE);
     if (!empty) fail(nullptr, "cannot open an in-memory database");
     return empty;
@@ -202,13 +236,19 @@ Db open_tenant_snapshot(const fs::path& data_dir, std::string_view tenant_id,
   const fs::path path = tenant_snapshot_path(data_dir, tenant_id);
   const std::string uri = file_uri(path, "mode=ro&immutable=1");
   const int flags = SQLITE_OPEN_READONLY;
-  if (Db db = open_db(uri, flags); db && stored_fingerprint(db.get()) == fingerprint) return db;
+  if (Db db = open_db(uri, flags);
+      db && fingerprint.settled && stored_fingerprint(db.get()) == fingerprint.value)
+    return db;
 
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
+  remove_abandoned_builds(path.parent_path(), std::max<std::chrono::milliseconds>(
+                                                  interrupt.time_limit(), std::chrono::hours(1)));
   const fs::path tmp = path.string() + ".tmp-" + random_suffix();
   try {
-    build_snapshot(dataset, tmp, tenant_id, fingerprint, max_rows_per_table, interrupt, field);
+    // An unsettled state is recorded as "" (never equal to a dataset's fingerprint).
+    build_snapshot(dataset, tmp, tenant_id, fingerprint.settled ? fingerprint.value : std::string(),
+                   max_rows_per_table, interrupt, field);
     fs::rename(tmp, path, ec);
     if (ec) fail(nullptr, "cannot rename the snapshot: " + ec.message());
   } catch (...) {

@@ -38,8 +38,11 @@ std::filesystem::path tenant_snapshot_path(const std::filesystem::path& data_dir
 // The snapshot file is reused while the dataset's fingerprint (inode, size and
 // modification time of sales.db and sales.db-wal) is the one it was built from, and
 // rebuilt otherwise: into a temporary file that is renamed over the old one, so
-// concurrent readers (which open it immutable) see a whole snapshot, old or new.
-// The build honours `interrupt`.
+// concurrent readers (which open it immutable) see a whole snapshot, old or new. A
+// snapshot built less than a second after a dataset write is used once and rebuilt
+// next time (two writes within one file-time tick could otherwise look alike).
+// Temporary files of builds that never finished are removed once older than
+// max(time limit, 1 h). The build honours `interrupt`.
 // Throws HandlerError VALIDATION_ERROR (field `field`) when one of the tenant's
 // tables has more than `max_rows_per_table` rows or the time budget is spent,
 // OperationCancelled when cancelled, HandlerError INTERNAL_ERROR when the snapshot
