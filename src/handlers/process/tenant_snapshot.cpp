@@ -183,12 +183,12 @@ void copy_tenant_rows(sqlite3* db, std::string_view tenant_id, const std::string
   exec(db, "COMMIT");
 }
 
-// Writes the tenant's rows of `dataset` into a new database `out` (which must not
-// exist). The tenant id is only ever a bound parameter.
+// Writes the tenant's rows of `dataset` into a new database `out` (a fresh, randomly
+// named file). The tenant id is only ever a bound parameter.
 void build_snapshot(const fs::path& dataset, const fs::path& out, std::string_view tenant_id,
                     const std::string& fingerprint, std::uint64_t max_rows,
                     const QueryInterrupt& interrupt, std::string_view field) {
-  Db db = open_db(out.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE);
+  Db db = open_db(out.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!db) fail(nullptr, "cannot create " + out.filename().string());
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
   interrupt.install(db.get());
