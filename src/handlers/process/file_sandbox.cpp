@@ -57,6 +57,10 @@ UploadOutcome failure(unsigned status, std::string_view code, const std::string&
 }  // namespace
 
 fs::path sandbox_root(const HandlerEnvironment& env, std::string_view tenant_id) {
+  if (!is_valid_tenant_id(tenant_id)) {
+    throw HandlerError(ErrorCode::kUnauthorized, "the tenant id is not valid",
+                       {{"reason", "invalid_tenant_id"}});
+  }
   return env.data_dir / "files" / tenant_storage_name(tenant_id);
 }
 

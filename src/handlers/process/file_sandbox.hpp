@@ -11,8 +11,9 @@
 namespace streamer::process {
 
 // <data_dir>/files/<tenant_storage_name(tenant_id)>: one directory per tenant, never
-// shared, never outside files/. Throws std::invalid_argument for an invalid tenant id
-// (ids are validated with the token, so no caller's id is invalid).
+// shared, never outside files/. Throws HandlerError UNAUTHORIZED (details.reason
+// "invalid_tenant_id") for an invalid tenant id, which has no sandbox (ids are
+// validated with the token, so a connected caller's id is always valid).
 std::filesystem::path sandbox_root(const HandlerEnvironment& env, std::string_view tenant_id);
 
 // Checks a client path's syntax without touching the disk: non-empty, at most 1024

@@ -1,7 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <stdexcept>
-
 #include "handlers/process/file_sandbox.hpp"
 #include "handlers/process/test_util.hpp"
 
@@ -41,7 +39,7 @@ TEST(Sandbox, TenantDirectoriesCannotEscape) {
   // Invalid ids name no directory at all (they are refused with the token).
   for (std::string bad : {std::string(".."), std::string("."), std::string("a/b"),
                           std::string("a\0b", 3), std::string(200, 'a'), std::string()}) {
-    EXPECT_THROW(sandbox_root(env, bad), std::invalid_argument) << bad;
+    EXPECT_EQ(code_of([&] { sandbox_root(env, bad); }), ErrorCode::kUnauthorized) << bad;
   }
 }
 
@@ -58,8 +56,8 @@ TEST(Sandbox, DistinctTenantsGetDistinctDirectories) {
     EXPECT_EQ(root_a.parent_path(), fs::path("/srv/data/files"));
     try {
       EXPECT_NE(root_a, sandbox_root(env, b)) << a << " vs " << b;
-    } catch (const std::invalid_argument&) {
-      // b is not a tenant id, so it has no directory to share.
+    } catch (const HandlerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnauthorized);  // b is not a tenant id: no directory
     }
   }
 }
