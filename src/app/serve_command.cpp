@@ -86,7 +86,11 @@ struct Core {
     env.settings = c.handler_settings;
     register_builtin_handlers(registry, {.enable_delay = !c.disable_delay, .fault_injection = c.enable_fault_injection});
     register_report_handlers(registry);
-    register_process_handlers(registry);
+    register_process_handlers(registry, {.query = {.max_rows = c.query_max_rows,
+                                                   .max_result_bytes = c.query_max_result_bytes,
+                                                   .max_value_bytes = c.query_max_value_bytes,
+                                                   .time_limit = std::chrono::seconds(c.query_time_limit_seconds),
+                                                   .max_snapshot_rows = c.query_max_snapshot_rows}});
 
     WorkerPoolOptions w;
     w.workers = c.workers;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ struct ServerConfig {
   bool sqlite_synchronous_full = false;
   bool disable_delay = false;
   bool enable_fault_injection = false;
+
+  // process_data `query` source
+  std::uint64_t query_max_rows = 5'000'000;
+  std::uint64_t query_max_result_bytes = 256ull << 20;
+  std::uint64_t query_max_value_bytes = 16ull << 20;
+  int query_time_limit_seconds = 300;
+  std::uint64_t query_max_snapshot_rows = 10'000'000;
 
   // Artifacts
   std::string artifact_secret;           // empty: a random key kept in <data-dir>/artifact.key
