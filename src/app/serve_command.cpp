@@ -13,8 +13,8 @@
 
 #include "app/logging.hpp"
 #include "artifacts/artifact_store.hpp"
-#include "artifacts/content_type.hpp"
 #include "auth/jwt_verifier.hpp"
+#include "core/tenant_name.hpp"
 #include "gateway/gateway_server.hpp"
 #include "handlers/builtin/builtin_handlers.hpp"
 #include "handlers/process/file_sandbox.hpp"
@@ -162,7 +162,8 @@ HttpAnswer artifact_answer(const ArtifactStore& artifacts, std::string_view targ
   }
   // A signed URL is a capability; a caller who also shows a token of another tenant
   // is refused all the same (tenants never see each other's files).
-  if (caller && artifacts::tenant_directory(caller->tenant_id) != r.artifact->tenant_id) return deny(403, "UNAUTHORIZED", "other tenant");
+  if (caller && tenant_storage_name(caller->tenant_id) != r.artifact->tenant_id)
+    return deny(403, "UNAUTHORIZED", "other tenant");
   HttpAnswer a;
   a.content_type = r.artifact->content_type;
   a.file = r.artifact->file;

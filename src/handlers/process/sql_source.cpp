@@ -259,7 +259,6 @@ DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenan
   interrupt.install(db.get());
 
   Sandbox box;
-  const fs::path root = sandbox_root(env, tenant_id);
   const std::string text(sql);
   Stmt stmt;
   const char* tail = nullptr;
@@ -280,7 +279,9 @@ DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenan
     if (msg.rfind(prefix, 0) == 0) {
       std::string name = msg.substr(prefix.size());
       if (name.find('.') == std::string::npos) {
-        if (auto file = find_table_file(root, name)) {
+        // The sandbox is named only when a file table is looked up (an invalid tenant
+        // id has none: sandbox_root refuses it).
+        if (auto file = find_table_file(sandbox_root(env, tenant_id), name)) {
           load_table(db.get(), sql, name, read_table_file(*file, limits.max_table_file_bytes));
           box.temp_tables.push_back(name);
           continue;
