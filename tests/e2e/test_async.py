@@ -596,10 +596,11 @@ PROCESS = {"pipeline": "classification", "data_source": {"type": "file", "path":
 @pytest.mark.parametrize("action,payload,estimate", [("generate_report", REPORT, 120),
                                                      ("process_data", PROCESS, 300)])
 async def test_seed_handlers_queue_with_their_estimated_duration(start_server, action, payload, estimate):
-    # One worker kept busy, so the request stays queued while we look at it.
+    # One worker kept busy (until cancelled below: a fixed duration races a loaded
+    # machine), so the request stays queued while we look at it.
     s = start_server("--workers", "1")
     async with connect(s.ws_url(s.token())) as ws:
-        assert_queued(await call(ws, "busy", "delay", {"duration_ms": 3000}), "busy")
+        assert_queued(await call(ws, "busy", "delay", {"duration_ms": 120000}), "busy")
         q = assert_queued(await call(ws, "seed", action, payload), "seed")
         assert q["estimated_duration"] == estimate, q
         snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "seed"}), "s")
@@ -609,7 +610,8 @@ async def test_seed_handlers_queue_with_their_estimated_duration(start_server, a
         assert assert_success(resp, "c") == {"request_id": "seed", "status": "cancelled"}
         _, end = await until_terminal(ws, "seed", timeout=5)
         assert_error(end, "CANCELLED", "seed")
-        # A cancelled queued request never runs.
+        # A cancelled queued request never runs, even once the worker is free again.
+        assert_success(await call(ws, "cb", "cancel", {"request_id": "busy"}), "cb")
         await until_terminal(ws, "busy", timeout=10)
         await asyncio.sleep(0.3)
         snap = assert_success(await call(ws, "s2", "subscribe", {"request_id": "seed"}), "s2")
