@@ -299,24 +299,27 @@ std::size_t SqliteJobStore::count_queued_locked(const std::string& tenant, const
 
 SubmitResult SqliteJobStore::submit_locked(const NewJob& job, const std::optional<Lease>& lease) {
   if (!lease) {
-    // A job that will wait counts against the queued bounds, in this transaction.
+    // A job that will wait counts against the queued bounds, in this transaction. The
+    // user's jobs are among the tenant's: fewer queued in the tenant than the user bound
+    // settles the user's count too.
     const auto& l = limits_;
     QueueLimit over = QueueLimit::kNone;
     std::size_t value = 0;
-    if (l.max_queued_per_tenant > 0 &&
-        count_queued_locked(job.key.tenant_id, nullptr, l.max_queued_per_tenant) >=
-            l.max_queued_per_tenant) {
+    const std::size_t tenant_limit = std::max(l.max_queued_per_tenant, l.max_queued_per_user);
+    const std::size_t in_tenant =
+        tenant_limit > 0 ? count_queued_locked(job.key.tenant_id, nullptr, tenant_limit) : 0;
+    if (l.max_queued_per_tenant > 0 && in_tenant >= l.max_queued_per_tenant) {
       over = QueueLimit::kQueuedPerTenant;
       value = l.max_queued_per_tenant;
-    } else if (l.max_queued_per_user > 0 &&
+    } else if (l.max_queued_per_user > 0 && in_tenant >= l.max_queued_per_user &&
                count_queued_locked(job.key.tenant_id, &job.key.user_id, l.max_queued_per_user) >=
                    l.max_queued_per_user) {
       over = QueueLimit::kQueuedPerUser;
       value = l.max_queued_per_user;
     }
     if (over != QueueLimit::kNone) {
-      if (auto existing = find_locked(job.key))
-        return {std::move(*existing), false};  // a resend is never refused
+      // A resend is never refused.
+      if (auto existing = find_locked(job.key)) return {std::move(*existing), false};
       return {{}, false, over, value};
     }
   }
