@@ -90,7 +90,11 @@ struct Core {
                       static_cast<std::size_t>(c.max_queued_per_user),
                       static_cast<std::size_t>(c.max_running_per_tenant)});
     register_report_handlers(registry);
-    register_process_handlers(registry);
+    register_process_handlers(registry, {.query = {.max_rows = c.query_max_rows,
+                                                   .max_result_bytes = c.query_max_result_bytes,
+                                                   .max_value_bytes = c.query_max_value_bytes,
+                                                   .time_limit = std::chrono::seconds(c.query_time_limit_seconds),
+                                                   .max_snapshot_rows = c.query_max_snapshot_rows}});
 
     WorkerPoolOptions w;
     w.workers = c.workers;
