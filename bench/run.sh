@@ -149,7 +149,7 @@ for target in $ONLY; do
       if [[ ! -x $BUILD_DIR/streamer ]]; then log "no $BUILD_DIR/streamer: skipped"; continue; fi
       # shellcheck disable=SC2206
       SERVE=("$BUILD_DIR/streamer" serve --listen "127.0.0.1:$PORT_STREAMER" --data-dir "$WORK/data" \
-        --jwt-secret "$SECRET" --public-url "http://127.0.0.1:$PORT_STREAMER" --workers "$WORKERS" \
+        --jwt-secret "$SECRET" --public-url "http://127.0.0.1:$PORT_STREAMER" --workers "$WORKERS" --enable-delay \
         ${STREAMER_SERVE_ARGS:---max-messages-per-second 1000000 --max-connections-per-minute 1000000})
       start streamer "${SERVE[@]}"
       wait_port $PORT_STREAMER

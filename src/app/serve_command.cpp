@@ -84,7 +84,11 @@ struct Core {
     env.data_dir = c.data_dir;
     env.artifacts = &artifacts;
     env.settings = c.handler_settings;
-    register_builtin_handlers(registry, {.enable_delay = !c.disable_delay, .fault_injection = c.enable_fault_injection});
+    register_builtin_handlers(
+        registry, {.enable_delay = c.enable_delay, .fault_injection = c.enable_fault_injection});
+    store.set_limits({static_cast<std::size_t>(c.max_queued_per_tenant),
+                      static_cast<std::size_t>(c.max_queued_per_user),
+                      static_cast<std::size_t>(c.max_running_per_tenant)});
     register_report_handlers(registry);
     register_process_handlers(registry, {.query = {.max_rows = c.query_max_rows,
                                                    .max_result_bytes = c.query_max_result_bytes,

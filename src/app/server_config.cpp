@@ -59,7 +59,20 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
       ->capture_default_str();
   cmd.add_flag("--sqlite-synchronous-full", c.sqlite_synchronous_full,
                "fsync every commit (survives power loss; slower)");
-  cmd.add_flag("--disable-delay", c.disable_delay, "Turn off the diagnostic `delay` handler");
+  cmd.add_flag("--enable-delay", c.enable_delay,
+               "Turn on the diagnostic `delay` handler (off by default)");
+  cmd.add_option(
+         "--max-queued-per-tenant", c.max_queued_per_tenant,
+         "Async requests a tenant may have waiting to run (beyond: RATE_LIMITED; 0: no bound)")
+      ->capture_default_str();
+  cmd.add_option(
+         "--max-queued-per-user", c.max_queued_per_user,
+         "Async requests a user may have waiting to run (beyond: RATE_LIMITED; 0: no bound)")
+      ->capture_default_str();
+  cmd.add_option("--max-running-per-tenant", c.max_running_per_tenant,
+                 "Async requests of one tenant running at once (default -1: workers - 1, at least "
+                 "1; 0: no bound)")
+      ->capture_default_str();
   cmd.add_flag("--enable-fault-injection", c.enable_fault_injection,
                "Test-only payload fields (delay.fail_attempts, time_limit_ms, echo.spin_ms)");
   cmd.add_option("--query-max-rows", c.query_max_rows, "process_data query source: most result rows")
@@ -187,6 +200,12 @@ void finalize(ServerConfig& c) {
     c.public_url = (c.gateway.tls_cert_file.empty() ? "http://" : "https://") + c.listen;
   }
   while (c.public_url.ends_with('/')) c.public_url.pop_back();
+  if (c.max_queued_per_tenant < 0 || c.max_queued_per_user < 0 || c.max_running_per_tenant < -1) {
+    throw std::invalid_argument(
+        "--max-queued-per-tenant, --max-queued-per-user must be >= 0, "
+        "--max-running-per-tenant >= -1");
+  }
+  if (c.max_running_per_tenant == -1) c.max_running_per_tenant = std::max(1, c.workers - 1);
   if (c.gateway.max_connections_per_minute < 1 || c.gateway.max_messages_per_second < 1 ||
       c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64) {
     throw std::invalid_argument("limits must be positive");

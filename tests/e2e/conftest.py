@@ -9,6 +9,9 @@ on a free loopback port with a fresh data dir, and talk to it with real clients
     def test_y(start_server):                # custom flags / restarts
         s = start_server("--max-concurrent-requests", "2")
         s.kill(); s2 = start_server(data_dir=s.data_dir)
+
+Servers run with `--enable-delay` (the diagnostic handler most tests use) unless
+started with `delay=False`.
 """
 from __future__ import annotations
 
@@ -180,15 +183,16 @@ def validate_every_message(monkeypatch, request):
 
 @pytest.fixture
 def start_server(tmp_path):
-    """Factory: start_server(*flags, data_dir=None, port=None, env=None, scheme='ws')."""
+    """Factory: start_server(*flags, data_dir=None, port=None, env=None, scheme='ws', delay=True)."""
     started: list[Server] = []
 
-    def _start(*flags, data_dir=None, port=None, env=None, scheme="ws", secret=SECRET):
+    def _start(*flags, data_dir=None, port=None, env=None, scheme="ws", secret=SECRET, delay=True):
         d = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(dir=tmp_path))
         d.mkdir(parents=True, exist_ok=True)
         p = port or free_port()
         args = ["--listen", f"127.0.0.1:{p}", "--data-dir", str(d), "--jwt-secret", secret,
-                "--public-url", f"{'https' if scheme == 'wss' else 'http'}://127.0.0.1:{p}", *flags]
+                "--public-url", f"{'https' if scheme == 'wss' else 'http'}://127.0.0.1:{p}",
+                *(["--enable-delay"] if delay else []), *flags]
         s = Server(args, d, p, env=env, scheme=scheme)
         started.append(s)
         return s

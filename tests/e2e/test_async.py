@@ -120,10 +120,12 @@ async def test_delay_payload_validation(server, payload, field):
         assert_error(await call(ws, "s", "subscribe", {"request_id": "bad"}), "NOT_FOUND", "s")
 
 
-async def test_delay_can_be_disabled(start_server):
-    s = start_server("--disable-delay")
+async def test_delay_is_off_unless_enabled(start_server):
+    s = start_server(delay=False)
     async with connect(s.ws_url(s.token())) as ws:
-        assert_error(await call(ws, "d", "delay", {"duration_ms": 10}), "INVALID_ACTION", "d")
+        err = assert_error(await call(ws, "d", "delay", {"duration_ms": 10}), "INVALID_ACTION", "d")
+        assert "delay" not in err["details"]["available"], err
+        assert "echo" in err["details"]["available"], err
 
 
 # -- subscribe -----------------------------------------------------------------------------------
