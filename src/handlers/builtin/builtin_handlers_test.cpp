@@ -43,9 +43,10 @@ TEST(Health, AnswersTheSeedShape) {
 }
 
 TEST(Builtins, HealthAndEchoRunInlineButSpinningEchoTakesThePool) {
-  auto reg = registry_with({});
+  auto reg = registry_with({.enable_delay = true});
   EXPECT_TRUE(reg.find("health")->runs_inline());
   EXPECT_TRUE(reg.find("echo")->runs_inline());
+  ASSERT_NE(reg.find("delay"), nullptr);
   EXPECT_FALSE(reg.find("delay")->runs_inline());
   auto faulty = registry_with({.fault_injection = true});
   EXPECT_TRUE(faulty.find("health")->runs_inline());
@@ -59,9 +60,9 @@ TEST(Echo, ReturnsThePayload) {
   EXPECT_EQ(reg.find("echo")->run(payload, f.ctx).data, json::value(payload));
 }
 
-TEST(Delay, IsAsyncAndCanBeDisabled) {
-  EXPECT_TRUE(registry_with({}).find("delay")->is_async());
-  EXPECT_EQ(registry_with({.enable_delay = false}).find("delay"), nullptr);
+TEST(Delay, IsAsyncAndOffUnlessEnabled) {
+  EXPECT_TRUE(registry_with({.enable_delay = true}).find("delay")->is_async());
+  EXPECT_EQ(registry_with({}).find("delay"), nullptr);
 }
 
 TEST(Delay, ValidatesItsPayload) {

@@ -5,10 +5,9 @@
 
 namespace streamer {
 
-void register_process_handlers(HandlerRegistry& registry,
-                               const process::StreamLimits& stream_limits) {
-  registry.add(std::make_unique<process::ProcessDataHandler>());
-  registry.add(std::make_unique<process::StreamAppendHandler>(stream_limits));
+void register_process_handlers(HandlerRegistry& registry, const ProcessHandlerOptions& options) {
+  registry.add(std::make_unique<process::ProcessDataHandler>(options.query));
+  registry.add(std::make_unique<process::StreamAppendHandler>(options.stream));
 }
 
 }  // namespace streamer

@@ -1,14 +1,19 @@
 // Registration of the process handlers: process_data (async) and stream_append (sync).
 #pragma once
 
+#include "handlers/process/sql_source.hpp"
 #include "handlers/process/stream_store.hpp"
 #include "router/handler_registry.hpp"
 
 namespace streamer {
 
-// Adds ProcessDataHandler and StreamAppendHandler (with `stream_limits`); throws
-// std::invalid_argument if either name is already registered.
-void register_process_handlers(HandlerRegistry& registry,
-                               const process::StreamLimits& stream_limits = {});
+struct ProcessHandlerOptions {
+  process::QueryLimits query;    // bounds of process_data's `query` source
+  process::StreamLimits stream;  // stream_append's bounds (the per-tenant quota)
+};
+
+// Adds ProcessDataHandler and StreamAppendHandler; throws std::invalid_argument if
+// either name is already registered.
+void register_process_handlers(HandlerRegistry& registry, const ProcessHandlerOptions& options = {});
 
 }  // namespace streamer
