@@ -39,6 +39,24 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
   cmd.add_option("--max-message-bytes", g.max_message_bytes, "Largest accepted message (larger: close 1009)")
       ->capture_default_str();
   cmd.add_option("--max-upload-bytes", g.max_upload_bytes, "Largest PUT /files body")->capture_default_str();
+  cmd.add_option("--max-uploads-per-user", g.max_uploads_per_user,
+                 "Concurrent PUT /files per tenant+user (429)")
+      ->capture_default_str();
+  cmd.add_option("--max-uploads-per-address", g.max_uploads_per_address,
+                 "Concurrent PUT /files per client IP (429)")
+      ->capture_default_str();
+  cmd.add_option("--header-timeout", g.header_timeout,
+                 "Seconds an HTTP request header may take to arrive")
+      ->capture_default_str();
+  cmd.add_option("--upload-idle-timeout", g.upload_idle_timeout,
+                 "Seconds an upload body may pause (408, no total bound)")
+      ->capture_default_str();
+  cmd.add_option("--send-timeout", g.send_timeout,
+                 "Close a connection whose pending output has not moved for this many seconds")
+      ->capture_default_str();
+  cmd.add_option("--fragment-timeout", g.fragment_timeout,
+                 "Seconds a fragmented message may take to complete (1008)")
+      ->capture_default_str();
   cmd.add_option("--ping-interval", g.ping_interval, "Seconds between server pings")->capture_default_str();
   cmd.add_option("--idle-timeout", g.idle_timeout, "Close after this many silent seconds")->capture_default_str();
   cmd.add_option("--max-connection-lifetime", g.max_connection_lifetime, "Close with 1001 after this many seconds")
@@ -174,7 +192,10 @@ void finalize(ServerConfig& c) {
   }
   while (c.public_url.ends_with('/')) c.public_url.pop_back();
   if (c.gateway.max_connections_per_minute < 1 || c.gateway.max_messages_per_second < 1 ||
-      c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64) {
+      c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64 ||
+      c.gateway.max_uploads_per_user < 1 || c.gateway.max_uploads_per_address < 1 ||
+      c.gateway.header_timeout.count() < 1 || c.gateway.upload_idle_timeout.count() < 1 ||
+      c.gateway.send_timeout.count() < 1 || c.gateway.fragment_timeout.count() < 1) {
     throw std::invalid_argument("limits must be positive");
   }
   if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && c.jwt_jwks_file.empty()) {

@@ -1,6 +1,6 @@
 // Plain HTTP on the gateway's port: /healthz, /readyz, /metrics, GET /artifacts/...
-// and PUT /files/... (through GatewayContext hooks). Also the pieces of the upgrade
-// request the WebSocket path needs: the token and the path.
+// (through GatewayContext hooks; PUT /files/... is streamed, see http_upload.hpp). Also the pieces
+// of the upgrade request the WebSocket path needs: the token and the path.
 #pragma once
 
 #include <boost/beast/http/message.hpp>
@@ -26,7 +26,8 @@ std::optional<Target> split_target(std::string_view target);
 // header; empty when neither is present.
 std::string extract_token(const HttpRequest& req, std::string_view query);
 
-// Answers a non-upgrade request whose body (if any) has been read. Never throws.
+// Answers a non-upgrade request other than PUT /files/... (see http_upload.hpp) whose
+// body (if any) has been read. Never throws.
 HttpAnswer route_http(GatewayContext& ctx, const HttpRequest& req);
 
 }  // namespace streamer
