@@ -49,7 +49,7 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
                  "Seconds an HTTP request header may take to arrive")
       ->capture_default_str();
   cmd.add_option("--upload-idle-timeout", g.upload_idle_timeout,
-                 "Seconds an upload body may pause (408, no total bound)")
+                 "Seconds an upload body may pause (then close; no total bound)")
       ->capture_default_str();
   cmd.add_option("--send-timeout", g.send_timeout,
                  "Close a connection whose pending output has not moved for this many seconds")

@@ -92,6 +92,14 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
         co_await http_write::answer_and_close(stream, 11, std::move(*answer));
       co_return;
     }
+    // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no
+    // knowable length (Beast lets it through).
+    if (parser.get().count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+      HttpAnswer answer =
+          http_write::error_answer(400, "VALIDATION_ERROR", "malformed Content-Length or Transfer-Encoding");
+      co_await http_write::answer_and_close(stream, parser.get().version(), std::move(answer));
+      co_return;
+    }
 
     if (beast::websocket::is_upgrade(parser.get())) {
       beast::get_lowest_layer(stream).expires_never();

@@ -4,7 +4,8 @@
 // sandbox, renamed into place once complete). Nothing holds the whole body.
 //
 // Deadlines: the header had --header-timeout; the body only has an inactivity bound,
-// --upload-idle-timeout without a byte (then 408 and close), so a slow upload that
+// --upload-idle-timeout without a byte (then the connection is closed; nothing is
+// stored), so a slow upload that
 // keeps sending is never cut.
 #pragma once
 
@@ -86,11 +87,9 @@ boost::asio::awaitable<bool> serve_upload(
         co_await http_write::refuse_body(stream, version);
         co_return false;
       }
-      if (ec == beast::error::timeout) {
+      if (ec == beast::error::timeout) {  // the stream has closed the socket: no answer
         spdlog::info(R"({{"event":"upload_stalled","ip":"{}","idle_seconds":{}}})", ip,
                      ctx.options.upload_idle_timeout.count());
-        HttpAnswer answer = http_write::error_answer(408, "TIMEOUT", "the upload stopped sending");
-        co_await http_write::answer_and_close(stream, version, std::move(answer));
         co_return false;
       }
       if (ec) co_return false;  // the client went away, or a malformed chunked body

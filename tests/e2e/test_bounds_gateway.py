@@ -156,22 +156,22 @@ def test_slow_upload_that_keeps_sending_succeeds(start_server):
 
 
 def test_stalled_upload_is_cut_and_leaves_nothing(start_server):
+    """A body that stops arriving is cut after --upload-idle-timeout (connection
+    closed), and its temporary file is removed."""
     s = start_server("--upload-idle-timeout", "2")
     tok = s.token(tenant="stall-t")
     with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
         c.sendall(http_head(s.port, "/files/stalled.bin", tok, 1 << 20) + b"x" * 100_000)
+        time.sleep(0.5)
+        tenant_dir = s.data_dir / "files" / "stall-t"
+        assert [p.name for p in tenant_dir.iterdir()][0].startswith(".upload-")  # streamed to a temp file
         t0 = time.monotonic()
         status, body = read_response(c, timeout=10)
         elapsed = time.monotonic() - t0
-        c.settimeout(3)
-        try:
-            assert c.recv(1) == b"", "the connection stays open after the stall"
-        except ConnectionResetError:
-            pass
-    assert status == 408, (status, body)
-    assert 1.5 < elapsed < 6, elapsed
-    tenant_dir = s.data_dir / "files" / "stall-t"
-    assert not tenant_dir.exists() or not any(tenant_dir.iterdir()), list(tenant_dir.iterdir())
+    assert status == -1, (status, body)  # closed without an answer
+    assert 1 < elapsed < 5, elapsed
+    assert not any(tenant_dir.iterdir()), list(tenant_dir.iterdir())
+    assert "upload_stalled" in s.log_text()
 
 
 def test_concurrent_uploads_are_capped_per_user_and_per_address(start_server):
