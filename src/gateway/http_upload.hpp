@@ -4,9 +4,8 @@
 // sandbox, renamed into place once complete). Nothing holds the whole body.
 //
 // Deadlines: the header had --header-timeout; the body only has an inactivity bound,
-// --upload-idle-timeout without a byte (then the connection is closed; nothing is
-// stored), so a slow upload that
-// keeps sending is never cut.
+// --upload-idle-timeout without a byte (then the connection is closed and nothing is
+// stored), so a slow upload that keeps sending is never cut.
 #pragma once
 
 #include <spdlog/spdlog.h>
