@@ -38,4 +38,4 @@ cat <<MSG
     build/streamer call generate_report '{"start_date":"2024-01-01","end_date":"2024-03-31","format":"pdf","report_type":"monthly","include_charts":true}' --url ws://$LISTEN/production --token $TOKEN
 
 MSG
-exec "$BIN" serve --listen "$LISTEN" --data-dir "$DATA_DIR" --public-url "http://$LISTEN"
+exec "$BIN" serve --listen "$LISTEN" --data-dir "$DATA_DIR" --public-url "http://$LISTEN" --enable-delay

@@ -76,6 +76,19 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# The Parquet writer (rust/parquet_ffi) is built by cargo during `make build`; Rust is
+# not taken from Debian (bookworm's rustc is too old for the pinned parquet crate).
+cargo_bin=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
+if [[ ! -x $cargo_bin ]]; then
+  echo "setup: cargo not found: the Parquet writer (rust/parquet_ffi) needs Rust >= 1.88 (install it with rustup)" >&2
+  exit 1
+fi
+rust_version=$("$cargo_bin" --version | awk '{print $2}')
+if [[ $(printf '%s\n' 1.88.0 "$rust_version" | sort -V | head -1) != 1.88.0 ]]; then
+  echo "setup: cargo $rust_version is too old: rust/parquet_ffi needs Rust >= 1.88 (rustup update)" >&2
+  exit 1
+fi
+
 # Python test clients and readers, pinned, in a project-local virtualenv.
 if [[ -z ${SETUP_SKIP_PYTHON:-} ]]; then
   if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv; fi

@@ -12,6 +12,8 @@ echo "== C++ unit tests (ctest)"
 
 echo "== end-to-end and Python SDK tests (pytest)"
 .venv/bin/python -m pytest tests/e2e sdk/python/tests -q -p no:cacheprovider || failed+=(pytest)
+echo "== Python SDK type check (mypy --strict)"
+(cd sdk/python && ../../.venv/bin/mypy --strict) || failed+=(mypy)
 
 echo "== TypeScript SDK tests (node --test)"
 (cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test) || failed+=(typescript)

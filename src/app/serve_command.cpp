@@ -13,8 +13,8 @@
 
 #include "app/logging.hpp"
 #include "artifacts/artifact_store.hpp"
-#include "artifacts/content_type.hpp"
 #include "auth/jwt_verifier.hpp"
+#include "core/tenant_name.hpp"
 #include "gateway/gateway_server.hpp"
 #include "handlers/builtin/builtin_handlers.hpp"
 #include "handlers/process/file_sandbox.hpp"
@@ -84,9 +84,17 @@ struct Core {
     env.data_dir = c.data_dir;
     env.artifacts = &artifacts;
     env.settings = c.handler_settings;
-    register_builtin_handlers(registry, {.enable_delay = !c.disable_delay, .fault_injection = c.enable_fault_injection});
+    register_builtin_handlers(
+        registry, {.enable_delay = c.enable_delay, .fault_injection = c.enable_fault_injection});
+    store.set_limits({static_cast<std::size_t>(c.max_queued_per_tenant),
+                      static_cast<std::size_t>(c.max_queued_per_user),
+                      static_cast<std::size_t>(c.max_running_per_tenant)});
     register_report_handlers(registry);
-    register_process_handlers(registry);
+    register_process_handlers(registry, {.query = {.max_rows = c.query_max_rows,
+                                                   .max_result_bytes = c.query_max_result_bytes,
+                                                   .max_value_bytes = c.query_max_value_bytes,
+                                                   .time_limit = std::chrono::seconds(c.query_time_limit_seconds),
+                                                   .max_snapshot_rows = c.query_max_snapshot_rows}});
 
     WorkerPoolOptions w;
     w.workers = c.workers;
@@ -158,7 +166,8 @@ HttpAnswer artifact_answer(const ArtifactStore& artifacts, std::string_view targ
   }
   // A signed URL is a capability; a caller who also shows a token of another tenant
   // is refused all the same (tenants never see each other's files).
-  if (caller && artifacts::tenant_directory(caller->tenant_id) != r.artifact->tenant_id) return deny(403, "UNAUTHORIZED", "other tenant");
+  if (caller && tenant_storage_name(caller->tenant_id) != r.artifact->tenant_id)
+    return deny(403, "UNAUTHORIZED", "other tenant");
   HttpAnswer a;
   a.content_type = r.artifact->content_type;
   a.file = r.artifact->file;

@@ -77,9 +77,36 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
       ->capture_default_str();
   cmd.add_flag("--sqlite-synchronous-full", c.sqlite_synchronous_full,
                "fsync every commit (survives power loss; slower)");
-  cmd.add_flag("--disable-delay", c.disable_delay, "Turn off the diagnostic `delay` handler");
+  cmd.add_flag("--enable-delay", c.enable_delay,
+               "Turn on the diagnostic `delay` handler (off by default)");
+  cmd.add_option(
+         "--max-queued-per-tenant", c.max_queued_per_tenant,
+         "Async requests a tenant may have waiting to run (beyond: RATE_LIMITED; 0: no bound)")
+      ->capture_default_str();
+  cmd.add_option(
+         "--max-queued-per-user", c.max_queued_per_user,
+         "Async requests a user may have waiting to run (beyond: RATE_LIMITED; 0: no bound)")
+      ->capture_default_str();
+  cmd.add_option("--max-running-per-tenant", c.max_running_per_tenant,
+                 "Async requests of one tenant running at once (default -1: workers - 1, at least "
+                 "1; 0: no bound)")
+      ->capture_default_str();
   cmd.add_flag("--enable-fault-injection", c.enable_fault_injection,
                "Test-only payload fields (delay.fail_attempts, time_limit_ms, echo.spin_ms)");
+  cmd.add_option("--query-max-rows", c.query_max_rows, "process_data query source: most result rows")
+      ->capture_default_str();
+  cmd.add_option("--query-max-result-bytes", c.query_max_result_bytes,
+                 "process_data query source: most bytes the result table may hold")
+      ->capture_default_str();
+  cmd.add_option("--query-max-value-bytes", c.query_max_value_bytes,
+                 "process_data query source: largest string, blob or row inside SQLite")
+      ->capture_default_str();
+  cmd.add_option("--query-time-limit", c.query_time_limit_seconds,
+                 "process_data query source: seconds for the snapshot build and the query")
+      ->capture_default_str();
+  cmd.add_option("--query-max-snapshot-rows", c.query_max_snapshot_rows,
+                 "process_data query source: most rows of one tenant per dataset table")
+      ->capture_default_str();
   cmd.add_option("--artifact-secret", c.artifact_secret, "HMAC key for artifact URLs (default: random, kept in data dir)");
   cmd.add_option("--artifact-ttl", c.artifact_ttl_seconds, "Seconds an artifact URL stays valid")->capture_default_str();
   cmd.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")->capture_default_str();
@@ -191,12 +218,22 @@ void finalize(ServerConfig& c) {
     c.public_url = (c.gateway.tls_cert_file.empty() ? "http://" : "https://") + c.listen;
   }
   while (c.public_url.ends_with('/')) c.public_url.pop_back();
+  if (c.max_queued_per_tenant < 0 || c.max_queued_per_user < 0 || c.max_running_per_tenant < -1) {
+    throw std::invalid_argument(
+        "--max-queued-per-tenant, --max-queued-per-user must be >= 0, "
+        "--max-running-per-tenant >= -1");
+  }
+  if (c.max_running_per_tenant == -1) c.max_running_per_tenant = std::max(1, c.workers - 1);
   if (c.gateway.max_connections_per_minute < 1 || c.gateway.max_messages_per_second < 1 ||
       c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64 ||
       c.gateway.max_uploads_per_user < 1 || c.gateway.max_uploads_per_address < 1 ||
       c.gateway.header_timeout.count() < 1 || c.gateway.upload_idle_timeout.count() < 1 ||
       c.gateway.send_timeout.count() < 1 || c.gateway.fragment_timeout.count() < 1) {
     throw std::invalid_argument("limits must be positive");
+  }
+  if (c.query_max_rows < 1 || c.query_max_result_bytes < 1 || c.query_max_value_bytes < 1024 ||
+      c.query_time_limit_seconds < 1 || c.query_max_snapshot_rows < 1) {
+    throw std::invalid_argument("--query-* limits must be positive (--query-max-value-bytes at least 1024)");
   }
   if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && c.jwt_jwks_file.empty()) {
     throw std::invalid_argument("one of --jwt-secret, --jwt-public-key or --jwt-jwks is required");

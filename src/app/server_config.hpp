@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,21 @@ struct ServerConfig {
   int result_ttl_seconds = 24 * 3600;
   int retry_base_ms = 500;
   bool sqlite_synchronous_full = false;
-  bool disable_delay = false;
+  bool enable_delay = false;  // the diagnostic `delay` handler (tests, benchmarks, demos)
+  // Bounds on each tenant's async work (0: no bound). A submit beyond a queued bound
+  // answers RATE_LIMITED; a tenant never holds more leased (running or about to run)
+  // jobs than max_running_per_tenant, so other tenants always find a worker.
+  int max_queued_per_tenant = 1000;
+  int max_queued_per_user = 200;
+  int max_running_per_tenant = -1;  // -1: workers - 1 (at least 1); 0: no bound
   bool enable_fault_injection = false;
+
+  // process_data `query` source
+  std::uint64_t query_max_rows = 5'000'000;
+  std::uint64_t query_max_result_bytes = 256ull << 20;
+  std::uint64_t query_max_value_bytes = 16ull << 20;
+  int query_time_limit_seconds = 300;
+  std::uint64_t query_max_snapshot_rows = 10'000'000;
 
   // Artifacts
   std::string artifact_secret;           // empty: a random key kept in <data-dir>/artifact.key

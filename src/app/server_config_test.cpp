@@ -63,5 +63,22 @@ TEST(ServerConfig, DefaultsMatchTheSeedLimits) {
   EXPECT_EQ(c.gateway.max_connection_lifetime.count(), 7200);
 }
 
+TEST(ServerConfig, DelayIsOffAndJobBoundsHaveDefaults) {
+  auto c = parse({"--jwt-secret", "s", "--workers", "4"});
+  EXPECT_FALSE(c.enable_delay);
+  EXPECT_EQ(c.max_queued_per_tenant, 1000);
+  EXPECT_EQ(c.max_queued_per_user, 200);
+  EXPECT_EQ(c.max_running_per_tenant, 3);  // workers - 1
+  EXPECT_EQ(parse({"--jwt-secret", "s", "--workers", "1"}).max_running_per_tenant, 1);
+  auto set = parse({"--jwt-secret", "s", "--enable-delay", "--max-queued-per-tenant", "5",
+                    "--max-queued-per-user", "0", "--max-running-per-tenant", "0"});
+  EXPECT_TRUE(set.enable_delay);
+  EXPECT_EQ(set.max_queued_per_tenant, 5);
+  EXPECT_EQ(set.max_queued_per_user, 0);     // no bound
+  EXPECT_EQ(set.max_running_per_tenant, 0);  // no bound
+  EXPECT_THROW(parse({"--jwt-secret", "s", "--max-queued-per-user", "-1"}), std::invalid_argument);
+  EXPECT_THROW(parse({"--jwt-secret", "s", "--disable-delay"}), CLI::ParseError);  // gone
+}
+
 }  // namespace
 }  // namespace streamer::app

@@ -7,6 +7,7 @@
 
 #include "artifacts/content_type.hpp"
 #include "artifacts/signing.hpp"
+#include "core/tenant_name.hpp"
 
 namespace streamer {
 namespace fs = std::filesystem;
@@ -81,7 +82,7 @@ ArtifactInfo ArtifactStore::publish(std::string_view tenant_id, const fs::path& 
                                     std::string_view download_name) {
   auto now = time_point_cast<seconds>(system_clock::now());
   auto expires_at = now + options_.ttl;
-  std::string tenant_dir = artifacts::tenant_directory(tenant_id);
+  std::string tenant_dir = tenant_storage_name(tenant_id);
   std::string id = std::to_string(to_unix(expires_at)) + "-" + artifacts::random_hex(16);
   std::string name = artifacts::sanitise_file_name(download_name);
 
@@ -118,6 +119,7 @@ ArtifactStore::Resolution ArtifactStore::resolve(std::string_view target,
 
   auto segments = split(path, '/');
   if (segments.size() != 3) return out;
+  if (!is_valid_tenant_id(segments[0])) return out;
   for (auto segment : segments) {
     if (!artifacts::is_safe_segment(segment)) return out;
   }

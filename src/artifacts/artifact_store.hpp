@@ -2,7 +2,8 @@
 // under <data-dir>/artifacts/<tenant>/..., handed out as absolute HMAC-signed URLs
 // that expire, and served by the gateway at GET /artifacts/...
 //
-// Layout: <root>/<tenant-dir>/<expires-unix>-<32 hex random>/<sanitised name>, and
+// Layout: <root>/<tenant-dir>/<expires-unix>-<32 hex random>/<sanitised name>, where
+// <tenant-dir> is tenant_storage_name(tenant id) (core/tenant_name.hpp), and
 // <root>/.staging/ for files being written. The expiry is encoded in the id
 // directory so remove_expired() needs no database. The signature is
 // HMAC-SHA256(signing_key, "<tenant-dir>/<id>/<name>\n<expires>") in hex; a URL
@@ -32,7 +33,7 @@ struct ServedArtifact {
   std::string content_type;         // from the extension (text/csv, application/pdf, ...)
   std::string download_name;        // the sanitised file name
   std::string content_disposition;  // ready header value: attachment; filename="<name>"
-  std::string tenant_id;             // the tenant directory: artifacts::tenant_directory(tenant)
+  std::string tenant_id;            // the tenant directory: tenant_storage_name(tenant)
 };
 
 enum class ArtifactDenial { kBadSignature, kExpired, kNotFound, kMalformed };
@@ -53,7 +54,8 @@ class ArtifactStore {
   std::filesystem::path staging_path(std::string_view extension) const;
 
   // Moves a finished file into the tenant's area under `download_name` (sanitised)
-  // and returns its signed URL. Thread-safe.
+  // and returns its signed URL. Thread-safe. Throws std::invalid_argument for an
+  // invalid tenant id (see core/tenant_name.hpp), which has no area.
   ArtifactInfo publish(std::string_view tenant_id, const std::filesystem::path& staged_file,
                        std::string_view download_name);
 

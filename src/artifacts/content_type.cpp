@@ -5,8 +5,6 @@
 #include <cctype>
 #include <utility>
 
-#include "artifacts/signing.hpp"
-
 namespace streamer::artifacts {
 namespace {
 
@@ -60,11 +58,6 @@ std::string sanitise_file_name(std::string_view name) {
 bool is_safe_segment(std::string_view segment) noexcept {
   if (segment.empty() || segment.front() == '.' || segment.size() > 200) return false;
   return std::all_of(segment.begin(), segment.end(), safe_char);
-}
-
-std::string tenant_directory(std::string_view tenant_id) {
-  if (tenant_id.size() <= 64 && is_safe_segment(tenant_id)) return std::string(tenant_id);
-  return "t-" + sha256_hex(tenant_id).substr(0, 32);
 }
 
 }  // namespace streamer::artifacts

@@ -18,9 +18,4 @@ std::string sanitise_file_name(std::string_view name);
 // sanitise_file_name (non-empty, [A-Za-z0-9._-], not starting with '.').
 bool is_safe_segment(std::string_view segment) noexcept;
 
-// The directory name used for a tenant: the tenant id itself when it is a safe
-// segment of at most 64 characters, otherwise "t-" + the first 32 hex digits of
-// its SHA-256 (so any tenant id maps to one fixed, traversal-free directory).
-std::string tenant_directory(std::string_view tenant_id);
-
 }  // namespace streamer::artifacts

@@ -48,10 +48,4 @@ std::string random_hex(std::size_t bytes) {
   return to_hex(buffer.data(), buffer.size());
 }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return to_hex(digest, sizeof digest);
-}
-
 }  // namespace streamer::artifacts

@@ -15,7 +15,4 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 // `bytes` cryptographically random bytes as lower-case hex (2*bytes characters).
 std::string random_hex(std::size_t bytes);
 
-// Lower-case hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
-
 }  // namespace streamer::artifacts

@@ -10,10 +10,10 @@ namespace streamer::auth {
 // Encodes `data` with the URL-safe alphabet and no padding.
 std::string base64url_encode(std::string_view data);
 
-// Strictly decodes `text`: only the URL-safe alphabet, optional '=' padding that must
-// complete the last quantum, no whitespace, and unused trailing bits must be zero (so
-// every byte string has exactly one accepted encoding, modulo padding). Returns
-// nullopt on any violation.
+// Decodes the canonical encoding only: the URL-safe alphabet, no '=' padding, no
+// whitespace, and unused trailing bits zero, so every byte string has exactly one
+// accepted spelling (the one base64url_encode produces). JWS segments and JWK members
+// are unpadded base64url (RFC 7515 §2, RFC 7518). Returns nullopt on any violation.
 std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace streamer::auth

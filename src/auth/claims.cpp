@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "core/tenant_name.hpp"
+
 namespace streamer::auth {
 namespace {
 
@@ -102,6 +104,16 @@ std::variant<VerifiedToken, JwtError> check_claims(const json::object& claims,
   if (auto* e = std::get_if<JwtError>(&sub)) return *e;
   auto tenant = required_string(claims, "tenant_id");
   if (auto* e = std::get_if<JwtError>(&tenant)) return *e;
+  // The ids name storage and keys: a token carrying any other id is refused whole.
+  if (!is_valid_tenant_id(std::get<std::string>(tenant))) {
+    return error("invalid_tenant_id",
+                 "claim \"tenant_id\" must be 1-64 characters of A-Z a-z 0-9 . _ - and not "
+                 "start with '.'");
+  }
+  if (!is_valid_user_id(std::get<std::string>(sub))) {
+    return error("invalid_user_id",
+                 "claim \"sub\" must be at most 256 bytes of UTF-8 without control characters");
+  }
 
   auto exp = numeric_date(claims, "exp", /*round_up=*/false);
   if (auto* e = std::get_if<JwtError>(&exp)) return *e;

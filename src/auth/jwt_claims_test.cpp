@@ -92,6 +92,36 @@ TEST_F(JwtClaims, RequiredClaims) {
   EXPECT_EQ(check(json::object{}), "missing_claim");
 }
 
+TEST_F(JwtClaims, TenantIdMustBeAValidTenantId) {
+  using namespace std::string_literals;
+  for (const std::string& bad : {".."s, "."s, ".hidden"s, "a/b"s, "a\\b"s, "a b"s, "x\0y"s, "\0"s,
+                                 std::string(65, 'a'), std::string(200, 'a'), "caf\xc3\xa9"s}) {
+    EXPECT_EQ(with("tenant_id", json::string(bad)), "invalid_tenant_id") << bad;
+  }
+  for (const std::string& good : {"a.b"s, "a_b"s, "x-2e2e"s, "T-1"s, std::string(64, 'a')}) {
+    EXPECT_EQ(with("tenant_id", json::string(good)), "ok") << good;
+  }
+}
+
+TEST_F(JwtClaims, SubMustBeAValidUserId) {
+  using namespace std::string_literals;
+  for (const std::string& bad : {"a\0b"s, "line\nbreak"s, "\x1b[2J"s, std::string(257, 'u')}) {
+    EXPECT_EQ(with("sub", json::string(bad)), "invalid_user_id") << bad;
+  }
+  for (const std::string& good :
+       {"alice@example.com"s, "auth0|abc"s, "a b"s, std::string(256, 'u')}) {
+    EXPECT_EQ(with("sub", json::string(good)), "ok") << good;
+  }
+}
+
+TEST_F(JwtClaims, InvalidIdsAreRefusedWithoutEchoingThem) {
+  json::object claims = base_claims();
+  claims["tenant_id"] = "evil\nid";
+  auto result = JwtVerifier(config_).verify(hs_token("HS256", claims), kNow);
+  ASSERT_TRUE(std::holds_alternative<JwtError>(result));
+  EXPECT_EQ(std::get<JwtError>(result).message.find("evil"), std::string::npos);
+}
+
 TEST_F(JwtClaims, WrongTypesAreMalformed) {
   EXPECT_EQ(with("sub", 42), "malformed");
   EXPECT_EQ(with("sub", nullptr), "malformed");

@@ -39,7 +39,8 @@ struct VerifiedToken {
 // Why a token was refused; `reason` is a short machine-readable string used as
 // details.reason ("missing_token", "malformed", "bad_signature", "alg_not_allowed",
 // "token_expired", "not_yet_valid", "issued_in_future", "wrong_issuer",
-// "wrong_audience", "missing_claim", "unknown_key").
+// "wrong_audience", "missing_claim", "invalid_tenant_id", "invalid_user_id",
+// "unknown_key").
 struct JwtError {
   std::string reason;
   std::string message;
@@ -87,7 +88,8 @@ struct MintOptions {
 // Makes an HS256 token (for `streamer token`, tests and benchmarks): header
 // {"alg":"HS256","typ":"JWT"}, claims sub, tenant_id, permissions, iat = now (whole
 // seconds), exp = iat + ttl (ttl may be negative, for expired test tokens), and iss/aud
-// when set. Throws std::invalid_argument when the secret is empty.
+// when set. Throws std::invalid_argument when the secret is empty or the subject or
+// tenant id would be refused by verify().
 std::string mint_hs256_token(const MintOptions& options, std::chrono::system_clock::time_point now);
 
 }  // namespace streamer

@@ -167,7 +167,7 @@ TEST(JwtVerifierStructure, RejectsMalformedBase64InEachSegment) {
             "malformed");
 }
 
-TEST(JwtVerifierStructure, AcceptsPaddedSegments) {
+TEST(JwtVerifierStructure, RejectsPaddedSegmentsEvenWhenThePaddedFormIsSigned) {
   JwtVerifier verifier(hmac_config());
   // Pad the claims so that the payload's encoding needs padding.
   json::object claims = base_claims();
@@ -175,12 +175,32 @@ TEST(JwtVerifierStructure, AcceptsPaddedSegments) {
     claims["pad"] = pad;
     if (b64_json(claims).size() % 4 != 0) break;
   }
-  const Parts p = parts(hs_token("HS256", claims));
+  const std::string token = hs_token("HS256", claims);
+  ASSERT_EQ(reason(verifier, token), "ok");
+  const Parts p = parts(token);
   std::string payload = p.payload;
   while (payload.size() % 4) payload += '=';
-  // The padded form is what gets signed here.
+  // The padded form is what gets signed here: a second spelling of the same claims.
   const std::string input = p.header + "." + payload;
-  EXPECT_EQ(reason(verifier, input + "." + b64(hmac("SHA256", kSecret, input))), "ok");
+  EXPECT_EQ(reason(verifier, input + "." + b64(hmac("SHA256", kSecret, input))), "malformed");
+  // A padded signature (43 characters for HS256, so one '=') is a second spelling too.
+  ASSERT_EQ(p.signature.size() % 4, 3u);
+  EXPECT_EQ(reason(verifier, p.header + "." + p.payload + "." + p.signature + "="), "malformed");
+}
+
+TEST(JwtVerifierStructure, RejectsSignaturesWithSetTrailingBits) {
+  JwtVerifier verifier(hmac_config());
+  const Parts p = parts(hs_token("HS256", base_claims()));
+  // The HS256 signature has 43 characters: its last one carries 2 unused bits. Every
+  // other value of them decodes to the same bytes, so it must be refused.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const size_t last = alphabet.find(p.signature.back());
+  ASSERT_EQ(last % 4, 0u);
+  for (size_t bits = 1; bits < 4; ++bits) {
+    std::string signature = p.signature;
+    signature.back() = alphabet[last + bits];
+    EXPECT_EQ(reason(verifier, p.header + "." + p.payload + "." + signature), "malformed") << bits;
+  }
 }
 
 TEST(JwtVerifierStructure, RejectsMalformedJson) {
@@ -290,6 +310,20 @@ TEST(MintHs256Token, NegativeTtlMakesAnExpiredTokenAndEmptySecretThrows) {
   options.ttl = std::chrono::seconds(-10);
   EXPECT_EQ(reason(JwtVerifier(hmac_config()), mint_hs256_token(options, kNow)), "token_expired");
   options.secret.clear();
+  EXPECT_THROW(mint_hs256_token(options, kNow), std::invalid_argument);
+}
+
+TEST(MintHs256Token, RefusesIdsThatVerifyWouldRefuse) {
+  MintOptions options;
+  options.secret = std::string(kSecret);
+  options.subject = "u";
+  for (std::string tenant :
+       {std::string(".."), std::string("a/b"), std::string(65, 't'), std::string()}) {
+    options.tenant_id = tenant;
+    EXPECT_THROW(mint_hs256_token(options, kNow), std::invalid_argument) << tenant;
+  }
+  options.tenant_id = "t";
+  options.subject = std::string("a\0b", 3);
   EXPECT_THROW(mint_hs256_token(options, kNow), std::invalid_argument);
 }
 

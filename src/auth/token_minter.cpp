@@ -5,12 +5,21 @@
 #include "auth/base64url.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "auth/signature.hpp"
+#include "core/tenant_name.hpp"
 
 namespace streamer {
 
 std::string mint_hs256_token(const MintOptions& options,
                              std::chrono::system_clock::time_point now) {
   if (options.secret.empty()) throw std::invalid_argument("mint: the HMAC secret is empty");
+  if (!is_valid_tenant_id(options.tenant_id)) {
+    throw std::invalid_argument(
+        "mint: a tenant id is 1-64 characters of A-Z a-z 0-9 . _ - and does not start with '.'");
+  }
+  if (!is_valid_user_id(options.subject)) {
+    throw std::invalid_argument(
+        "mint: a user id is 1-256 bytes of UTF-8 without control characters");
+  }
   const int64_t iat = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
 
   boost::json::object claims;

@@ -140,6 +140,13 @@ class LazyWakeQueue {
     return queue_.size();
   }
 
+  // Consumers blocked in take() waiting for an item (tests use it to know a consumer
+  // is asleep instead of guessing with a sleep).
+  std::size_t sleeping() const {
+    std::lock_guard lock(mutex_);
+    return sleeping_;
+  }
+
   // No more pushes; consumers still take what is queued, then get nullopt.
   void close() {
     {
@@ -192,11 +199,11 @@ class LazyWakeQueue {
   std::condition_variable wake_;
   std::deque<Item> queue_;
   std::vector<Clock::time_point> running_since_;  // per consumer; time_point{} when not running
-  std::size_t running_ = 0;      // consumers inside an item
-  std::size_t sleeping_ = 0;     // consumers waiting in take()
-  std::size_t wake_tokens_ = 0;  // wakes granted and not yet consumed
-  bool closed_ = false;          // no more pushes
-  bool stopped_ = false;         // take() returns nullopt at once
+  std::size_t running_ = 0;                       // consumers inside an item
+  std::size_t sleeping_ = 0;                      // consumers waiting in take()
+  std::size_t wake_tokens_ = 0;                   // wakes granted and not yet consumed
+  bool closed_ = false;                           // no more pushes
+  bool stopped_ = false;                          // take() returns nullopt at once
 };
 
 }  // namespace streamer

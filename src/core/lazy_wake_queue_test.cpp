@@ -15,6 +15,16 @@ using namespace std::chrono_literals;
 using Queue = LazyWakeQueue<std::string>;
 using Items = std::vector<std::string>;
 
+// Blocks until `n` consumers sleep in take(); fails the test after 10 s.
+template <class Q>
+void wait_until_sleeping(const Q& q, std::size_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (q.sleeping() != n) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "consumers never fell asleep";
+    std::this_thread::yield();
+  }
+}
+
 TEST(LazyWakeQueue, HandsItemsOutInOrderAndTracksRunning) {
   LazyWakeQueue<int> q(2, 500us);
   EXPECT_TRUE(q.push(1));
@@ -59,7 +69,7 @@ TEST(LazyWakeQueue, ASleepingWorkerIsWokenWhenNobodyElseCanTakeTheJob) {
     auto l = q.take(0);
     got = l == "x";
   });
-  std::this_thread::sleep_for(20ms);  // the worker is asleep in take()
+  wait_until_sleeping(q, 1);
   q.push_all(Items{"x"});
   worker.join();
   EXPECT_TRUE(got);
@@ -72,11 +82,13 @@ TEST(LazyWakeQueue, AJobStuckBehindASlowOneGetsAnotherWorker) {
     auto l = q.take(1);
     helper_ran = l == "next";
   });
-  std::this_thread::sleep_for(20ms);  // worker 1 sleeps in take()
-  q.push_all(Items{"slow"});          // worker 0 (this thread) is awake and free: no wake
+  wait_until_sleeping(q, 1);  // worker 1 sleeps in take()
+  q.push_all(Items{"slow"});  // worker 0 (this thread) is awake and free: no wake
   auto slow = q.take(0);
   q.push_all(Items{"next"});  // worker 0 just started: it may be back soon
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(
+      20ms);                    // "next" now waits past stall_after (a minimum age, not a guess)
+  EXPECT_EQ(q.sleeping(), 1U);  // nobody was woken for it
   EXPECT_FALSE(helper_ran);
   q.rebalance();  // "next" has waited past stall_after behind a slow job: wake worker 1
   helper.join();
@@ -93,10 +105,11 @@ TEST(LazyWakeQueue, EveryStalledJobGetsAWorker) {
       if (q.take(i)) ++started;
     });
   }
-  std::this_thread::sleep_for(20ms);      // workers 1-3 sleep
+  wait_until_sleeping(q, 3);              // workers 1-3 sleep
   q.push_all(Items{"a", "b", "c", "d"});  // worker 0 (this thread) is awake: no wake
   auto a = q.take(0);                     // ... and "runs" a long job
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);      // b, c, d now wait past stall_after
+  EXPECT_EQ(q.sleeping(), 3U);            // nobody was woken for them
   EXPECT_EQ(started, 0);
   q.rebalance();  // b, c and d have all waited too long: three workers at once
   for (auto& t : sleepers) t.join();

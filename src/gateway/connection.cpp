@@ -44,11 +44,7 @@ std::optional<Refusal> admit(GatewayContext& ctx, const HttpRequest& req, std::s
                    {"limit_value", ctx.options.max_connections_per_minute},
                    {"retry_after_ms", wait_ms}});
   }
-  std::string raw = extract_token(req, query);
-  if (raw.empty()) {
-    return refuse(4401, ErrorCode::kUnauthorized, "Missing token", {{"reason", "missing_token"}});
-  }
-  auto verified = ctx.verifier.verify(raw, std::chrono::system_clock::now());
+  auto verified = authenticate(ctx.verifier, req, query, std::chrono::system_clock::now());
   if (auto* err = std::get_if<JwtError>(&verified)) {
     return refuse(4401, ErrorCode::kUnauthorized, err->message, {{"reason", err->reason}});
   }

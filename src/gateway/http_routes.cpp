@@ -15,31 +15,6 @@ std::optional<Target> split_target(std::string_view target) {
   return Target{std::string(parsed->path()), std::string(parsed->encoded_query())};
 }
 
-std::string extract_token(const HttpRequest& req, std::string_view query) {
-  if (!query.empty()) {
-    const std::string origin = "/?" + std::string(query);  // the url_view points into it
-    auto url = boost::urls::parse_origin_form(origin);
-    if (url) {
-      for (auto param : url->params()) {
-        if (param.key == "Authorization" && param.has_value) return std::string(param.value);
-      }
-    }
-  }
-  auto it = req.find(http::field::authorization);
-  if (it != req.end()) {
-    std::string_view v = it->value();
-    // The scheme is case-insensitive (RFC 7235); spaces after it are skipped.
-    constexpr std::string_view kBearer = "bearer";
-    if (v.size() > kBearer.size() && boost::beast::iequals(v.substr(0, kBearer.size()), kBearer) &&
-        v[kBearer.size()] == ' ') {
-      v.remove_prefix(kBearer.size());
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      return std::string(v);
-    }
-  }
-  return {};
-}
-
 namespace {
 
 HttpAnswer json_answer(unsigned status, json::object body) {
@@ -74,9 +49,14 @@ HttpAnswer route_http(GatewayContext& ctx, const HttpRequest& req) {
   }
   if (get && path.starts_with("/artifacts/")) {
     if (!ctx.hooks.artifact) return error_answer(404, "NOT_FOUND", "no artifacts");
-    std::string token = extract_token(req, {});
-    if (token.empty()) return ctx.hooks.artifact(req.target(), nullptr);
-    auto verified = ctx.verifier.verify(token, std::chrono::system_clock::now());
+    // Signed URLs work without a token; a token, when given, must be valid and the
+    // caller's tenant must own the artifact.
+    auto token = extract_token(req, target->query);
+    if (auto* err = std::get_if<JwtError>(&token))
+      return error_answer(401, "UNAUTHORIZED", err->reason);
+    if (std::get<std::string>(token).empty()) return ctx.hooks.artifact(req.target(), nullptr);
+    auto verified =
+        ctx.verifier.verify(std::get<std::string>(token), std::chrono::system_clock::now());
     if (auto* err = std::get_if<JwtError>(&verified)) return error_answer(401, "UNAUTHORIZED", err->reason);
     return ctx.hooks.artifact(req.target(), &std::get<VerifiedToken>(verified).identity);
   }

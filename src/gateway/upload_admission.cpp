@@ -23,11 +23,11 @@ std::variant<Identity, HttpAnswer> authenticate_upload(GatewayContext& ctx, cons
                                                        std::string_view query) {
   if (!ctx.hooks.upload)
     return http_write::error_answer(404, "NOT_FOUND", "uploads are not enabled");
-  std::string token = extract_token(req, query);
-  if (token.empty()) return unauthorized(401, "missing bearer token", "missing_token");
-  auto verified = ctx.verifier.verify(token, std::chrono::system_clock::now());
-  if (auto* err = std::get_if<JwtError>(&verified))
-    return unauthorized(401, err->message, err->reason);
+  auto verified = authenticate(ctx.verifier, req, query, std::chrono::system_clock::now());
+  if (auto* err = std::get_if<JwtError>(&verified)) {
+    const bool missing = err->reason == "missing_token";
+    return unauthorized(401, missing ? "missing bearer token" : err->message, err->reason);
+  }
   Identity who = std::move(std::get<VerifiedToken>(verified).identity);
   const auto& allowed = ctx.options.allowed_tenants;
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), who.tenant_id) == allowed.end())

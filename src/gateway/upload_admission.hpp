@@ -11,6 +11,7 @@
 
 #include "gateway/gateway_context.hpp"
 #include "gateway/http_routes.hpp"
+#include "gateway/request_token.hpp"
 
 namespace streamer {
 

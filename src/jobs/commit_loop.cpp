@@ -90,7 +90,8 @@ void CommitLoop::run() {
     std::vector<Finish> finishes;
     submits.swap(submits_);
     finishes.swap(finishes_);
-    const bool look_in_store = store_may_have_work_;
+    // A finish of a capped tenant's job makes its next job claimable.
+    const bool look_in_store = store_may_have_work_ || (capped_ && !finishes.empty());
     capacity_grew_ = false;
     lock.unlock();
     const std::size_t want = look_in_store || !submits.empty() ? claims_.capacity() : 0;
@@ -125,7 +126,14 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
     spdlog::error(R"({{"event":"store_error","op":"commit_round","submits":{},"finishes":{},"error":{}}})",
                   submits.size(), finishes.size(), json_quoted(e.what()));
   }
-  for (std::size_t i = 0; i < finishes.size(); ++i) finishes[i].done(written && result.finished[i], round.finishes[i]);
+  for (std::size_t i = 0; i < finishes.size(); ++i) {
+    auto& item = round.finishes[i];
+    if (written && result.finished[i].cancelled_instead) {
+      item.terminal = JobStatus::kCancelled;
+      item.outcome_json = std::move(result.finished[i].outcome_json);
+    }
+    finishes[i].done(written && result.finished[i].ended, item);
+  }
   bool created = false;
   for (std::size_t i = 0; i < submits.size(); ++i) {
     submits[i].done(written ? &result.submitted[i] : nullptr);
@@ -135,6 +143,8 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
   if (claimed > 0) claims_.deliver(std::move(result.claimed));
 
   std::lock_guard lock(mutex_);
+  // What a look in the store found replaces what was known; otherwise it adds to it.
+  if (written) capped_ = result.capped || (capped_ && !look_in_store);
   if (!written || (claimed == want && (want > 0 || created))) {
     store_may_have_work_ = true;  // failed, or claims were capped, or new jobs went unclaimed
   } else if (look_in_store && want > 0) {

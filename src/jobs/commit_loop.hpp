@@ -28,7 +28,9 @@ class CommitLoop {
   // Called after the round that stored the job; nullptr when it could not be stored.
   using SubmitDone = std::function<void(const SubmitResult* result)>;
   // Called after the round that wrote the outcome: `ended` is finish()'s answer (false
-  // also when the write failed: the lease lapses and the job runs again).
+  // also when the write failed: the lease lapses and the job runs again). `item` is what
+  // was recorded: when a cancel had been requested first, the store's CANCELLED outcome
+  // replaces the one handed in.
   using FinishDone = std::function<void(bool ended, JobStore::FinishItem& item)>;
   struct Claims {
     std::function<std::size_t()> capacity;            // how many jobs to claim now
@@ -85,6 +87,8 @@ class CommitLoop {
   // Written under mutex_; read without it by capacity_changed() (see there).
   std::atomic<bool> store_may_have_work_{true};  // runnable jobs may be in the store, unclaimed
   std::atomic<bool> capacity_grew_{false};
+  // Runnable jobs wait for their tenant's bound: the next finish may free them.
+  bool capped_ = false;
   Clock::time_point look_at_{};      // look at the store then, whatever happens
   bool stop_ = false;
   bool stopped_ = false;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <tuple>
 
 #include "jobs/memory_job_store.hpp"
 
@@ -81,6 +82,44 @@ TEST(CommitLoop, OutcomesAreWrittenOnceAndReportedAfterTheWrite) {
   f.loop.finish({lease.record.job_id, JobStatus::kFailed, "again", ""},
                 [&](bool ended, JobStore::FinishItem& item) { second.set_value({ended, item.outcome_json}); });
   EXPECT_EQ(second.get_future().get(), std::make_pair(false, std::string("again")));
+  f.loop.stop();
+}
+
+TEST(CommitLoop, AnOutcomeAfterACancelRequestIsReportedAsTheStoredCancelled) {
+  Fixture f;
+  f.capacity = 1;
+  f.loop.start();
+  f.submit_and_wait("a");
+  auto lease = f.wait_claims(1).at(0);
+  ASSERT_EQ(f.store.request_cancel({"t", "u", "a"}, "cancelled!"), CancelOutcome::kCancelRequested);
+  std::promise<std::tuple<bool, JobStatus, std::string>> done;
+  f.loop.finish({lease.record.job_id, JobStatus::kSucceeded, "result", ""},
+                [&](bool ended, JobStore::FinishItem& item) {
+                  done.set_value({ended, item.terminal, item.outcome_json});
+                });
+  EXPECT_EQ(done.get_future().get(),
+            std::make_tuple(true, JobStatus::kCancelled, std::string("cancelled!")));
+  f.loop.stop();
+}
+
+TEST(CommitLoop, AJobHeldBackByItsTenantsBoundIsClaimedWithTheNextFinish) {
+  Fixture f;
+  f.store.set_limits({0, 0, 1});
+  f.capacity = 4;
+  f.loop.start();
+  f.submit_and_wait("a");
+  f.submit_and_wait("b");  // same tenant: waits for a's slot
+  auto first = f.wait_claims(1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(f.store.find({"t", "u", "b"})->status, JobStatus::kQueued);
+  const auto t0 = std::chrono::steady_clock::now();
+  f.loop.finish({first[0].record.job_id, JobStatus::kSucceeded, "ok", ""},
+                [](bool, JobStore::FinishItem&) {});
+  auto both = f.wait_claims(2);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[1].record.key.request_id, "b");
+  // At once, not at the loop's next idle look at the store (1 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
   f.loop.stop();
 }
 

@@ -12,6 +12,17 @@ std::string_view to_string(JobStatus status) noexcept {
   return kStatusNames[static_cast<std::size_t>(status)];
 }
 
+std::string_view to_string(QueueLimit limit) noexcept {
+  switch (limit) {
+    case QueueLimit::kQueuedPerTenant:
+      return "queued_per_tenant";
+    case QueueLimit::kQueuedPerUser:
+      return "queued_per_user";
+    default:
+      return "none";
+  }
+}
+
 std::optional<JobStatus> job_status_from_string(std::string_view text) noexcept {
   for (std::size_t i = 0; i < kStatusNames.size(); ++i) {
     if (kStatusNames[i] == text) return static_cast<JobStatus>(i);
@@ -36,6 +47,8 @@ JobStore::RoundResult JobStore::commit_round(const Round& round) {
   if (round.claim_runnable && round.max_claims > 0 && out.claimed.size() < round.max_claims) {
     out.next_wakeup = next_wakeup();
   }
+  // Without a backend's own answer, assume a short claim may have left capped jobs.
+  out.capped = limits_.max_running_per_tenant > 0 && out.claimed.size() < round.max_claims;
   return out;
 }
 

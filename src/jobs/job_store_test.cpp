@@ -1,6 +1,7 @@
 // Contract tests run against every JobStore backend: lease, retry, cancel, cleanup.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -31,7 +32,27 @@ class JobStoreContract : public ::testing::Test {
   NewJob job(std::string id, std::string tenant = "t1", std::string user = "u1") {
     return NewJob{{std::move(tenant), std::move(user), std::move(id)}, "delay", R"({"duration_ms":0})", "trace", 3};
   }
+  JobStore::Round round(std::size_t max_claims, std::vector<NewJob> submits = {}) {
+    JobStore::Round r;
+    r.worker_id = "pool";
+    r.lease_ttl = std::chrono::seconds(10);
+    r.max_claims = max_claims;
+    r.submits = std::move(submits);
+    return r;
+  }
 };
+
+std::vector<bool> ended(const std::vector<FinishResult>& results) {
+  std::vector<bool> out;
+  for (const auto& r : results) out.push_back(r.ended);
+  return out;
+}
+std::vector<std::string> ids(const std::vector<Lease>& leases) {
+  std::vector<std::string> out;
+  for (const auto& l : leases)
+    out.push_back(l.record.key.tenant_id + "/" + l.record.key.request_id);
+  return out;
+}
 using Backends = ::testing::Types<SqliteFactory, MemoryFactory>;
 TYPED_TEST_SUITE(JobStoreContract, Backends);
 
@@ -71,11 +92,11 @@ TYPED_TEST(JobStoreContract, BatchAcquireAndFinish) {
   EXPECT_EQ(leases[0].record.key.request_id, "a");
   EXPECT_EQ(leases[1].record.key.request_id, "b");
   EXPECT_EQ(this->store->acquire_batch("pool", 10s, 5).size(), 1u);  // only "c" left
-  auto ended = this->store->finish_batch(
-      "pool", {{leases[0].record.job_id, JobStatus::kSucceeded, "ra", ""},
-               {leases[0].record.job_id, JobStatus::kFailed, "again", ""},
-               {leases[1].record.job_id, JobStatus::kFailed, "rb", "p"}});
-  EXPECT_EQ(ended, (std::vector<bool>{true, false, true}));
+  auto results =
+      this->store->finish_batch("pool", {{leases[0].record.job_id, JobStatus::kSucceeded, "ra", ""},
+                                         {leases[0].record.job_id, JobStatus::kFailed, "again", ""},
+                                         {leases[1].record.job_id, JobStatus::kFailed, "rb", "p"}});
+  EXPECT_EQ(ended(results), (std::vector<bool>{true, false, true}));
   EXPECT_EQ(this->store->find({"t1", "u1", "a"})->outcome_json, "ra");
   EXPECT_EQ(this->store->find({"t1", "u1", "b"})->progress_json, "p");
 }
@@ -95,7 +116,7 @@ TYPED_TEST(JobStoreContract, RoundFinishesThenSubmitsThenClaimsOldestFirst) {
   round.submits = {this->job("new1"), this->job("old"), this->job("new2")};
   auto r = this->store->commit_round(round);
 
-  EXPECT_EQ(r.finished, (std::vector<bool>{true, false}));
+  EXPECT_EQ(ended(r.finished), (std::vector<bool>{true, false}));
   ASSERT_EQ(r.submitted.size(), 3u);
   EXPECT_TRUE(r.submitted[0].created);
   EXPECT_EQ(r.submitted[0].record.status, JobStatus::kRunning);  // claimed in the same round
@@ -267,6 +288,184 @@ TYPED_TEST(JobStoreContract, PurgeRemovesOnlyOldFinishedJobs) {
   EXPECT_EQ(this->store->purge_finished_before(std::chrono::system_clock::now() + 1s), 1u);
   EXPECT_FALSE(this->store->find({"t1", "u1", "done"}));
   EXPECT_TRUE(this->store->find({"t1", "u1", "pending"}));
+}
+
+// -- fairness and bounds -------------------------------------------------------------------
+
+TYPED_TEST(JobStoreContract, ClaimsGoToTheTenantWithTheFewestLeasesOldestFirst) {
+  for (auto id : {"a1", "a2", "a3", "a4"}) this->store->submit(this->job(id, "A"));
+  this->store->submit(this->job("b1", "B"));
+  this->store->submit(this->job("c1", "C"));
+  // A's backlog is older, but after its first job B and C (no leases) go first.
+  EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 4)),
+            (std::vector<std::string>{"A/a1", "B/b1", "C/c1", "A/a2"}));
+  this->store->submit(this->job("b2", "B"));
+  // A holds 2, B 1: B's new job goes before A's older ones.
+  EXPECT_EQ(this->store->acquire("w", 10s)->record.key.request_id, "b2");
+  EXPECT_EQ(this->store->acquire("w", 10s)->record.key.request_id, "a3");
+}
+
+TYPED_TEST(JobStoreContract, ATenantNeverHoldsMoreLeasesThanItsBound) {
+  this->store->set_limits({0, 0, 2});
+  for (auto id : {"a1", "a2", "a3", "a4"}) this->store->submit(this->job(id, "A"));
+  auto first = this->store->acquire_batch("pool", 10s, 8);
+  EXPECT_EQ(ids(first), (std::vector<std::string>{"A/a1", "A/a2"}));
+  EXPECT_FALSE(this->store->acquire("pool", 10s));  // A is at its bound, nobody else waits
+  this->store->submit(this->job("b1", "B"));
+  EXPECT_EQ(this->store->acquire("pool", 10s)->record.key.request_id, "b1");  // B is not held up
+  EXPECT_TRUE(this->store->finish(first[0].record.job_id, "pool", JobStatus::kSucceeded, "ok"));
+  EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 8)), (std::vector<std::string>{"A/a3"}));
+  // A given-back job frees its slot too (runnable since before a4, it goes first).
+  EXPECT_TRUE(this->store->release(first[1].record.job_id, "pool",
+                                   std::chrono::system_clock::now() - 1h, "", true));
+  EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 8)), (std::vector<std::string>{"A/a2"}));
+}
+
+TYPED_TEST(JobStoreContract, ARoundLeasesNewJobsOnlyWithinTheBoundAndSaysSo) {
+  this->store->set_limits({0, 0, 1});
+  auto round = this->round(4, {this->job("a1", "A"), this->job("a2", "A"), this->job("b1", "B")});
+  round.claim_runnable = false;
+  auto r = this->store->commit_round(round);
+  EXPECT_EQ(ids(r.claimed), (std::vector<std::string>{"A/a1", "B/b1"}));
+  EXPECT_EQ(r.submitted[1].record.status, JobStatus::kQueued);
+  EXPECT_TRUE(r.capped);  // a2 is runnable but waits for A's bound
+  // Looking again claims nothing while A is at its bound, and the next wakeup is not
+  // "now" (that would make the loop spin) but the earliest lease expiry.
+  auto look = this->store->commit_round(this->round(4));
+  EXPECT_TRUE(look.claimed.empty());
+  EXPECT_TRUE(look.capped);
+  ASSERT_TRUE(look.next_wakeup);
+  EXPECT_GT(*look.next_wakeup, std::chrono::system_clock::now() + 5s);
+  // A's finish in a round frees the slot for a2 in the same round.
+  auto next = this->round(4);
+  next.finishes = {{r.claimed[0].record.job_id, JobStatus::kSucceeded, "ok", ""}};
+  auto after = this->store->commit_round(next);
+  EXPECT_EQ(ids(after.claimed), (std::vector<std::string>{"A/a2"}));
+  EXPECT_FALSE(after.capped);
+}
+
+TYPED_TEST(JobStoreContract, QueuedBoundsRefuseNewJobsButNeverAResend) {
+  this->store->set_limits({3, 2, 0});
+  EXPECT_TRUE(this->store->submit(this->job("r1", "T", "u1")).created);
+  EXPECT_TRUE(this->store->submit(this->job("r2", "T", "u1")).created);
+  auto over_user = this->store->submit(this->job("r3", "T", "u1"));
+  EXPECT_FALSE(over_user.created);
+  EXPECT_EQ(over_user.refused, QueueLimit::kQueuedPerUser);
+  EXPECT_EQ(over_user.limit_value, 2u);
+  EXPECT_FALSE(this->store->find({"T", "u1", "r3"}));
+  auto resend = this->store->submit(this->job("r1", "T", "u1"));
+  EXPECT_EQ(resend.refused, QueueLimit::kNone);
+  EXPECT_EQ(resend.record.key.request_id, "r1");
+  EXPECT_TRUE(this->store->submit(this->job("r4", "T", "u2")).created);  // 3 queued in T now
+  auto over_tenant =
+      this->store->submit_batch({this->job("r5", "T", "u3"), this->job("x1", "other", "u1")});
+  EXPECT_EQ(over_tenant[0].refused, QueueLimit::kQueuedPerTenant);
+  EXPECT_EQ(over_tenant[0].limit_value, 3u);
+  EXPECT_TRUE(over_tenant[1].created);  // other tenants are not affected
+  auto in_round = this->store->commit_round(this->round(0, {this->job("r6", "T", "u4")}));
+  EXPECT_EQ(in_round.submitted[0].refused, QueueLimit::kQueuedPerTenant);
+  // Running jobs are not queued: once one starts, there is room again.
+  ASSERT_TRUE(this->store->acquire("w", 10s));
+  EXPECT_TRUE(this->store->submit(this->job("r5", "T", "u3")).created);
+}
+
+TYPED_TEST(JobStoreContract, ConcurrentSubmitsNeverExceedTheQueuedBound) {
+  this->store->set_limits({0, 100, 0});
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        created +=
+            this->store->submit(this->job(std::to_string(t) + "-" + std::to_string(i))).created;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(created.load(), 100);
+}
+
+// -- cancel against finish: the store decides ------------------------------------------------
+
+TYPED_TEST(JobStoreContract, AFinishAfterACancelRequestRecordsCancelled) {
+  this->store->submit(this->job("r1"));
+  auto l = this->store->acquire("w1", 10s);
+  ASSERT_EQ(this->store->request_cancel({"t1", "u1", "r1"}, "cancelled!"),
+            CancelOutcome::kCancelRequested);
+  auto f = this->store->finish_job(l->record.job_id, "w1", JobStatus::kSucceeded, "result", "p");
+  EXPECT_TRUE(f.ended);
+  EXPECT_TRUE(f.cancelled_instead);
+  EXPECT_EQ(f.outcome_json, "cancelled!");
+  auto rec = this->store->find({"t1", "u1", "r1"});
+  EXPECT_EQ(rec->status, JobStatus::kCancelled);
+  EXPECT_EQ(rec->outcome_json, "cancelled!");
+  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "r1"}, "x"), CancelOutcome::kAlreadyFinished);
+}
+
+TYPED_TEST(JobStoreContract, AWorkersOwnCancelledOutcomeIsKept) {
+  this->store->submit(this->job("r1"));
+  auto l = this->store->acquire("w1", 10s);
+  this->store->request_cancel({"t1", "u1", "r1"}, "from-cancel");
+  auto f = this->store->finish_job(l->record.job_id, "w1", JobStatus::kCancelled, "from-worker");
+  EXPECT_TRUE(f.ended);
+  EXPECT_FALSE(f.cancelled_instead);
+  EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->outcome_json, "from-worker");
+}
+
+TYPED_TEST(JobStoreContract, AFinishBeforeTheCancelStandsAndTheCancelSaysSo) {
+  this->store->submit(this->job("r1"));
+  auto l = this->store->acquire("w1", 10s);
+  EXPECT_FALSE(this->store->finish_job(l->record.job_id, "w1", JobStatus::kSucceeded, "result")
+                   .cancelled_instead);
+  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "r1"}, "x"), CancelOutcome::kAlreadyFinished);
+  EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->status, JobStatus::kSucceeded);
+}
+
+TYPED_TEST(JobStoreContract, ARoundReportsAFinishTurnedIntoCancelled) {
+  this->store->submit(this->job("r1"));
+  auto l = this->store->acquire("pool", 10s);
+  this->store->request_cancel({"t1", "u1", "r1"}, "cancelled!");
+  auto next = this->round(0);
+  next.finishes = {{l->record.job_id, JobStatus::kFailed, "error", ""}};
+  auto r = this->store->commit_round(next);
+  ASSERT_EQ(r.finished.size(), 1u);
+  EXPECT_TRUE(r.finished[0].ended);
+  EXPECT_TRUE(r.finished[0].cancelled_instead);
+  EXPECT_EQ(r.finished[0].outcome_json, "cancelled!");
+}
+
+TYPED_TEST(JobStoreContract, AReleasedJobWhoseCancelWasRequestedIsRunnableAtOnceAndFlagged) {
+  this->store->submit(this->job("r1"));
+  auto l = this->store->acquire("w1", 10s);
+  this->store->request_cancel({"t1", "u1", "r1"}, "cancelled!");
+  EXPECT_TRUE(this->store->release(l->record.job_id, "w1", std::chrono::system_clock::now() + 1h,
+                                   "boom", false));
+  auto again = this->store->acquire("w2", 10s);  // not an hour later
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->record.cancel_requested);
+}
+
+TYPED_TEST(JobStoreContract, CancelRacingFinishNeverEndsACancellingRequestInSuccess) {
+  for (int i = 0; i < 100; ++i) {
+    const std::string id = "race" + std::to_string(i);
+    this->store->submit(this->job(id));
+    auto l = this->store->acquire("w", 10s);
+    ASSERT_TRUE(l);
+    CancelOutcome answer{};
+    std::thread canceller([&] {
+      answer = this->store->request_cancel({"t1", "u1", id}, "cancelled");
+    });
+    this->store->finish(l->record.job_id, "w", JobStatus::kSucceeded, "result");
+    canceller.join();
+    auto rec = this->store->find({"t1", "u1", id});
+    if (answer == CancelOutcome::kCancelRequested) {
+      EXPECT_EQ(rec->status, JobStatus::kCancelled) << id;
+      EXPECT_EQ(rec->outcome_json, "cancelled") << id;
+    } else {
+      EXPECT_EQ(answer, CancelOutcome::kAlreadyFinished) << id;
+      EXPECT_EQ(rec->status, JobStatus::kSucceeded) << id;
+    }
+  }
 }
 
 TEST(SqliteJobStore, SurvivesReopen) {

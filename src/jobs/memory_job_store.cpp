@@ -1,5 +1,8 @@
 #include "jobs/memory_job_store.hpp"
 
+#include <tuple>
+#include <unordered_map>
+
 namespace streamer {
 namespace {
 SystemTime now() { return std::chrono::system_clock::now(); }
@@ -20,9 +23,35 @@ MemoryJobStore::Row* MemoryJobStore::leased(std::string_view job_id, std::string
   return &it->second;
 }
 
+std::size_t MemoryJobStore::count_locked(JobStatus status, std::string_view tenant,
+                                         const std::string* user) const {
+  std::size_t n = 0;
+  for (const auto& [id, row] : rows_) {
+    n += row.record.status == status && row.record.key.tenant_id == tenant &&
+         (!user || row.record.key.user_id == *user);
+  }
+  return n;
+}
+
 SubmitResult MemoryJobStore::submit(const NewJob& job) {
   std::lock_guard lock(mutex_);
+  return submit_locked(job);
+}
+
+SubmitResult MemoryJobStore::submit_locked(const NewJob& job, const std::string* lease_owner,
+                                           SystemTime lease_until) {
   if (Row* existing = by_key(job.key)) return {existing->record, false};
+  if (!lease_owner) {
+    const auto& l = limits_;
+    if (l.max_queued_per_tenant > 0 &&
+        count_locked(JobStatus::kQueued, job.key.tenant_id) >= l.max_queued_per_tenant) {
+      return {{}, false, QueueLimit::kQueuedPerTenant, l.max_queued_per_tenant};
+    }
+    if (l.max_queued_per_user > 0 && count_locked(JobStatus::kQueued, job.key.tenant_id,
+                                                  &job.key.user_id) >= l.max_queued_per_user) {
+      return {{}, false, QueueLimit::kQueuedPerUser, l.max_queued_per_user};
+    }
+  }
   Row row;
   row.record.job_id = std::to_string(next_id_);
   row.record.key = job.key;
@@ -31,6 +60,12 @@ SubmitResult MemoryJobStore::submit(const NewJob& job) {
   row.record.trace_id = job.trace_id;
   row.record.max_attempts = job.max_attempts;
   row.record.created_at = row.record.updated_at = row.available_at = now();
+  if (lease_owner) {
+    row.record.status = JobStatus::kRunning;
+    row.record.attempts = 1;
+    row.lease_owner = *lease_owner;
+    row.lease_until = lease_until;
+  }
   auto& stored = rows_[next_id_++] = std::move(row);
   return {stored.record, true};
 }
@@ -41,31 +76,99 @@ std::optional<JobRecord> MemoryJobStore::find(const JobKey& key) {
   return std::nullopt;
 }
 
+Lease MemoryJobStore::lease_locked(Row& row, std::string_view worker_id, SystemTime t,
+                                   std::chrono::milliseconds ttl) {
+  row.record.status = JobStatus::kRunning;
+  row.record.attempts += 1;
+  row.record.updated_at = t;
+  row.lease_owner = std::string(worker_id);
+  row.lease_until = t + ttl;
+  return Lease{row.record, row.lease_owner, row.lease_until};
+}
+
 std::optional<Lease> MemoryJobStore::acquire(std::string_view worker_id, std::chrono::milliseconds ttl) {
+  auto leases = acquire_batch(worker_id, ttl, 1);
+  if (leases.empty()) return std::nullopt;
+  return std::move(leases.front());
+}
+
+std::vector<Lease> MemoryJobStore::acquire_batch(std::string_view worker_id,
+                                                 std::chrono::milliseconds ttl, std::size_t max) {
   std::lock_guard lock(mutex_);
+  return acquire_locked(worker_id, ttl, max);
+}
+
+std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view worker_id,
+                                                  std::chrono::milliseconds ttl, std::size_t max) {
   const auto t = now();
-  Row* pick = nullptr;
-  for (auto& [id, row] : rows_) {
-    if (row.record.status == JobStatus::kQueued && row.available_at <= t &&
-        (!pick || row.available_at < pick->available_at)) {
-      pick = &row;
-    }
+  const std::size_t cap = limits_.max_running_per_tenant;
+  std::unordered_map<std::string, std::size_t> running;
+  for (const auto& [id, row] : rows_) {
+    if (row.record.status == JobStatus::kRunning) ++running[row.record.key.tenant_id];
   }
-  if (!pick) {
+  std::vector<Lease> out;
+  // Queued: each pick is the oldest runnable job of the tenant with the fewest leases.
+  while (out.size() < max) {
+    Row* pick = nullptr;
+    std::tuple<std::size_t, SystemTime, std::int64_t> best{};
     for (auto& [id, row] : rows_) {
-      if (row.record.status == JobStatus::kRunning && row.lease_until <= t) {
+      if (row.record.status != JobStatus::kQueued || row.available_at > t) continue;
+      const std::size_t r = running[row.record.key.tenant_id];
+      if (cap > 0 && r >= cap) continue;
+      std::tuple<std::size_t, SystemTime, std::int64_t> rank{r, row.available_at, id};
+      if (!pick || rank < best) {
         pick = &row;
-        break;
+        best = rank;
       }
     }
+    if (!pick) break;
+    ++running[pick->record.key.tenant_id];
+    out.push_back(lease_locked(*pick, worker_id, t, ttl));
   }
-  if (!pick) return std::nullopt;
-  pick->record.status = JobStatus::kRunning;
-  pick->record.attempts += 1;
-  pick->record.updated_at = t;
-  pick->lease_owner = std::string(worker_id);
-  pick->lease_until = t + ttl;
-  return Lease{pick->record, pick->lease_owner, pick->lease_until};
+  // Then jobs whose worker stopped renewing its lease (already counted as leased).
+  for (auto& [id, row] : rows_) {
+    if (out.size() >= max) break;
+    if (row.record.status == JobStatus::kRunning && row.lease_until <= t)
+      out.push_back(lease_locked(row, worker_id, t, ttl));
+  }
+  return out;
+}
+
+bool MemoryJobStore::capped_locked(SystemTime t) const {
+  for (const auto& [id, row] : rows_) {
+    if (row.record.status == JobStatus::kQueued && row.available_at <= t) return true;
+  }
+  return false;
+}
+
+JobStore::RoundResult MemoryJobStore::commit_round(const Round& round) {
+  std::lock_guard lock(mutex_);
+  RoundResult out;
+  out.finished.reserve(round.finishes.size());
+  for (const auto& f : round.finishes) {
+    out.finished.push_back(finish_locked(f.job_id, round.worker_id, f.terminal, f.outcome_json,
+                                         f.final_progress_json));
+  }
+  if (round.claim_runnable)
+    out.claimed = acquire_locked(round.worker_id, round.lease_ttl, round.max_claims);
+  const auto t = now();
+  const auto lease_until = t + round.lease_ttl;
+  const std::size_t cap = limits_.max_running_per_tenant;
+  for (const auto& job : round.submits) {
+    const bool lease = out.claimed.size() < round.max_claims &&
+                       (cap == 0 || count_locked(JobStatus::kRunning, job.key.tenant_id) < cap);
+    out.submitted.push_back(submit_locked(job, lease ? &round.worker_id : nullptr, lease_until));
+    const auto& s = out.submitted.back();
+    if (s.created && s.record.status == JobStatus::kRunning)
+      out.claimed.push_back({s.record, round.worker_id, lease_until});
+  }
+  const auto after = now();
+  if (round.claim_runnable && round.max_claims > 0 && out.claimed.size() < round.max_claims) {
+    out.next_wakeup = next_wakeup_locked(after);
+  }
+  // A short claim left every runnable queued job for its tenant's bound.
+  if (out.claimed.size() < round.max_claims) out.capped = capped_locked(after);
+  return out;
 }
 
 LeaseState MemoryJobStore::renew(std::string_view job_id, std::string_view worker_id,
@@ -83,17 +186,33 @@ void MemoryJobStore::save_progress(std::string_view job_id, std::string_view wor
   if (Row* row = leased(job_id, worker_id)) row->record.progress_json = std::string(progress_json);
 }
 
-bool MemoryJobStore::finish(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
-                            std::string_view outcome_json, std::string_view final_progress_json) {
+FinishResult MemoryJobStore::finish_job(std::string_view job_id, std::string_view worker_id,
+                                        JobStatus terminal, std::string_view outcome_json,
+                                        std::string_view final_progress_json) {
   std::lock_guard lock(mutex_);
+  return finish_locked(job_id, worker_id, terminal, outcome_json, final_progress_json);
+}
+
+FinishResult MemoryJobStore::finish_locked(std::string_view job_id, std::string_view worker_id,
+                                           JobStatus terminal, std::string_view outcome_json,
+                                           std::string_view final_progress_json) {
   Row* row = leased(job_id, worker_id);
-  if (!row) return false;
+  if (!row) return {};
+  FinishResult out;
+  out.ended = true;
   if (!final_progress_json.empty()) row->record.progress_json = std::string(final_progress_json);
-  row->record.status = terminal;
-  row->record.outcome_json = std::string(outcome_json);
+  if (row->record.cancel_requested && terminal != JobStatus::kCancelled &&
+      !row->record.outcome_json.empty()) {
+    out.cancelled_instead = true;
+    out.outcome_json = row->record.outcome_json;
+    row->record.status = JobStatus::kCancelled;
+  } else {
+    row->record.status = terminal;
+    row->record.outcome_json = std::string(outcome_json);
+  }
   row->record.finished_at = row->record.updated_at = now();
   row->lease_owner.clear();
-  return true;
+  return out;
 }
 
 bool MemoryJobStore::release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
@@ -104,7 +223,7 @@ bool MemoryJobStore::release(std::string_view job_id, std::string_view worker_id
   row->record.status = JobStatus::kQueued;
   row->record.last_error = std::string(last_error);
   if (refund_attempt) row->record.attempts -= 1;
-  row->available_at = available_at;
+  row->available_at = row->record.cancel_requested ? now() : available_at;
   row->lease_owner.clear();
   return true;
 }
@@ -121,6 +240,7 @@ CancelOutcome MemoryJobStore::request_cancel(const JobKey& key, std::string_view
       return CancelOutcome::kCancelledNow;
     case JobStatus::kRunning:
       row->record.cancel_requested = true;
+      row->record.outcome_json = std::string(cancelled_outcome_json);
       return CancelOutcome::kCancelRequested;
     default:
       return CancelOutcome::kAlreadyFinished;
@@ -136,10 +256,14 @@ std::size_t MemoryJobStore::purge_finished_before(SystemTime cutoff) {
 
 std::optional<SystemTime> MemoryJobStore::next_wakeup() {
   std::lock_guard lock(mutex_);
+  return next_wakeup_locked(SystemTime::min());
+}
+
+std::optional<SystemTime> MemoryJobStore::next_wakeup_locked(SystemTime after) const {
   std::optional<SystemTime> best;
   for (const auto& [id, row] : rows_) {
     std::optional<SystemTime> t;
-    if (row.record.status == JobStatus::kQueued) t = row.available_at;
+    if (row.record.status == JobStatus::kQueued && row.available_at > after) t = row.available_at;
     if (row.record.status == JobStatus::kRunning) t = row.lease_until;
     if (t && (!best || *t < *best)) best = t;
   }

@@ -148,6 +148,10 @@ void WorkerPool::run_job(Lease lease) {
              protocol::error_message(request_id, ErrorCode::kInvalidAction, "Unknown action: " + rec.action));
     return;
   }
+  if (rec.cancel_requested) {  // cancelled while its lease lapsed or while it waited for a retry
+    conclude(job, JobStatus::kCancelled, cancelled_message(request_id));
+    return;
+  }
   if (rec.attempts > rec.max_attempts) {  // its workers kept dying
     conclude(job, JobStatus::kFailed,
              exhausted_message(request_id, rec.attempts - 1,

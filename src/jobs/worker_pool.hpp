@@ -59,7 +59,8 @@ class WorkerPool {
   void notify();
   // A cancel was recorded in the store for a job that may be running (or claimed and
   // waiting to start) here: stop it now and record CANCELLED. Returns true if the job
-  // was found in this process.
+  // was found in this process. Best effort: a job between its claim and its worker is
+  // missed, but the store records CANCELLED for it whatever its handler returns.
   bool cancel_local(const JobKey& key);
   // Drain: stop leasing, ask running handlers to stop (kShutdown), give their jobs back
   // to the queue, and join the threads (waiting at most `grace` for handlers).

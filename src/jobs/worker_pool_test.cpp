@@ -156,6 +156,22 @@ TEST_F(WorkerPoolTest, CancelEndsAJobClaimedButNotStarted) {
   EXPECT_TRUE(sink->progress.empty());  // it never ran
 }
 
+TEST_F(WorkerPoolTest, AJobCancelledWhileItsLeaseLapsedEndsCancelledWithoutRunning) {
+  auto sink = std::make_shared<WaitingSink>();
+  JobKey key{"t", "u", "orphan"};
+  hub.subscribe(key, sink);
+  store.submit(NewJob{key, "scripted", R"({"mode":"ok"})", "", 3});
+  ASSERT_TRUE(store.acquire("dead-worker", 1ms));  // its worker died right away
+  ASSERT_EQ(store.request_cancel(key, "unused"), CancelOutcome::kCancelRequested);
+  std::this_thread::sleep_for(5ms);
+  pool->notify();
+  auto msg = sink->wait();
+  ASSERT_TRUE(msg.is_object());
+  EXPECT_EQ(msg.at("error").at("code").as_string(), "CANCELLED");
+  EXPECT_TRUE(sink->progress.empty());  // the handler never ran
+  EXPECT_EQ(store.find(key)->status, JobStatus::kCancelled);
+}
+
 TEST_F(WorkerPoolTest, DrainGivesRunningAndUnstartedJobsBackWithTheirAttemptRefunded) {
   for (auto id : {"w1", "w2", "w3"}) submit(id, {{"mode", "wait"}});  // 2 workers: one waits
   for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(5ms);

@@ -23,6 +23,9 @@ struct DiscardProgress final : Progress {
 
 double since(SteadyClock::time_point t) { return seconds_between(t, SteadyClock::now()); }
 
+// details.retry_after_ms of a submit refused by a queued-jobs bound.
+constexpr std::int64_t kQueueRetryAfterMs = 1000;
+
 // Reads payload.request_id for subscribe/cancel.
 std::optional<std::string> target_id(const protocol::Request& req) {
   auto it = req.payload.find("request_id");
@@ -279,6 +282,19 @@ void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn
     metrics_.record_request(spec.name, "INTERNAL_ERROR", since(received));
     return;
   }
+  if (stored->refused != QueueLimit::kNone) {
+    // The tenant or user has as many queued jobs as allowed: nothing was stored. A slot
+    // frees when one of them starts; a second is a fair first guess for when to retry.
+    hub_.unsubscribe(key, conn);
+    const auto limit = to_string(stored->refused);
+    metrics_.record_rate_limited(limit);
+    conn->deliver(
+        id, MessageKind::kReply,
+        protocol::rate_limited_message(id, limit, static_cast<std::int64_t>(stored->limit_value),
+                                       kQueueRetryAfterMs));
+    metrics_.record_request(spec.name, "RATE_LIMITED", since(received));
+    return;
+  }
   const double estimate = std::chrono::duration<double>(spec.estimated_duration).count();
   const JobRecord& rec = stored->record;
   if (stored->created) {
@@ -346,7 +362,18 @@ void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, proto
     conn->deliver(req.id, MessageKind::kNotice, protocol::success_response(req.id, data, since(received)));
     metrics_.record_request("cancel", "success", since(received));
     if (outcome == CancelOutcome::kCancelledNow) hub_.publish(key, MessageKind::kTerminal, cancelled);
-    if (outcome == CancelOutcome::kCancelRequested && workers_) workers_->cancel_local(key);
+    if (outcome != CancelOutcome::kCancelRequested) return;
+    if (workers_) workers_->cancel_local(key);
+    // The store records CANCELLED for it whoever finishes it; if that happened before the
+    // subscription above, the stored outcome is sent here (once: terminals are
+    // de-duplicated per connection).
+    try {
+      if (auto now = store_.find(key); now && is_terminal(now->status)) {
+        conn->deliver(key.request_id, MessageKind::kTerminal, now->outcome_json);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error(R"({{"event":"store_error","op":"find","error":{}}})", json_quoted(e.what()));
+    }
   });
 }
 

@@ -50,7 +50,8 @@ class RequestService {
   void submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler, protocol::Request req,
                     std::chrono::steady_clock::time_point received);
   // Answers an async submission once the store has it (`stored`; nullptr: it could not
-  // be stored): `queued`, the stored outcome of a finished request, or INTERNAL_ERROR.
+  // be stored): `queued`, the stored outcome of a finished request, RATE_LIMITED when a
+  // queued-jobs bound refused it, or INTERNAL_ERROR.
   void answer_submit(const std::shared_ptr<ClientConnection>& conn, const HandlerSpec& spec, const JobKey& key,
                      const SubmitResult* stored, std::chrono::steady_clock::time_point received);
   void subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,

@@ -9,6 +9,9 @@ on a free loopback port with a fresh data dir, and talk to it with real clients
     def test_y(start_server):                # custom flags / restarts
         s = start_server("--max-concurrent-requests", "2")
         s.kill(); s2 = start_server(data_dir=s.data_dir)
+
+Servers run with `--enable-delay` (the diagnostic handler most tests use) unless
+started with `delay=False`.
 """
 from __future__ import annotations
 
@@ -21,9 +24,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.connection import Connection as WsConnection
+
+import protocol_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("STREAMER_BIN", ROOT / "build" / "streamer"))
@@ -123,17 +130,69 @@ class Server:
                 self.kill()
 
 
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if protocol_schema.checked_total:
+        terminalreporter.write_line(f"{protocol_schema.checked_total} server messages validated against docs/asyncapi.yaml")
+
+
+@pytest.fixture(autouse=True)
+def validate_every_message(monkeypatch, request):
+    """Every message any test receives on a `websockets` connection is validated
+    against docs/asyncapi.yaml (protocol_schema.ProtocolChecker; helpers_e2e.RawWs
+    checks its own reads). A message that does not validate raises SchemaViolation
+    from recv(), and fails the test afterwards even if the test caught it."""
+    protocol_schema.violations.clear()
+    checkers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    original_recv, original_send = WsConnection.recv, WsConnection.send
+
+    def checker(conn) -> protocol_schema.ProtocolChecker:
+        if conn not in checkers:
+            checkers[conn] = protocol_schema.ProtocolChecker()
+        return checkers[conn]
+
+    async def recv(self, *args, **kwargs):
+        frame = await original_recv(self, *args, **kwargs)
+        decode_given = bool(args) or "decode" in kwargs
+        checker(self).received(frame.decode() if decode_given and isinstance(frame, bytes) else frame)
+        return frame
+
+    async def send(self, message, *args, **kwargs):
+        checker(self).sent(message)
+        return await original_send(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(WsConnection, "recv", recv)
+    monkeypatch.setattr(WsConnection, "send", send)
+    yield
+    if protocol_schema.violations and not request.node.stash.get(CALL_FAILED, False):
+        found = list(protocol_schema.violations)
+        protocol_schema.violations.clear()
+        pytest.fail(f"{len(found)} server message(s) do not match docs/asyncapi.yaml:\n" + "\n".join(found[:5]),
+                    pytrace=False)
+
+
 @pytest.fixture
 def start_server(tmp_path):
-    """Factory: start_server(*flags, data_dir=None, port=None, env=None, scheme='ws')."""
+    """Factory: start_server(*flags, data_dir=None, port=None, env=None, scheme='ws', delay=True)."""
     started: list[Server] = []
 
-    def _start(*flags, data_dir=None, port=None, env=None, scheme="ws", secret=SECRET):
+    def _start(*flags, data_dir=None, port=None, env=None, scheme="ws", secret=SECRET, delay=True):
         d = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(dir=tmp_path))
         d.mkdir(parents=True, exist_ok=True)
         p = port or free_port()
         args = ["--listen", f"127.0.0.1:{p}", "--data-dir", str(d), "--jwt-secret", secret,
-                "--public-url", f"{'https' if scheme == 'wss' else 'http'}://127.0.0.1:{p}", *flags]
+                "--public-url", f"{'https' if scheme == 'wss' else 'http'}://127.0.0.1:{p}",
+                *(["--enable-delay"] if delay else []), *flags]
         s = Server(args, d, p, env=env, scheme=scheme)
         started.append(s)
         return s

@@ -4,6 +4,11 @@ Everything here talks to the real binary through public clients only: the Python
 `websockets` library, urllib, PyJWT for hand-made tokens, and (for clients that must
 misbehave: never answer pings, stop reading) a minimal raw RFC 6455 client on plain
 sockets.
+
+Every message received is validated against docs/asyncapi.yaml: on `websockets`
+connections by conftest's `validate_every_message` (it wraps recv/send, which all the
+receive helpers below go through), on RawWs by RawWs itself. A message that does not
+validate raises protocol_schema.SchemaViolation with the schema error.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from conftest import SECRET
+from protocol_schema import ProtocolChecker
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
@@ -64,6 +70,7 @@ async def request(ws, id_, action, payload=None, metadata=None) -> None:
 
 
 async def recv(ws, timeout=10.0) -> dict:
+    """The next message, parsed (and validated, see the module docstring)."""
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
@@ -102,7 +109,7 @@ async def recv_for(ws, rid, predicate, timeout=30.0, others=None):
         left = deadline - loop.time()
         if left <= 0:
             raise asyncio.TimeoutError(f"no matching message for {rid!r}; got {mine[-5:]}")
-        msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+        msg = await recv(ws, left)
         if request_id_of(msg) == rid:
             mine.append(msg)
             if predicate(msg):
@@ -137,7 +144,7 @@ async def collect_terminals(ws, rids, timeout=60.0):
         left = deadline - loop.time()
         if left <= 0:
             raise asyncio.TimeoutError(f"still waiting for {sorted(want)[:10]} ({len(want)} left)")
-        msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+        msg = await recv(ws, left)
         rid = request_id_of(msg)
         if rid in by_id:
             by_id[rid].append(msg)
@@ -157,8 +164,7 @@ async def expect_close(ws, timeout=10.0):
             left = deadline - loop.time()
             if left <= 0:
                 raise AssertionError(f"server did not close within {timeout}s; got {msgs[-5:]}")
-            raw = await asyncio.wait_for(ws.recv(), left)
-            msgs.append(json.loads(raw))
+            msgs.append(await recv(ws, left))
     except ConnectionClosed as e:
         rcvd = e.rcvd
         return msgs, (rcvd.code if rcvd else None), (rcvd.reason if rcvd else None)
@@ -290,7 +296,8 @@ def xor_mask(data: bytes, mask: bytes) -> bytes:
 
 class RawWs:
     """A blocking WebSocket client on a plain socket. It never answers pings by
-    itself and reads only when asked, so it can play a silent or a slow client."""
+    itself and reads only when asked, so it can play a silent or a slow client.
+    Text messages it reads are validated against docs/asyncapi.yaml."""
 
     def __init__(self, port: int, path: str, headers: dict | None = None, rcvbuf: int | None = None,
                  host="127.0.0.1", timeout=10.0):
@@ -317,6 +324,7 @@ class RawWs:
             raise ConnectionError(f"handshake refused: {head!r}")
         accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
         assert accept in head, head
+        self.checker = ProtocolChecker()
 
     def send_frame(self, opcode: int, data: bytes) -> None:
         self.send_frame_raw(True, opcode, data)
@@ -334,7 +342,9 @@ class RawWs:
         self.sock.sendall(hdr + mask + xor_mask(data, mask))
 
     def send_json(self, obj) -> None:
-        self.send_frame(0x1, json.dumps(obj).encode())
+        text = json.dumps(obj)
+        self.checker.sent(text)
+        self.send_frame(0x1, text.encode())
 
     def _need(self, n: int) -> bytes:
         while len(self.buf) < n:
@@ -377,7 +387,9 @@ class RawWs:
                 first_op = op
             parts.append(data)
             if fin:
-                return ("text" if first_op == 0x1 else "binary"), json.loads(b"".join(parts))
+                if first_op == 0x1:
+                    return "text", self.checker.received(b"".join(parts).decode())
+                return "binary", json.loads(b"".join(parts))
 
     def close(self):
         try:

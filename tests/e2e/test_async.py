@@ -120,10 +120,12 @@ async def test_delay_payload_validation(server, payload, field):
         assert_error(await call(ws, "s", "subscribe", {"request_id": "bad"}), "NOT_FOUND", "s")
 
 
-async def test_delay_can_be_disabled(start_server):
-    s = start_server("--disable-delay")
+async def test_delay_is_off_unless_enabled(start_server):
+    s = start_server(delay=False)
     async with connect(s.ws_url(s.token())) as ws:
-        assert_error(await call(ws, "d", "delay", {"duration_ms": 10}), "INVALID_ACTION", "d")
+        err = assert_error(await call(ws, "d", "delay", {"duration_ms": 10}), "INVALID_ACTION", "d")
+        assert "delay" not in err["details"]["available"], err
+        assert "echo" in err["details"]["available"], err
 
 
 # -- subscribe -----------------------------------------------------------------------------------
@@ -596,10 +598,11 @@ PROCESS = {"pipeline": "classification", "data_source": {"type": "file", "path":
 @pytest.mark.parametrize("action,payload,estimate", [("generate_report", REPORT, 120),
                                                      ("process_data", PROCESS, 300)])
 async def test_seed_handlers_queue_with_their_estimated_duration(start_server, action, payload, estimate):
-    # One worker kept busy, so the request stays queued while we look at it.
+    # One worker kept busy (until cancelled below: a fixed duration races a loaded
+    # machine), so the request stays queued while we look at it.
     s = start_server("--workers", "1")
     async with connect(s.ws_url(s.token())) as ws:
-        assert_queued(await call(ws, "busy", "delay", {"duration_ms": 3000}), "busy")
+        assert_queued(await call(ws, "busy", "delay", {"duration_ms": 120000}), "busy")
         q = assert_queued(await call(ws, "seed", action, payload), "seed")
         assert q["estimated_duration"] == estimate, q
         snap = assert_success(await call(ws, "s", "subscribe", {"request_id": "seed"}), "s")
@@ -609,7 +612,8 @@ async def test_seed_handlers_queue_with_their_estimated_duration(start_server, a
         assert assert_success(resp, "c") == {"request_id": "seed", "status": "cancelled"}
         _, end = await until_terminal(ws, "seed", timeout=5)
         assert_error(end, "CANCELLED", "seed")
-        # A cancelled queued request never runs.
+        # A cancelled queued request never runs, even once the worker is free again.
+        assert_success(await call(ws, "cb", "cancel", {"request_id": "busy"}), "cb")
         await until_terminal(ws, "busy", timeout=10)
         await asyncio.sleep(0.3)
         snap = assert_success(await call(ws, "s2", "subscribe", {"request_id": "seed"}), "s2")

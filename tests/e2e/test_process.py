@@ -310,6 +310,42 @@ async def test_destination_copy_and_unwritable_scheme(server):
     assert error_of((await process(server, tok, p))[1])["code"] == "VALIDATION_ERROR"
 
 
+async def test_parquet_output_keeps_every_value_and_null_of_each_column_kind(server):
+    """Whole numbers -> int64, other numbers -> double, text -> string, each nullable:
+    pyarrow reads back exactly the uploaded values, with None where a cell was empty."""
+    tok = server.token(tenant=TENANT)
+    n = 400
+    counts = [None if i % 7 == 3 else (i * 37) % 1000 - 500 for i in range(n)]
+    ratios = [None if i % 5 == 1 else i / 8 - 10.125 for i in range(n)]  # exact in binary
+    words = ["alpha", "béta", 'γ,"quoted"', "long" * 100]
+    labels = [None if i % 6 == 2 else words[i % 4] for i in range(n)]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["count", "ratio", "label"])
+    for row in zip(counts, ratios, labels):
+        w.writerow(["" if v is None else v for v in row])
+    await upload(server, tok, "/data/nulls.csv", out.getvalue().encode())
+    _, final = await process(server, tok, payload("clustering", {"type": "file", "path": "/data/nulls.csv"},
+                                                  "parquet", k=2, seed=3))
+    data = result_data(final)
+    check_shape(data, "clustering", "parquet", n)
+    body = download(server, data["output_location"])
+
+    table = pq.read_table(io.BytesIO(body))
+    types = {f.name: str(f.type) for f in table.schema}
+    assert (types["row_index"], types["split"]) == ("int64", "string")
+    assert (types["count"], types["ratio"], types["label"]) == ("int64", "double", "string")
+    assert types["cluster"] == "int64" and types["distance"] == "double"
+    assert table.column("count").to_pylist() == counts
+    assert table.column("ratio").to_pylist() == ratios
+    assert table.column("label").to_pylist() == labels
+    assert table.column("row_index").to_pylist() == list(range(n))
+    assert table.column("count").null_count == sum(v is None for v in counts)
+    meta = pq.ParquetFile(io.BytesIO(body)).metadata
+    assert meta.num_rows == n and meta.num_columns == table.num_columns
+    assert {meta.row_group(0).column(c).compression for c in range(meta.num_columns)} == {"SNAPPY"}
+
+
 # -- bad inputs -------------------------------------------------------------------------------
 
 async def test_bad_file_inputs(server):

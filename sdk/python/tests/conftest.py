@@ -80,7 +80,7 @@ class PysdkServer:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
-             "--jwt-secret", PYSDK_SECRET, "--public-url", f"http://127.0.0.1:{self.port}"],
+             "--jwt-secret", PYSDK_SECRET, "--public-url", f"http://127.0.0.1:{self.port}", "--enable-delay"],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout

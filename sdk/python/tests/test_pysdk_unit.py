@@ -358,8 +358,10 @@ async def test_server_close_codes_reconnect_and_resubscribe(pysdk_fake, code):
     assert len(pysdk_fake.requests_for("subscribe")) == 1
     disc = next(e for e in events if e.state is ConnectionState.DISCONNECTED)
     assert (disc.code, disc.reason) == (code, "bye")
-    if code == CloseCode.GOING_AWAY:
-        assert disc.reconnect_in == 0.0  # lifetime end: silently and at once
+    if code in (CloseCode.GOING_AWAY, CloseCode.TRY_AGAIN_LATER):
+        assert disc.reconnect_in == 0.0  # lifetime end, slow reader: at once
+    else:
+        assert disc.reconnect_in is not None and disc.reconnect_in > 0.0
     assert len(pysdk_fake.connections) == 2
     await client.close()
 
@@ -494,7 +496,7 @@ async def test_close_fails_waiting_requests_and_is_final(pysdk_fake):
     await client.close()
     with pytest.raises(StreamerError) as ei:
         await task
-    assert ei.value.code == "CONNECTION_CLOSED"
+    assert ei.value.code == "CLIENT_CLOSED"
     with pytest.raises(StreamerError):
         await client.request("health")
     await client.close()  # idempotent

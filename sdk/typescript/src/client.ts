@@ -1,7 +1,7 @@
 import { resolveReconnect, type ReconnectOptions } from './backoff.js';
 import { Connection, TokenSource, type ConnectionState, type StateChange } from './connection.js';
 import { Emitter } from './emitter.js';
-import { CloseCodes, StreamerError } from './errors.js';
+import { CLIENT_SOURCE, CloseCodes, StreamerError } from './errors.js';
 import { generateRequestId } from './ids.js';
 import {
   utf8Length,
@@ -26,11 +26,11 @@ export interface StreamerClientOptions {
   onProgress?: (progress: Progress) => void;
   /** Called on every connection state change. */
   onStateChange?: (change: StateChange) => void;
-  /** Reconnection with exponential backoff and jitter (default 5 attempts, 1 s · 2ⁿ). */
+  /** Reconnection with exponential backoff and jitter (default 5 attempts, up to 1 s · 2ⁿ). */
   reconnect?: ReconnectOptions;
   /** Requests on the server at once, sync or async; the rest wait client-side (default 10). */
   maxInFlight?: number;
-  /** Largest request message in UTF-8 bytes; bigger ones fail with VALIDATION_ERROR before sending (default 1 MiB). */
+  /** Largest request message in UTF-8 bytes; bigger ones fail with MESSAGE_TOO_LARGE before sending (default 1 MiB). */
   maxMessageBytes?: number;
   /** Default per-request timeout in ms, counted from `request()`; 0 or absent means none. */
   requestTimeoutMs?: number;
@@ -116,6 +116,13 @@ interface Control {
 
 const CONTROL_RATE_LIMIT_RETRIES = 5;
 
+/** Defaults of {@link StreamerClientOptions}, the same in every Streamer SDK (docs/asyncapi.yaml, `x-client.defaults`). */
+export const CLIENT_DEFAULTS = {
+  maxInFlight: 10,
+  maxMessageBytes: 1_048_576,
+  maxRateLimitRetries: 5,
+} as const;
+
 /**
  * Client for a Streamer server.
  *
@@ -147,9 +154,9 @@ export class StreamerClient extends Emitter<ClientEvents> {
 
   constructor(private readonly options: StreamerClientOptions) {
     super();
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 10);
-    this.maxMessageBytes = options.maxMessageBytes ?? 1_048_576;
-    this.maxRateLimitRetries = options.maxRateLimitRetries ?? 5;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? CLIENT_DEFAULTS.maxInFlight);
+    this.maxMessageBytes = options.maxMessageBytes ?? CLIENT_DEFAULTS.maxMessageBytes;
+    this.maxRateLimitRetries = options.maxRateLimitRetries ?? CLIENT_DEFAULTS.maxRateLimitRetries;
     this.conn = new Connection(
       {
         endpoint: options.endpoint,
@@ -269,10 +276,10 @@ export class StreamerClient extends Emitter<ClientEvents> {
       if (bytes > this.maxMessageBytes) {
         reject(
           new StreamerError({
-            code: 'VALIDATION_ERROR',
+            code: 'MESSAGE_TOO_LARGE',
             message: `Message of ${bytes} bytes exceeds the ${this.maxMessageBytes}-byte limit`,
             requestId: id,
-            details: { reason: 'message_too_large', field: 'payload', size_bytes: bytes, limit_bytes: this.maxMessageBytes },
+            details: { size_bytes: bytes, limit_bytes: this.maxMessageBytes },
           }),
         );
         return;
@@ -302,7 +309,7 @@ export class StreamerClient extends Emitter<ClientEvents> {
         p.timer = setTimeout(() => {
           this.abandon(
             p,
-            new StreamerError({ code: 'TIMEOUT', message: `No result within ${timeoutMs} ms`, requestId: id, details: { timeout_ms: timeoutMs, client_side: true } }),
+            new StreamerError({ code: 'TIMEOUT', message: `No result within ${timeoutMs} ms`, requestId: id, details: { timeout_ms: timeoutMs, source: CLIENT_SOURCE } }),
           );
         }, timeoutMs);
       }
@@ -375,10 +382,10 @@ export class StreamerClient extends Emitter<ClientEvents> {
         this.finish(
           largest,
           new StreamerError({
-            code: 'VALIDATION_ERROR',
+            code: 'MESSAGE_TOO_LARGE',
             message: 'The server closed the connection because a message was too large (1009)',
             requestId: largest.id,
-            details: { reason: 'message_too_large', size_bytes: largest.bytes },
+            details: { size_bytes: largest.bytes, close_code: code },
             closeCode: code,
           }),
         );
@@ -583,7 +590,7 @@ function retryAfter(body: ErrorBody): number {
 }
 
 function cancelledError(requestId: string, message: string, reason?: unknown): StreamerError {
-  const details: Record<string, unknown> = { client_side: true };
+  const details: Record<string, unknown> = { source: CLIENT_SOURCE };
   if (reason !== undefined) details.reason = reason instanceof Error ? reason.message : String(reason);
   return new StreamerError({ code: 'CANCELLED', message, requestId, details });
 }

@@ -201,7 +201,8 @@ export class Connection {
       this.hooks.onFail(error);
       return;
     }
-    let delay = action.delay === 'immediate' ? 0 : backoffDelay(this.failures, this.opts.reconnect);
+    // `immediate` only right after a working connection, so a server that keeps closing is not hammered.
+    let delay = action.delay === 'immediate' && this.failures === 0 ? 0 : backoffDelay(this.failures, this.opts.reconnect);
     const retryAfter = error.details.retry_after_ms;
     if (code === CloseCodes.RATE_LIMITED && typeof retryAfter === 'number') delay = Math.max(delay, retryAfter);
     this.failures++;

@@ -1,25 +1,30 @@
 import type { ErrorBody } from './protocol.js';
 
+/** The server's error codes (the API reference's seven plus `CANCELLED`). */
+export const SERVER_ERROR_CODES = [
+  'VALIDATION_ERROR',
+  'NOT_FOUND',
+  'UNAUTHORIZED',
+  'INTERNAL_ERROR',
+  'TIMEOUT',
+  'RATE_LIMITED',
+  'INVALID_ACTION',
+  'CANCELLED',
+] as const;
+
 /**
- * Error codes a {@link StreamerError} can carry: the server's codes (the API
- * reference's seven plus `CANCELLED`) and three the client raises itself.
+ * Codes the client raises itself, the same in every Streamer SDK (docs/asyncapi.yaml,
+ * `x-client.codes`): `MESSAGE_TOO_LARGE` (refused before sending, or closed with
+ * 1009), `CONNECTION_FAILED` (could not (re-)connect within `maxAttempts`),
+ * `CLIENT_CLOSED` (`client.close()` while the request was pending).
  */
-export type ErrorCode =
-  | 'VALIDATION_ERROR'
-  | 'NOT_FOUND'
-  | 'UNAUTHORIZED'
-  | 'INTERNAL_ERROR'
-  | 'TIMEOUT'
-  | 'RATE_LIMITED'
-  | 'INVALID_ACTION'
-  | 'CANCELLED'
-  /** The connection could not be (re-)established, or was lost for good. */
-  | 'CONNECTION_ERROR'
-  /** `client.close()` was called while the request was pending. */
-  | 'CLIENT_CLOSED';
+export const CLIENT_ERROR_CODES = ['MESSAGE_TOO_LARGE', 'CONNECTION_FAILED', 'CLIENT_CLOSED'] as const;
+
+/** Error codes a {@link StreamerError} can carry. */
+export type ErrorCode = (typeof SERVER_ERROR_CODES)[number] | (typeof CLIENT_ERROR_CODES)[number];
 
 /** Whether a code is worth retrying when the server does not say (`details.retryable`). */
-const RETRYABLE_BY_DEFAULT: Record<ErrorCode, boolean> = {
+export const RETRYABLE_BY_DEFAULT: Readonly<Record<ErrorCode, boolean>> = {
   VALIDATION_ERROR: false,
   NOT_FOUND: false,
   UNAUTHORIZED: false,
@@ -28,9 +33,13 @@ const RETRYABLE_BY_DEFAULT: Record<ErrorCode, boolean> = {
   RATE_LIMITED: true,
   INVALID_ACTION: false,
   CANCELLED: false,
-  CONNECTION_ERROR: true,
+  MESSAGE_TOO_LARGE: false,
+  CONNECTION_FAILED: true,
   CLIENT_CLOSED: false,
 };
+
+/** `details.source` of TIMEOUT and CANCELLED errors the client raises itself (its timeout, an abort). */
+export const CLIENT_SOURCE = 'client';
 
 const KNOWN_CODES = new Set(Object.keys(RETRYABLE_BY_DEFAULT));
 
@@ -87,7 +96,7 @@ export class StreamerError extends Error {
   }
 }
 
-/** WebSocket close codes with a meaning in Streamer (DESIGN §2). */
+/** WebSocket close codes with a meaning in Streamer (docs/asyncapi.yaml, `x-close-codes`). */
 export const CloseCodes = {
   NORMAL: 1000,
   /** Maximum connection lifetime reached: reconnect silently. */
@@ -114,8 +123,10 @@ export type CloseAction =
   | { kind: 'fail' };
 
 /**
- * Reconnection policy per close code. `canRefreshToken` is true when the client has
- * a `getToken` callback; without one an authentication failure is final.
+ * Reconnection policy per close code (docs/asyncapi.yaml, `x-close-codes`).
+ * `canRefreshToken` is true when the client has a `getToken` callback; without one
+ * an authentication failure is final. `immediate` applies to the first attempt after
+ * a working connection; later attempts back off.
  */
 export function closePolicy(code: number, canRefreshToken: boolean): CloseAction {
   switch (code) {
@@ -150,10 +161,10 @@ export function errorFromClose(code: number, reason: string, serverError?: Error
     case CloseCodes.RATE_LIMITED:
       return new StreamerError({ code: 'RATE_LIMITED', message: message ?? 'Too many connections', details, closeCode: code, retryable: true });
     case CloseCodes.MESSAGE_TOO_BIG:
-      return new StreamerError({ code: 'VALIDATION_ERROR', message: 'Message too large for the server', details: { ...details, reason: 'message_too_large' }, closeCode: code, retryable: false });
+      return new StreamerError({ code: 'MESSAGE_TOO_LARGE', message: message ?? 'Message too large for the server', details, closeCode: code, retryable: false });
     default:
       return new StreamerError({
-        code: 'CONNECTION_ERROR',
+        code: 'CONNECTION_FAILED',
         message: message ?? `Connection closed (${code}${reason ? `: ${reason}` : ''})`,
         details,
         closeCode: code,

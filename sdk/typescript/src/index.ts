@@ -2,10 +2,19 @@
  * streamer-client: TypeScript/JavaScript SDK for Streamer.
  * @packageDocumentation
  */
-export { StreamerClient } from './client.js';
+export { StreamerClient, CLIENT_DEFAULTS } from './client.js';
 export type { StreamerClientOptions, RequestOptions, QueuedInfo, ClientEvents } from './client.js';
 export type { ConnectionState, StateChange } from './connection.js';
-export { StreamerError, CloseCodes, closePolicy, errorFromClose } from './errors.js';
+export {
+  StreamerError,
+  CloseCodes,
+  closePolicy,
+  errorFromClose,
+  SERVER_ERROR_CODES,
+  CLIENT_ERROR_CODES,
+  RETRYABLE_BY_DEFAULT,
+  CLIENT_SOURCE,
+} from './errors.js';
 export type { ErrorCode, StreamerErrorInit, CloseAction } from './errors.js';
 export { generateRequestId } from './ids.js';
 export { backoffDelay, DEFAULT_RECONNECT } from './backoff.js';
@@ -21,4 +30,5 @@ export type {
   RequestStatus,
   CancelResult,
 } from './protocol.js';
+export { SERVER_MESSAGE_TYPES, REQUEST_STATUSES, CANCEL_STATUSES } from './protocol.js';
 export type { WebSocketLike, WebSocketConstructor } from './websocket.js';

@@ -1,7 +1,17 @@
 /**
- * Wire types of the Streamer protocol (see docs/protocol.md in the server repository).
+ * Wire types of the Streamer protocol, written after docs/asyncapi.yaml in the server
+ * repository (test/unit-schema.test.ts checks the runtime lists below against it).
  * Every server message is an envelope `{type, <type>: body}`.
  */
+
+/** The `type` of every message the server sends. */
+export const SERVER_MESSAGE_TYPES = ['response', 'progress', 'result', 'error'] as const;
+
+/** Status of an async request as reported by `subscribe`. */
+export const REQUEST_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+
+/** `status` of a `cancel` answer. */
+export const CANCEL_STATUSES = ['cancelled', 'cancelling', 'succeeded', 'failed', 'unknown'] as const;
 
 /** A request as sent by the client. */
 export interface RequestMessage {
@@ -54,7 +64,7 @@ export type ServerMessage =
   | { type: 'error'; error: ErrorBody };
 
 /** Status of an async request as reported by `subscribe`. */
-export type RequestStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
 /** Snapshot returned by `subscribe` (the `data` of its `success` response). */
 export interface RequestSnapshot {
@@ -65,12 +75,17 @@ export interface RequestSnapshot {
   progress: Progress | null;
   created_at?: string;
   updated_at?: string;
+  /** Set once the request has finished. */
+  finished_at?: string;
 }
 
-/** Answer of `cancel`: `cancelled` (it was queued), `cancelling` (running), or its final status. */
+/**
+ * Answer of `cancel`: `cancelled` (it was queued), `cancelling` (running), or the final
+ * status of a finished request (`unknown` only if the server could not read it back).
+ */
 export interface CancelResult {
   request_id: string;
-  status: RequestStatus | 'cancelling';
+  status: (typeof CANCEL_STATUSES)[number];
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -91,7 +106,7 @@ export function parseServerMessage(text: string): ServerMessage | undefined {
   if (!isObject(value) || typeof value.type !== 'string') return undefined;
   const body = value[value.type];
   if (!isObject(body)) return undefined;
-  switch (value.type) {
+  switch (value.type as (typeof SERVER_MESSAGE_TYPES)[number]) {
     case 'response':
     case 'progress':
     case 'result':

@@ -82,6 +82,7 @@ export class RealServer {
       '--data-dir', this.dataDir,
       '--jwt-secret', SECRET,
       '--public-url', `http://127.0.0.1:${this.port}`,
+      '--enable-delay',
       ...this.flags,
     ];
     const proc = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });

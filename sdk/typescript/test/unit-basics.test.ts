@@ -18,21 +18,23 @@ describe('ids', () => {
 });
 
 describe('backoff', () => {
-  it('defaults to the seed: 5 attempts, 2^n seconds', () => {
+  it('defaults to the seed: 5 attempts, at most 2^n seconds', () => {
     const o = resolveReconnect(undefined);
     assert.equal(o.maxAttempts, 5);
+    assert.equal(o.jitter, 0.5);
     const noJitter = { ...o, jitter: 0 };
     assert.deepEqual([0, 1, 2, 3, 4].map((n) => backoffDelay(n, noJitter)), [1000, 2000, 4000, 8000, 16000]);
+    assert.deepEqual([0, 1, 2].map((n) => backoffDelay(n, o, () => 1)), [1000, 2000, 4000]);
   });
 
-  it('caps at maxDelayMs and keeps jitter within bounds', () => {
+  it('caps at maxDelayMs and keeps jitter within [d·(1−jitter), d]', () => {
     const o = resolveReconnect({ baseDelayMs: 100, maxDelayMs: 1000, jitter: 0.5 });
     assert.equal(backoffDelay(10, { ...o, jitter: 0 }), 1000);
     assert.equal(backoffDelay(1, o, () => 0), 100);
-    assert.equal(backoffDelay(1, o, () => 1), 300);
+    assert.equal(backoffDelay(1, o, () => 1), 200);
     for (let i = 0; i < 1000; i++) {
       const d = backoffDelay(2, o);
-      assert.ok(d >= 200 && d <= 600, String(d));
+      assert.ok(d >= 200 && d <= 400, String(d));
     }
   });
 });
@@ -83,10 +85,12 @@ describe('error mapping', () => {
     assert.equal(rl.code, 'RATE_LIMITED');
     assert.equal(rl.retryable, true);
     assert.equal(rl.details.retry_after_ms, 500);
-    assert.equal(errorFromClose(1009, '').code, 'VALIDATION_ERROR');
+    const tooBig = errorFromClose(1009, '');
+    assert.equal(tooBig.code, 'MESSAGE_TOO_LARGE');
+    assert.equal(tooBig.retryable, false);
     for (const code of [1001, 1006, 1012, 1013]) {
       const e = errorFromClose(code, 'bye');
-      assert.equal(e.code, 'CONNECTION_ERROR');
+      assert.equal(e.code, 'CONNECTION_FAILED');
       assert.equal(e.retryable, true);
       assert.equal(e.details.close_reason, 'bye');
     }

@@ -107,8 +107,8 @@ describe('requests', () => {
   it('refuses messages over 1 MB before sending', async (t) => {
     const { server, client } = await setup(t);
     const big = 'x'.repeat(1_048_576);
-    const e = await rejects(client.request('echo', { big }), 'VALIDATION_ERROR');
-    assert.equal(e.details.reason, 'message_too_large');
+    const e = await rejects(client.request('echo', { big }), 'MESSAGE_TOO_LARGE');
+    assert.equal(e.retryable, false);
     assert.equal(e.details.limit_bytes, 1_048_576);
     assert.equal(server.connections.length, 0, 'nothing was sent, not even a connection');
     // Just under the limit goes through.
@@ -202,7 +202,7 @@ describe('timeouts and cancellation', () => {
     const t0 = Date.now();
     const e = await rejects(p, 'TIMEOUT');
     assert.ok(Date.now() - t0 < 2000);
-    assert.equal(e.details.client_side, true);
+    assert.equal(e.details.source, 'client');
     assert.equal(client.inFlight, 0);
   });
 
@@ -240,6 +240,7 @@ describe('timeouts and cancellation', () => {
     ac.abort();
     const e = await rejects(p, 'CANCELLED');
     assert.equal(e.requestId, m.id);
+    assert.equal(e.details.source, 'client');
     const cancel = await conn.nextAction('cancel');
     assert.deepEqual(cancel.payload, { request_id: m.id });
     conn.success(cancel.id, { request_id: m.id, status: 'cancelling' });

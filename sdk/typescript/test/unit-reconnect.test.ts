@@ -174,19 +174,19 @@ describe('reconnect and resume', () => {
     assert.equal(await p, 'ok');
   });
 
-  it('gives up after maxAttempts and rejects with CONNECTION_ERROR', async (t) => {
+  it('gives up after maxAttempts and rejects with CONNECTION_FAILED', async (t) => {
     const { server, client, states } = await setup(t, { reconnect: { maxAttempts: 2, baseDelayMs: 10, jitter: 0 } });
     const p = client.request('delay', {});
     const c1 = await server.nextConnection();
     const m = await c1.next();
     c1.queued(m.id);
     await server.stop();
-    const e = await rejects(p, 'CONNECTION_ERROR');
+    const e = await rejects(p, 'CONNECTION_FAILED');
     assert.equal(e.retryable, true);
     assert.equal(e.requestId, m.id);
     const last = states.at(-1)!;
     assert.equal(last.state, 'disconnected');
-    assert.equal(last.error?.code, 'CONNECTION_ERROR');
+    assert.equal(last.error?.code, 'CONNECTION_FAILED');
   });
 
   it('keeps going across several drops, each resumed', async (t) => {
@@ -329,7 +329,7 @@ describe('events and close codes', () => {
     await c1.next();
     await c1.next();
     c1.close(1009, 'message too big');
-    const e = await rejects(big, 'VALIDATION_ERROR');
+    const e = await rejects(big, 'MESSAGE_TOO_LARGE');
     assert.equal(e.closeCode, 1009);
     const c2 = await server.nextConnection();
     const m = await c2.next();

@@ -7,7 +7,7 @@
 namespace streamer {
 
 struct BuiltinOptions {
-  bool enable_delay = true;        // --disable-delay turns the diagnostic handler off
+  bool enable_delay = false;       // --enable-delay turns the diagnostic handler on
   bool fault_injection = false;    // --enable-fault-injection: test-only payload fields
 };
 

@@ -49,9 +49,9 @@ TEST(Echo, ReturnsThePayload) {
   EXPECT_EQ(reg.find("echo")->run(payload, f.ctx).data, json::value(payload));
 }
 
-TEST(Delay, IsAsyncAndCanBeDisabled) {
-  EXPECT_TRUE(registry_with({}).find("delay")->is_async());
-  EXPECT_EQ(registry_with({.enable_delay = false}).find("delay"), nullptr);
+TEST(Delay, IsAsyncAndOffUnlessEnabled) {
+  EXPECT_TRUE(registry_with({.enable_delay = true}).find("delay")->is_async());
+  EXPECT_EQ(registry_with({}).find("delay"), nullptr);
 }
 
 TEST(Delay, ValidatesItsPayload) {

@@ -10,8 +10,8 @@
 namespace streamer::process {
 namespace {
 
-HandlerError bad_option(std::string_view field, std::string_view expected, const boost::json::value& got,
-                        const std::string& msg) {
+HandlerError bad_option(std::string_view field, std::string_view expected,
+                        const boost::json::value& got, const std::string& msg) {
   return HandlerError::validation(field, expected, got, msg);
 }
 
@@ -32,10 +32,14 @@ boost::json::array column_names(const DataTable& t) {
 
 const char* to_string(PipelineKind kind) noexcept {
   switch (kind) {
-    case PipelineKind::kClassification: return "classification";
-    case PipelineKind::kRegression: return "regression";
-    case PipelineKind::kClustering: return "clustering";
-    case PipelineKind::kAnomaly: return "anomaly";
+    case PipelineKind::kClassification:
+      return "classification";
+    case PipelineKind::kRegression:
+      return "regression";
+    case PipelineKind::kClustering:
+      return "clustering";
+    case PipelineKind::kAnomaly:
+      return "anomaly";
   }
   return "?";
 }
@@ -52,8 +56,10 @@ std::vector<std::uint8_t> split_rows(std::size_t rows, double test_fraction, std
   std::size_t ntest = 0, argmin = 0, argmax = 0;
   double umin = 2, umax = -1;
   for (std::size_t i = 0; i < rows; ++i) {
-    double u = static_cast<double>(splitmix64(seed ^ (static_cast<std::uint64_t>(i) * 0xD1B54A32D192ED03ULL)) >> 11) *
-               0x1.0p-53;
+    double u =
+        static_cast<double>(
+            splitmix64(seed ^ (static_cast<std::uint64_t>(i) * 0xD1B54A32D192ED03ULL)) >> 11) *
+        0x1.0p-53;
     if (u < test_fraction) {
       test[i] = 1;
       ++ntest;
@@ -66,60 +72,73 @@ std::vector<std::uint8_t> split_rows(std::size_t rows, double test_fraction, std
   return test;
 }
 
-Prepared prepare_dataset(const DataTable& table, const PipelineOptions& o, TargetUse use) {
-  Prepared p;
-  p.is_test = split_rows(table.rows, o.test_fraction, o.seed);
+namespace {
 
-  // --- target -----------------------------------------------------------------
-  int target = -1;
+// The target column per the options (options.target, else "label", else the last
+// column unless no target is used); nullptr when there is none.
+const Column* select_target(const DataTable& table, const PipelineOptions& o, TargetUse use,
+                            int& index) {
+  index = -1;
   if (o.target) {
-    target = table.find(*o.target);
-    if (target < 0)
-      throw bad_option("options.target", "one of the data's columns", boost::json::string(*o.target),
+    index = table.find(*o.target);
+    if (index < 0)
+      throw bad_option("options.target", "one of the data's columns",
+                       boost::json::string(*o.target),
                        "target column '" + *o.target + "' is not in the data (columns: " +
                            boost::json::serialize(column_names(table)) + ")");
-  } else if ((target = table.find("label")) < 0 && use != TargetUse::kNone) {
-    target = static_cast<int>(table.columns.size()) - 1;
+  } else if ((index = table.find("label")) < 0 && use != TargetUse::kNone) {
+    index = static_cast<int>(table.columns.size()) - 1;
   }
-  const Column* tcol = target >= 0 ? &table.columns[static_cast<std::size_t>(target)] : nullptr;
-  if (tcol) p.target = tcol->name;
-  if (use == TargetUse::kNumeric && tcol && !tcol->numeric())
-    throw bad_option("options.target", "a numeric column", boost::json::string(tcol->name),
-                     "regression needs a numeric target; '" + tcol->name + "' holds text");
+  const Column* target = index >= 0 ? &table.columns[static_cast<std::size_t>(index)] : nullptr;
+  if (use == TargetUse::kNumeric && target && !target->numeric())
+    throw bad_option("options.target", "a numeric column", boost::json::string(target->name),
+                     "regression needs a numeric target; '" + target->name + "' holds text");
+  return target;
+}
 
-  // --- features ---------------------------------------------------------------
+// The listed feature columns, else every numeric column but the target.
+std::vector<const Column*> select_features(const DataTable& table, const PipelineOptions& o,
+                                           int target) {
   std::vector<const Column*> feats;
   if (!o.features.empty()) {
     for (const auto& name : o.features) {
       int idx = table.find(name);
       if (idx < 0)
-        throw bad_option("options.features", "names of the data's columns", boost::json::string(name),
+        throw bad_option("options.features", "names of the data's columns",
+                         boost::json::string(name),
                          "feature column '" + name + "' is not in the data");
       if (idx == target)
-        throw bad_option("options.features", "columns other than the target", boost::json::string(name),
-                         "the target cannot also be a feature");
+        throw bad_option("options.features", "columns other than the target",
+                         boost::json::string(name), "the target cannot also be a feature");
       feats.push_back(&table.columns[static_cast<std::size_t>(idx)]);
     }
-  } else {
-    boost::json::array text_cols;
-    for (std::size_t i = 0; i < table.columns.size(); ++i) {
-      if (static_cast<int>(i) == target) continue;
-      if (table.columns[i].numeric()) feats.push_back(&table.columns[i]);
-      else text_cols.emplace_back(table.columns[i].name);
-    }
-    if (feats.empty()) {
-      HandlerError e(ErrorCode::kValidationError,
-                     "non-numeric data: no numeric feature column; list text columns in options.features to "
-                     "one-hot encode them",
-                     {{"field", "data_source"}, {"expected", "at least one numeric feature column"},
-                      {"received", boost::json::serialize(text_cols)}});
-      throw e;
+    return feats;
+  }
+  boost::json::array text_cols;
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    if (static_cast<int>(i) == target) continue;
+    if (table.columns[i].numeric()) {
+      feats.push_back(&table.columns[i]);
+    } else {
+      text_cols.emplace_back(table.columns[i].name);
     }
   }
+  if (feats.empty())
+    throw HandlerError(
+        ErrorCode::kValidationError,
+        "non-numeric data: no numeric feature column; list text columns in options.features to "
+        "one-hot encode them",
+        {{"field", "data_source"},
+         {"expected", "at least one numeric feature column"},
+         {"received", boost::json::serialize(text_cols)}});
+  return feats;
+}
 
-  // --- samples (rows with a target value) --------------------------------------
+// Keeps the rows that have a target value (all rows when no target is used) and checks
+// that the split leaves at least one training and one test row among them.
+void select_samples(const DataTable& table, const Column* target, TargetUse use, Prepared& p) {
   for (std::size_t r = 0; r < table.rows; ++r) {
-    if (use != TargetUse::kNone && tcol && tcol->missing(r)) {
+    if (use != TargetUse::kNone && target && target->missing(r)) {
       ++p.dropped_rows;
       continue;
     }
@@ -130,83 +149,99 @@ Prepared prepare_dataset(const DataTable& table, const PipelineOptions& o, Targe
   if (p.rows.size() < 2 || ntrain == 0 || ntrain == p.rows.size())
     throw HandlerError(ErrorCode::kValidationError,
                        "not enough usable rows: need at least one training and one test row",
-                       {{"field", "data_source"}, {"expected", "at least 2 rows with a target value"},
+                       {{"field", "data_source"},
+                        {"expected", "at least 2 rows with a target value"},
                         {"received", std::to_string(p.rows.size()) + " usable rows"}});
+}
 
-  // --- target values ------------------------------------------------------------
-  if (use == TargetUse::kNumeric) {
-    for (auto r : p.rows) p.y.push_back(tcol->numbers[r]);
-  } else if (use == TargetUse::kClasses) {
-    p.target_numeric = tcol->numeric();
-    std::map<double, int> num_ids;
-    std::map<std::string, int> text_ids;
-    for (auto r : p.rows) {
-      if (p.target_numeric) num_ids.emplace(tcol->numbers[r], 0);
-      else text_ids.emplace(tcol->text[r], 0);
-      if (num_ids.size() + text_ids.size() > 100)
-        throw bad_option("options.target", "a column with at most 100 distinct classes", boost::json::string(tcol->name),
-                         "the target has more than 100 distinct values; use the regression pipeline");
-    }
-    int id = 0;
-    for (auto& [v, i] : num_ids) {
-      i = id++;
-      p.classes.push_back(format_number(v));
-      p.class_values.push_back(v);
-    }
-    for (auto& [v, i] : text_ids) {
-      i = id++;
-      p.classes.push_back(v);
-    }
-    if (id < 2)
-      throw bad_option("options.target", "a column with at least two classes", boost::json::string(tcol->name),
-                       "the target has a single class");
-    for (auto r : p.rows)
-      p.y.push_back(p.target_numeric ? num_ids[tcol->numbers[r]] : text_ids[tcol->text[r]]);
-  }
-
-  // --- feature matrix -----------------------------------------------------------
-  struct Plan {
-    const Column* col;
-    double fill = 0;                          // numeric: training mean
-    std::vector<std::string> categories;      // text: one-hot categories
-  };
-  std::vector<Plan> plans;
-  std::size_t width = 0;
-  for (const Column* c : feats) {
-    Plan plan{c};
-    if (c->numeric()) {
-      double sum = 0;
-      std::size_t n = 0;
-      for (auto r : p.rows)
-        if (!p.is_test[r] && !is_missing(c->numbers[r])) sum += c->numbers[r], ++n;
-      plan.fill = n ? sum / static_cast<double>(n) : 0.0;
-      p.feature_names.push_back(c->name);
-      width += 1;
+// Fills p.y with class ids (ordered: numeric labels by value, then text labels), and
+// p.classes / p.class_values with what each id stands for.
+void encode_classes(const Column& target, Prepared& p) {
+  p.target_numeric = target.numeric();
+  std::map<double, int> num_ids;
+  std::map<std::string, int> text_ids;
+  for (auto r : p.rows) {
+    if (p.target_numeric) {
+      num_ids.emplace(target.numbers[r], 0);
     } else {
-      std::map<std::string, int> seen;
-      for (auto r : p.rows)
-        if (!p.is_test[r]) seen.emplace(c->text[r], 0);
-      if (seen.size() > 64)
-        throw bad_option("options.features", "text columns with at most 64 distinct values", boost::json::string(c->name),
-                         "non-numeric feature '" + c->name + "' has " + std::to_string(seen.size()) +
-                             " distinct values; too many to one-hot encode");
-      for (auto& [v, i] : seen) {
-        plan.categories.push_back(v);
-        p.feature_names.push_back(c->name + "=" + (v.empty() ? "<missing>" : v));
-      }
-      p.encoded_columns.push_back(c->name);
-      width += plan.categories.size();
+      text_ids.emplace(target.text[r], 0);
     }
-    plans.push_back(std::move(plan));
+    if (num_ids.size() + text_ids.size() > 100)
+      throw bad_option("options.target", "a column with at most 100 distinct classes",
+                       boost::json::string(target.name),
+                       "the target has more than 100 distinct values; use the regression pipeline");
   }
+  int id = 0;
+  for (auto& [v, i] : num_ids) {
+    i = id++;
+    p.classes.push_back(format_number(v));
+    p.class_values.push_back(v);
+  }
+  for (auto& [v, i] : text_ids) {
+    i = id++;
+    p.classes.push_back(v);
+  }
+  if (id < 2)
+    throw bad_option("options.target", "a column with at least two classes",
+                     boost::json::string(target.name), "the target has a single class");
+  for (auto r : p.rows)
+    p.y.push_back(p.target_numeric ? num_ids[target.numbers[r]] : text_ids[target.text[r]]);
+}
+
+// How one feature column becomes matrix columns: a numeric column is one column with
+// missing cells filled by the training mean; a text column is one-hot encoded over the
+// categories seen in training rows.
+struct FeaturePlan {
+  const Column* col;
+  double fill = 0;
+  std::vector<std::string> categories;
+};
+
+FeaturePlan plan_feature(const Column& c, Prepared& p) {
+  FeaturePlan plan{&c, 0, {}};
+  if (c.numeric()) {
+    double sum = 0;
+    std::size_t n = 0;
+    for (auto r : p.rows) {
+      if (p.is_test[r] || is_missing(c.numbers[r])) continue;
+      sum += c.numbers[r];
+      ++n;
+    }
+    plan.fill = n ? sum / static_cast<double>(n) : 0.0;
+    p.feature_names.push_back(c.name);
+    return plan;
+  }
+  std::map<std::string, int> seen;
+  for (auto r : p.rows)
+    if (!p.is_test[r]) seen.emplace(c.text[r], 0);
+  if (seen.size() > 64)
+    throw bad_option("options.features", "text columns with at most 64 distinct values",
+                     boost::json::string(c.name),
+                     "non-numeric feature '" + c.name + "' has " + std::to_string(seen.size()) +
+                         " distinct values; too many to one-hot encode");
+  for (auto& [v, i] : seen) {
+    plan.categories.push_back(v);
+    p.feature_names.push_back(c.name + "=" + (v.empty() ? "<missing>" : v));
+  }
+  p.encoded_columns.push_back(c.name);
+  return plan;
+}
+
+// Builds p.X (one row per sample) from the plans, counting imputed cells.
+void build_matrix(const std::vector<FeaturePlan>& plans, Prepared& p) {
+  std::size_t width = 0;
+  for (const auto& plan : plans) width += plan.col->numeric() ? 1 : plan.categories.size();
   p.X.create(static_cast<int>(p.rows.size()), static_cast<int>(width), CV_32F);
   for (std::size_t s = 0; s < p.rows.size(); ++s) {
     float* out = p.X.ptr<float>(static_cast<int>(s));
     std::size_t r = p.rows[s], k = 0;
-    for (const Plan& plan : plans) {
+    for (const FeaturePlan& plan : plans) {
       if (plan.col->numeric()) {
         double v = plan.col->numbers[r];
-        if (is_missing(v)) v = plan.fill, ++p.imputed_values;
+        if (is_missing(v)) {
+          v = plan.fill;
+          ++p.imputed_values;
+        }
         out[k++] = static_cast<float>(v);
       } else {
         const std::string& v = plan.col->text[r];
@@ -215,12 +250,34 @@ Prepared prepare_dataset(const DataTable& table, const PipelineOptions& o, Targe
       }
     }
   }
+}
+
+}  // namespace
+
+Prepared prepare_dataset(const DataTable& table, const PipelineOptions& o, TargetUse use) {
+  Prepared p;
+  p.is_test = split_rows(table.rows, o.test_fraction, o.seed);
+  int target_index = -1;
+  const Column* target = select_target(table, o, use, target_index);
+  if (target) p.target = target->name;
+  const std::vector<const Column*> features = select_features(table, o, target_index);
+  select_samples(table, target, use, p);
+  if (use == TargetUse::kNumeric) {
+    for (auto r : p.rows) p.y.push_back(target->numbers[r]);
+  } else if (use == TargetUse::kClasses) {
+    encode_classes(*target, p);
+  }
+  std::vector<FeaturePlan> plans;
+  plans.reserve(features.size());
+  for (const Column* c : features) plans.push_back(plan_feature(*c, p));
+  build_matrix(plans, p);
   return p;
 }
 
 void standardize(Prepared& d) {
   const int cols = d.X.cols;
-  std::vector<double> mean(static_cast<std::size_t>(cols), 0), sq(static_cast<std::size_t>(cols), 0);
+  std::vector<double> mean(static_cast<std::size_t>(cols), 0),
+      sq(static_cast<std::size_t>(cols), 0);
   std::size_t n = 0;
   for (std::size_t s = 0; s < d.rows.size(); ++s) {
     if (d.is_test[d.rows[s]]) continue;

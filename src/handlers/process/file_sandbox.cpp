@@ -9,17 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/tenant_name.hpp"
+
 namespace streamer::process {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool safe_tenant(std::string_view t) {
-  if (t.empty() || t == "." || t == ".." || t.size() > 128) return false;
-  for (char c : t)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
-  return true;
-}
 
 bool within(const fs::path& root, const fs::path& p) {
   auto r = root.lexically_normal().generic_string();
@@ -40,18 +35,11 @@ UploadOutcome failure(unsigned status, std::string_view code, const std::string&
 }  // namespace
 
 fs::path sandbox_root(const HandlerEnvironment& env, std::string_view tenant_id) {
-  std::string dir;
-  if (safe_tenant(tenant_id)) {
-    dir = tenant_id;
-  } else {
-    static const char* digits = "0123456789abcdef";
-    dir = "x-";
-    for (unsigned char c : tenant_id) {
-      dir.push_back(digits[c >> 4]);
-      dir.push_back(digits[c & 15]);
-    }
+  if (!is_valid_tenant_id(tenant_id)) {
+    throw HandlerError(ErrorCode::kUnauthorized, "the tenant id is not valid",
+                       {{"reason", "invalid_tenant_id"}});
   }
-  return env.data_dir / "files" / dir;
+  return env.data_dir / "files" / tenant_storage_name(tenant_id);
 }
 
 fs::path check_client_path(std::string_view client_path, std::string_view field) {

@@ -13,9 +13,10 @@
 
 namespace streamer::process {
 
-// <data_dir>/files/<tenant dir>. Tenant ids made of [A-Za-z0-9._-] (not "." or "..")
-// are used as-is; any other id is hex-encoded with a "x-" prefix, so a tenant id can
-// never name a path outside files/.
+// <data_dir>/files/<tenant_storage_name(tenant_id)>: one directory per tenant, never
+// shared, never outside files/. Throws HandlerError UNAUTHORIZED (details.reason
+// "invalid_tenant_id") for an invalid tenant id, which has no sandbox (ids are
+// validated with the token, so a connected caller's id is always valid).
 std::filesystem::path sandbox_root(const HandlerEnvironment& env, std::string_view tenant_id);
 
 // Checks a client path's syntax without touching the disk: non-empty, at most 1024

@@ -1,6 +1,6 @@
 // Writers for the pipeline's per-row output: JSON (array of objects), CSV (header +
-// RFC 4180 quoting) and Parquet (Apache Arrow C++). Missing values are JSON null,
-// an empty CSV field, a Parquet null.
+// RFC 4180 quoting) and Parquet (rust/parquet_ffi, linked statically). Missing
+// values are JSON null, an empty CSV field, a Parquet null.
 #pragma once
 
 #include <boost/json.hpp>
@@ -23,7 +23,7 @@ boost::json::object row_to_json(const DataTable& table, std::size_t r);
 boost::json::array sample_rows(const DataTable& table, std::size_t limit);
 
 // Writes the whole table to `file` in `format`. Throws HandlerError(INTERNAL_ERROR)
-// on I/O or Arrow failures.
+// on I/O or Parquet writer failures.
 void write_table(const DataTable& table, OutputFormat format, const std::filesystem::path& file);
 void write_json(const DataTable& table, const std::filesystem::path& file);
 void write_csv(const DataTable& table, const std::filesystem::path& file);

@@ -1,7 +1,12 @@
-// Parquet output through Apache Arrow C++ (the pyarrow wheel's libarrow/libparquet).
-#include <arrow/api.h>
-#include <arrow/io/file.h>
-#include <parquet/arrow/writer.h>
+// Parquet output through the streamer_parquet_ffi static library (rust/parquet_ffi):
+// whole-number columns as optional INT64, other numbers as optional DOUBLE, text as
+// optional STRING; missing values are nulls; SNAPPY pages.
+#include <streamer_parquet.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "core/handler.hpp"
 #include "handlers/process/output_writer.hpp"
@@ -9,51 +14,72 @@
 namespace streamer::process {
 namespace {
 
-void check(const arrow::Status& s) {
-  if (!s.ok()) throw HandlerError(ErrorCode::kInternalError, "parquet output failed: " + s.ToString());
-}
+constexpr std::size_t kRowGroupRows = 128 * 1024;
 
-template <typename T>
-T value(arrow::Result<T> r) {
-  check(r.status());
-  return std::move(r).ValueUnsafe();
-}
+// The C view of one Column: validity flags and values in the layout the library
+// reads. Holds pointers into the Column's strings, so it must not outlive it.
+struct ColumnBuffers {
+  std::vector<std::uint8_t> present;
+  std::vector<std::int64_t> ints;
+  std::vector<const char*> text_data;
+  std::vector<std::size_t> text_lengths;
+  streamer_parquet_column view{};
 
-std::shared_ptr<arrow::Array> build(const Column& c) {
-  std::shared_ptr<arrow::Array> out;
-  if (!c.numeric()) {
-    arrow::StringBuilder b;
-    check(b.Reserve(static_cast<int64_t>(c.text.size())));
-    for (const auto& s : c.text) check(s.empty() ? b.AppendNull() : b.Append(s));
-    check(b.Finish(&out));
-  } else if (c.integral) {
-    arrow::Int64Builder b;
-    check(b.Reserve(static_cast<int64_t>(c.numbers.size())));
-    for (double v : c.numbers) is_missing(v) ? b.UnsafeAppendNull() : b.UnsafeAppend(static_cast<int64_t>(v));
-    check(b.Finish(&out));
-  } else {
-    arrow::DoubleBuilder b;
-    check(b.Reserve(static_cast<int64_t>(c.numbers.size())));
-    for (double v : c.numbers) is_missing(v) ? b.UnsafeAppendNull() : b.UnsafeAppend(v);
-    check(b.Finish(&out));
+  explicit ColumnBuffers(const Column& c) {
+    const std::size_t rows = c.size();
+    present.resize(rows);
+    view.name = c.name.data();
+    view.name_len = c.name.size();
+    view.present = present.data();
+    if (!c.numeric()) {
+      text_data.resize(rows);
+      text_lengths.resize(rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        present[r] = !c.text[r].empty();
+        text_data[r] = c.text[r].data();
+        text_lengths[r] = c.text[r].size();
+      }
+      view.kind = STREAMER_PARQUET_STRING;
+      view.string_data = text_data.data();
+      view.string_lengths = text_lengths.data();
+    } else if (c.integral) {
+      ints.resize(rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        present[r] = !is_missing(c.numbers[r]);
+        ints[r] = present[r] ? static_cast<std::int64_t>(c.numbers[r]) : 0;
+      }
+      view.kind = STREAMER_PARQUET_INT64;
+      view.int64_values = ints.data();
+    } else {
+      for (std::size_t r = 0; r < rows; ++r) present[r] = !is_missing(c.numbers[r]);
+      view.kind = STREAMER_PARQUET_DOUBLE;
+      view.double_values = c.numbers.data();
+    }
   }
-  return out;
-}
+  ColumnBuffers(const ColumnBuffers&) = delete;
+  ColumnBuffers& operator=(const ColumnBuffers&) = delete;
+};
 
 }  // namespace
 
 void write_parquet(const DataTable& t, const std::filesystem::path& file) {
-  std::vector<std::shared_ptr<arrow::Field>> fields;
-  std::vector<std::shared_ptr<arrow::Array>> arrays;
+  std::vector<std::unique_ptr<ColumnBuffers>> buffers;
+  std::vector<streamer_parquet_column> columns;
+  buffers.reserve(t.columns.size());
+  columns.reserve(t.columns.size());
   for (const auto& c : t.columns) {
-    arrays.push_back(build(c));
-    fields.push_back(arrow::field(c.name, arrays.back()->type(), true));
+    if (c.size() != t.rows)
+      throw HandlerError(ErrorCode::kInternalError, "parquet output failed: column " + c.name +
+                                                        " has " + std::to_string(c.size()) +
+                                                        " rows, the table " +
+                                                        std::to_string(t.rows));
+    buffers.push_back(std::make_unique<ColumnBuffers>(c));
+    columns.push_back(buffers.back()->view);
   }
-  auto table = arrow::Table::Make(arrow::schema(fields), arrays, static_cast<int64_t>(t.rows));
-  auto sink = value(arrow::io::FileOutputStream::Open(file.string()));
-  auto props = parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
-  check(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, 128 * 1024, props));
-  check(sink->Close());
+  char error[512] = {};
+  if (streamer_parquet_write(file.c_str(), columns.data(), columns.size(), t.rows, kRowGroupRows,
+                             error, sizeof error) != 0)
+    throw HandlerError(ErrorCode::kInternalError, std::string("parquet output failed: ") + error);
 }
 
 }  // namespace streamer::process

@@ -22,7 +22,9 @@ PipelineOptions options(PipelineKind kind) {
   return o;
 }
 
-double metric(const PipelineResult& r, const char* name) { return r.metrics.at(name).to_number<double>(); }
+double metric(const PipelineResult& r, const char* name) {
+  return r.metrics.at(name).to_number<double>();
+}
 
 // Two Gaussian blobs per class, far apart: a forest must be (nearly) perfect.
 DataTable separable(std::size_t n, std::mt19937& rng) {
@@ -145,7 +147,8 @@ TEST(Pipelines, RefusesUnusableData) {
   DataTable text;
   text.add(Column::strings("name", {"a", "b", "c", "d"}));
   text.add(Column::strings("label", {"x", "y", "x", "y"}));
-  EXPECT_THROW(run_pipeline(text, options(PipelineKind::kClassification), kQuiet, nullptr), HandlerError);
+  EXPECT_THROW(run_pipeline(text, options(PipelineKind::kClassification), kQuiet, nullptr),
+               HandlerError);
   auto o = options(PipelineKind::kRegression);
   o.target = "nope";
   DataTable nums;
@@ -174,19 +177,22 @@ TEST(Pipelines, OneHotEncodesListedTextFeatures) {
 }
 
 TEST(Payload, ValidatesFieldsAndDestinations) {
-  auto ok = boost::json::parse(R"({"pipeline":"clustering","data_source":{"type":"file","path":"/data/x.csv"},
-      "output":{"format":"parquet","destination":"/results/"},"options":{"k":4,"seed":1}})").as_object();
+  auto ok = boost::json::parse(
+                R"({"pipeline":"clustering","data_source":{"type":"file","path":"/data/x.csv"},
+      "output":{"format":"parquet","destination":"/results/"},"options":{"k":4,"seed":1}})")
+                .as_object();
   auto req = parse_process_payload(ok);
   EXPECT_EQ(req.options.k, 4);
   EXPECT_EQ(req.format, OutputFormat::kParquet);
-  for (const char* bad : {
-           R"({"pipeline":"x","data_source":{"type":"file","path":"a"},"output":{"format":"json"}})",
-           R"({"pipeline":"anomaly","data_source":{"type":"file","path":"../a"},"output":{"format":"json"}})",
-           R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"xml"}})",
-           R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"json","destination":"s3://b/p/"}})",
-           R"({"pipeline":"anomaly","data_source":{"type":"query"},"output":{"format":"json"}})",
-           R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"test_fraction":0}})",
-           R"({"pipeline":"clustering","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"k":1}})"}) {
+  for (
+      const char* bad :
+      {R"({"pipeline":"x","data_source":{"type":"file","path":"a"},"output":{"format":"json"}})",
+       R"({"pipeline":"anomaly","data_source":{"type":"file","path":"../a"},"output":{"format":"json"}})",
+       R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"xml"}})",
+       R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"json","destination":"s3://b/p/"}})",
+       R"({"pipeline":"anomaly","data_source":{"type":"query"},"output":{"format":"json"}})",
+       R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"test_fraction":0}})",
+       R"({"pipeline":"clustering","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"k":1}})"}) {
     try {
       parse_process_payload(boost::json::parse(bad).as_object());
       ADD_FAILURE() << bad;
@@ -215,16 +221,26 @@ TEST(Output, WritesCsvJsonAndParquet) {
   EXPECT_GT(std::filesystem::file_size(dir.path / "o.parquet"), 100u);
 }
 
-TEST(Pipelines, DegenerateDataIsATypedErrorOrAResult) {
+// Constant columns: a classifier has a single class to learn (a typed refusal); the
+// other pipelines have a well-defined answer (an exact fit, one cluster, no outlier).
+TEST(Pipelines, ConstantDataIsRefusedForClassificationAndExactForTheOthers) {
   DataTable t;
   t.add(Column::number("a", std::vector<double>(200, 1.0)));
   t.add(Column::number("b", std::vector<double>(200, 2.0)));
-  for (auto kind : {PipelineKind::kClassification, PipelineKind::kRegression, PipelineKind::kClustering,
-                    PipelineKind::kAnomaly}) {
-    try {
-      run_pipeline(t, options(kind), kQuiet, nullptr);
-    } catch (const HandlerError& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kValidationError);
-    }
+  try {
+    run_pipeline(t, options(PipelineKind::kClassification), kQuiet, nullptr);
+    ADD_FAILURE() << "a single-class target was accepted";
+  } catch (const HandlerError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kValidationError);
+    EXPECT_NE(std::string(e.what()).find("single class"), std::string::npos) << e.what();
   }
+  auto regression = run_pipeline(t, options(PipelineKind::kRegression), kQuiet, nullptr);
+  EXPECT_LT(regression.metrics.at("rmse").to_number<double>(), 1e-9);
+  auto clustering = run_pipeline(t, options(PipelineKind::kClustering), kQuiet, nullptr);
+  std::int64_t largest = 0;
+  for (const auto& size : clustering.metrics.at("cluster_sizes").as_array())
+    largest = std::max(largest, size.to_number<std::int64_t>());
+  EXPECT_EQ(largest, 200);
+  auto anomaly = run_pipeline(t, options(PipelineKind::kAnomaly), kQuiet, nullptr);
+  EXPECT_EQ(anomaly.metrics.at("anomaly_count").to_number<std::int64_t>(), 0);
 }

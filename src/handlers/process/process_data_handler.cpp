@@ -38,7 +38,7 @@ std::string safe_name(std::string_view s) {
   return out.empty() ? "request" : out;
 }
 
-DataTable load_source(const ProcessRequest& req, JobContext& ctx) {
+DataTable load_source(const ProcessRequest& req, JobContext& ctx, const QueryLimits& query_limits) {
   const auto& tenant = ctx.identity.tenant_id;
   switch (req.source.type) {
     case DataSourceSpec::Type::kFile: {
@@ -53,7 +53,7 @@ DataTable load_source(const ProcessRequest& req, JobContext& ctx) {
     }
     case DataSourceSpec::Type::kQuery:
       ctx.progress.report(2, "Running the query", meta("data_ingestion", 0, 0));
-      return run_tenant_query(ctx.env, tenant, req.source.query, &ctx.cancel);
+      return run_tenant_query(ctx.env, tenant, req.source.query, &ctx.cancel, query_limits);
     case DataSourceSpec::Type::kStream:
       ctx.progress.report(2, "Reading stream " + req.source.stream_id, meta("data_ingestion", 0, 0));
       return StreamStore(ctx.env.data_dir / "streams.db").read(tenant, req.source.stream_id, &ctx.cancel);
@@ -102,13 +102,14 @@ void copy_to_destination(const JobContext& ctx, const std::string& prefix, const
 
 }  // namespace
 
-ProcessDataHandler::ProcessDataHandler()
+ProcessDataHandler::ProcessDataHandler(QueryLimits query_limits)
     : Handler(HandlerSpec{.name = "process_data",
                           .estimated_duration = 300s,
                           .permission = "write",
                           .time_limit = 1800s,
                           .max_attempts = 3,
-                          .always_async = true}) {}
+                          .always_async = true}),
+      query_limits_(query_limits) {}
 
 void ProcessDataHandler::validate(const boost::json::object& payload) const { (void)parse_process_payload(payload); }
 
@@ -119,7 +120,7 @@ HandlerResult ProcessDataHandler::run(const boost::json::object& payload, JobCon
 
   // 0-20 % ingestion
   ctx.progress.report(0, "Ingesting data", meta("data_ingestion", 0, 0));
-  DataTable table = load_source(req, ctx);
+  DataTable table = load_source(req, ctx, query_limits_);
   const std::size_t total = table.rows;
   ctx.cancel.throw_if_cancelled();
   ctx.progress.report(20, "Ingested " + std::to_string(total) + " records", meta("data_ingestion", total, total));

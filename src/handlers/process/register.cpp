@@ -5,8 +5,8 @@
 
 namespace streamer {
 
-void register_process_handlers(HandlerRegistry& registry) {
-  registry.add(std::make_unique<process::ProcessDataHandler>());
+void register_process_handlers(HandlerRegistry& registry, const ProcessHandlerOptions& options) {
+  registry.add(std::make_unique<process::ProcessDataHandler>(options.query));
   registry.add(std::make_unique<process::StreamAppendHandler>());
 }
 

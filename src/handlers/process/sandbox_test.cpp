@@ -43,8 +43,30 @@ TEST(Sandbox, TenantDirectoriesCannotEscape) {
   HandlerEnvironment env;
   env.data_dir = "/srv/data";
   EXPECT_EQ(sandbox_root(env, "t1"), fs::path("/srv/data/files/t1"));
-  EXPECT_EQ(sandbox_root(env, ".."), fs::path("/srv/data/files/x-2e2e"));
-  EXPECT_EQ(sandbox_root(env, "a/b"), fs::path("/srv/data/files/x-612f62"));
+  // Invalid ids name no directory at all (they are refused with the token).
+  for (std::string bad : {std::string(".."), std::string("."), std::string("a/b"),
+                          std::string("a\0b", 3), std::string(200, 'a'), std::string()}) {
+    EXPECT_EQ(code_of([&] { sandbox_root(env, bad); }), ErrorCode::kUnauthorized) << bad;
+  }
+}
+
+TEST(Sandbox, DistinctTenantsGetDistinctDirectories) {
+  HandlerEnvironment env;
+  env.data_dir = "/srv/data";
+  // Pairs that shared a directory under the earlier hex escape ("x-2e2e" was the
+  // escape of "..") or could be confused by a case- or dot-folding scheme.
+  const std::vector<std::pair<std::string, std::string>> near = {
+      {"x-2e2e", ".."}, {"a.b", "a_b"}, {"a.b", "a-b"},
+      {"acme", "ACME"}, {"t1", "t1."},  {"x-612f62", "a/b"}};
+  for (const auto& [a, b] : near) {
+    fs::path root_a = sandbox_root(env, a);
+    EXPECT_EQ(root_a.parent_path(), fs::path("/srv/data/files"));
+    try {
+      EXPECT_NE(root_a, sandbox_root(env, b)) << a << " vs " << b;
+    } catch (const HandlerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnauthorized);  // b is not a tenant id: no directory
+    }
+  }
 }
 
 TEST(Sandbox, RefusesSymlinkEscapes) {

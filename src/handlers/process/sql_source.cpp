@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
+#include <climits>
 #include <cstring>
 #include <optional>
-#include <memory>
 
 #include "handlers/process/csv_reader.hpp"
 #include "handlers/process/file_sandbox.hpp"
+#include "handlers/process/query_interrupt.hpp"
+#include "handlers/process/sql_function_allowlist.hpp"
+#include "handlers/process/sqlite_handles.hpp"
+#include "handlers/process/tenant_snapshot.hpp"
 
 namespace streamer::process {
 namespace fs = std::filesystem;
@@ -18,39 +21,62 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kField = "data_source.query";
-constexpr const char* kExpected = "a single read-only SELECT over sales, refunds, targets or your uploaded files";
+constexpr const char* kExpected =
+    "a single read-only SELECT over sales, refunds, targets or your uploaded files";
+constexpr int kCacheKiB = 2000;  // page cache per database of the query connection (SQLite default)
 
 HandlerError refuse(std::string_view sql, const std::string& message) {
-  return HandlerError::validation(kField, kExpected, boost::json::string(std::string(sql.substr(0, 512))), message);
+  return HandlerError::validation(kField, kExpected,
+                                  boost::json::string(std::string(sql.substr(0, 512))), message);
 }
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+// What the authorizer lets a client statement do, and why it last refused.
+struct Sandbox {
+  std::vector<std::string> temp_tables;  // uploaded files loaded as TEMP tables
+  std::string refused;                   // description of the last denied action
 };
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
-const char* kViews[] = {"sales", "refunds", "targets"};
+bool is_tenant_table(const char* name) {
+  for (const TenantTable& t : kTenantTables)
+    if (std::strcmp(name, t.name) == 0) return true;
+  return false;
+}
 
-int authorizer(void*, int action, const char* a3, const char*, const char* db, const char* view) {
+// Names a FROM item may have that are schema tables, not data the tenant owns.
+bool is_bookkeeping_table(const char* name) {
+  return sqlite3_strnicmp(name, "sqlite_", 7) == 0 ||
+         sqlite3_stricmp(name, kSnapshotBookkeeping) == 0;
+}
+
+int authorizer(void* ctx, int action, const char* a3, const char* a4, const char* db, const char*) {
+  auto& box = *static_cast<Sandbox*>(ctx);
+  auto deny = [&](std::string why) {
+    if (box.refused.empty())
+      box.refused = std::move(why);  // the first refusal explains the failure
+    return SQLITE_DENY;
+  };
   switch (action) {
     case SQLITE_SELECT:
-    case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
       return SQLITE_OK;
+    case SQLITE_FUNCTION:
+      if (a4 && is_allowed_sql_function(a4)) return SQLITE_OK;
+      return deny(std::string("the function ") + (a4 ? a4 : "?") + "() is not allowed");
     case SQLITE_READ:
-      if (db && std::strcmp(db, "src") == 0) {
-        if (!view) return SQLITE_DENY;
-        for (const char* v : kViews)
-          if (std::strcmp(view, v) == 0) return SQLITE_OK;
-        return SQLITE_DENY;
+      // a3 is the table actually read (never the name of a CTE or alias over it)
+      // and db its schema. Without db, a3 is a FROM item (table, CTE or subquery)
+      // counted by count(*) without reading a column; its own reads come separately.
+      if (a3 && !db && !is_bookkeeping_table(a3)) return SQLITE_OK;
+      if (a3 && db) {
+        if (std::strcmp(db, "main") == 0 && is_tenant_table(a3)) return SQLITE_OK;
+        if (std::strcmp(db, "temp") == 0 &&
+            std::find(box.temp_tables.begin(), box.temp_tables.end(), a3) != box.temp_tables.end())
+          return SQLITE_OK;
       }
-      return SQLITE_OK;
+      return deny(std::string("reading ") + (db ? db : "") + (db ? "." : "") + (a3 ? a3 : "?") +
+                  " is not allowed");
     default:
-      return SQLITE_DENY;
+      return deny("only SELECT statements are allowed");
   }
 }
 
@@ -63,28 +89,6 @@ void exec(sqlite3* db, const std::string& sql) {
   }
 }
 
-std::string sql_quote(std::string_view s) {
-  char* q = sqlite3_mprintf("%Q", std::string(s).c_str());
-  std::string out(q);
-  sqlite3_free(q);
-  return out;
-}
-
-// A file: URI for `p` (characters with a meaning in URIs percent-encoded).
-std::string file_uri(const fs::path& p) {
-  std::string out = "file:";
-  for (char c : p.string()) {
-    if (c == '%' || c == '?' || c == '#') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "?mode=ro";
-}
-
 std::string ident(std::string_view s) {
   char* q = sqlite3_mprintf("\"%w\"", std::string(s).c_str());
   std::string out(q);
@@ -95,7 +99,8 @@ std::string ident(std::string_view s) {
 std::string table_name_for(const fs::path& file) {
   std::string out;
   for (char c : file.stem().string())
-    out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_');
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c))
+                                                              : '_');
   return out;
 }
 
@@ -116,12 +121,14 @@ std::optional<fs::path> find_table_file(const fs::path& root, const std::string&
   return hits.front();
 }
 
-// Creates TEMP table `name` from a parsed file (authorizer must be off).
-void load_table(sqlite3* db, const std::string& name, const DataTable& t) {
+// Creates TEMP table `name` from a parsed file (the authorizer must be off).
+void load_table(sqlite3* db, std::string_view sql, const std::string& name, const DataTable& t) {
   std::string create = "CREATE TEMP TABLE " + ident(name) + "(";
   std::string insert = "INSERT INTO temp." + ident(name) + " VALUES(";
   for (std::size_t c = 0; c < t.columns.size(); ++c) {
-    create += (c ? "," : "") + ident(t.columns[c].name) + (t.columns[c].numeric() ? " REAL" : " TEXT");
+    if (c) create += ',';
+    create += ident(t.columns[c].name);
+    create += t.columns[c].numeric() ? " REAL" : " TEXT";
     insert += c ? ",?" : "?";
   }
   exec(db, create + ")");
@@ -134,11 +141,19 @@ void load_table(sqlite3* db, const std::string& name, const DataTable& t) {
     for (std::size_t c = 0; c < t.columns.size(); ++c) {
       const Column& col = t.columns[c];
       int i = static_cast<int>(c + 1);
-      if (col.missing(r)) sqlite3_bind_null(ins.get(), i);
-      else if (col.numeric()) sqlite3_bind_double(ins.get(), i, col.numbers[r]);
-      else sqlite3_bind_text(ins.get(), i, col.text[r].data(), static_cast<int>(col.text[r].size()), SQLITE_STATIC);
+      if (col.missing(r))
+        sqlite3_bind_null(ins.get(), i);
+      else if (col.numeric())
+        sqlite3_bind_double(ins.get(), i, col.numbers[r]);
+      else
+        sqlite3_bind_text(ins.get(), i, col.text[r].data(), static_cast<int>(col.text[r].size()),
+                          SQLITE_STATIC);
     }
-    sqlite3_step(ins.get());
+    if (sqlite3_step(ins.get()) != SQLITE_DONE) {
+      std::string msg = sqlite3_errmsg(db);
+      exec(db, "ROLLBACK");
+      throw refuse(sql, "could not load table " + name + ": " + msg);
+    }
     sqlite3_reset(ins.get());
   }
   exec(db, "COMMIT");
@@ -161,46 +176,95 @@ bool only_blanks_or_comments(sqlite3* db, const char* tail) {
   return true;
 }
 
+// Per-connection bounds on what SQLite itself may hold and do.
+void restrict_connection(sqlite3* db, const QueryLimits& limits) {
+  sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 100'000);
+  sqlite3_limit(db, SQLITE_LIMIT_LENGTH,
+                static_cast<int>(std::clamp<std::uint64_t>(limits.max_value_bytes, 1024, INT_MAX)));
+  sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, nullptr);
+  const std::string cache = std::to_string(-kCacheKiB);
+  exec(db, "PRAGMA temp_store=FILE; PRAGMA main.cache_size=" + cache +
+               "; PRAGMA temp.cache_size=" + cache);
+}
+
+// Collects the statement's rows into a table, refusing past the row and byte caps.
+DataTable collect_rows(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql,
+                       const QueryLimits& limits, const QueryInterrupt& interrupt) {
+  const int ncols = sqlite3_column_count(stmt);
+  if (ncols == 0) throw refuse(sql, "the statement returns no columns");
+  std::vector<std::string> names;
+  for (int c = 0; c < ncols; ++c) {
+    std::string n = sqlite3_column_name(stmt, c);
+    while (std::find(names.begin(), names.end(), n) != names.end()) n += "_";
+    names.push_back(n);
+  }
+  TableBuilder builder(names);
+  std::uint64_t bytes = 0;
+  constexpr std::uint64_t kNumberText = 24;  // a double as the builder's text (to_chars)
+  while (true) {
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc == SQLITE_INTERRUPT) interrupt.throw_if_stopped(kField);
+    if (interrupt.cancelled()) throw OperationCancelled{};
+    if (rc != SQLITE_ROW) throw refuse(sql, std::string("query failed: ") + sqlite3_errmsg(db));
+    if (builder.rows() >= limits.max_rows)
+      throw refuse(sql, "the query returns more than " + std::to_string(limits.max_rows) +
+                            " rows (--query-max-rows)");
+    builder.begin_row();
+    for (int c = 0; c < ncols; ++c) {
+      bytes += sizeof(std::string);
+      switch (sqlite3_column_type(stmt, c)) {
+        case SQLITE_INTEGER:
+        case SQLITE_FLOAT:
+          builder.set_number(static_cast<std::size_t>(c), sqlite3_column_double(stmt, c));
+          bytes += kNumberText;
+          break;
+        case SQLITE_NULL:
+          break;
+        default: {
+          auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+          const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
+          builder.set(static_cast<std::size_t>(c), p ? std::string(p, n) : std::string());
+          bytes += n;
+        }
+      }
+    }
+    if (bytes > limits.max_result_bytes)
+      throw refuse(sql, "the query result is larger than " +
+                            std::to_string(limits.max_result_bytes) +
+                            " bytes (--query-max-result-bytes); select fewer rows or columns");
+  }
+  if (builder.rows() == 0) throw refuse(sql, "the query returned no rows");
+  return builder.finish();
+}
+
 }  // namespace
 
-DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenant_id, std::string_view sql,
-                           const CancelToken* cancel, const QueryLimits& limits) {
-  if (sql.find('\0') != std::string_view::npos) throw refuse(sql, "the query contains a NUL character");
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    sqlite3_close_v2(raw);
-    throw HandlerError(ErrorCode::kInternalError, "could not open the query engine");
-  }
-  Db db(raw);
-  sqlite3_limit(db.get(), SQLITE_LIMIT_ATTACHED, 1);
-  sqlite3_limit(db.get(), SQLITE_LIMIT_SQL_LENGTH, 100'000);
-  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
-  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenant_id,
+                           std::string_view sql, const CancelToken* cancel,
+                           const QueryLimits& limits) {
+  if (sql.find('\0') != std::string_view::npos)
+    throw refuse(sql, "the query contains a NUL character");
+  const QueryInterrupt interrupt(cancel, limits.time_limit);
+  Db db =
+      open_tenant_snapshot(env.data_dir, tenant_id, limits.max_snapshot_rows, interrupt, kField);
+  restrict_connection(db.get(), limits);
+  interrupt.install(db.get());
 
-  fs::path dataset = env.data_dir / "datasets" / "sales.db";
-  std::error_code ec;
-  if (fs::is_regular_file(dataset, ec)) {
-    exec(db.get(), "ATTACH DATABASE " + sql_quote(file_uri(dataset)) + " AS src");
-    const std::string t = sql_quote(tenant_id);
-    exec(db.get(),
-         "CREATE TEMP VIEW sales AS SELECT id, date, category, region, product, customer_id, quantity, "
-         "unit_price, amount FROM src.sales WHERE tenant_id = " + t);
-    exec(db.get(), "CREATE TEMP VIEW refunds AS SELECT id, sale_id, date, amount, reason FROM src.refunds WHERE tenant_id = " + t);
-    exec(db.get(), "CREATE TEMP VIEW targets AS SELECT month, category, region, target_amount FROM src.targets WHERE tenant_id = " + t);
-  }
-  if (cancel) {
-    sqlite3_progress_handler(db.get(), 10'000, [](void* c) -> int {
-      return static_cast<const CancelToken*>(c)->cancelled() ? 1 : 0;
-    }, const_cast<CancelToken*>(cancel));
-  }
-
-  const fs::path root = sandbox_root(env, tenant_id);
+  Sandbox box;
   const std::string text(sql);
   Stmt stmt;
   const char* tail = nullptr;
   for (int attempt = 0; attempt < 8; ++attempt) {
-    sqlite3_set_authorizer(db.get(), authorizer, nullptr);
+    box.refused.clear();
+    sqlite3_set_authorizer(db.get(), authorizer, &box);
     sqlite3_stmt* s = nullptr;
     int rc = sqlite3_prepare_v2(db.get(), text.c_str(), static_cast<int>(text.size()), &s, &tail);
     sqlite3_set_authorizer(db.get(), nullptr, nullptr);
@@ -209,59 +273,35 @@ DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenan
       break;
     }
     sqlite3_finalize(s);
+    if (rc == SQLITE_INTERRUPT) interrupt.throw_if_stopped(kField);
     std::string msg = sqlite3_errmsg(db.get());
     const std::string prefix = "no such table: ";
     if (msg.rfind(prefix, 0) == 0) {
       std::string name = msg.substr(prefix.size());
       if (name.find('.') == std::string::npos) {
-        if (auto file = find_table_file(root, name)) {
-          load_table(db.get(), name, read_table_file(*file, limits.max_table_file_bytes));
+        // The sandbox is named only when a file table is looked up (an invalid tenant
+        // id has none: sandbox_root refuses it).
+        if (auto file = find_table_file(sandbox_root(env, tenant_id), name)) {
+          load_table(db.get(), sql, name, read_table_file(*file, limits.max_table_file_bytes));
+          box.temp_tables.push_back(name);
           continue;
         }
       }
     }
-    if (rc == SQLITE_AUTH) msg = "only a read-only SELECT over your own data is allowed (" + msg + ")";
+    if (rc == SQLITE_AUTH || !box.refused.empty())
+      msg = "only a read-only SELECT over your own data is allowed (" +
+            (box.refused.empty() ? msg : box.refused) + ")";
     throw refuse(sql, "invalid query: " + msg);
   }
   if (!stmt) throw refuse(sql, "the query is empty");
-  if (!only_blanks_or_comments(db.get(), tail)) throw refuse(sql, "only a single statement is allowed");
-  if (!sqlite3_stmt_readonly(stmt.get())) throw refuse(sql, "only read-only statements are allowed");
+  if (!only_blanks_or_comments(db.get(), tail))
+    throw refuse(sql, "only a single statement is allowed");
+  if (!sqlite3_stmt_readonly(stmt.get()))
+    throw refuse(sql, "only read-only statements are allowed");
 
-  const int ncols = sqlite3_column_count(stmt.get());
-  if (ncols == 0) throw refuse(sql, "the statement returns no columns");
-  std::vector<std::string> names;
-  for (int c = 0; c < ncols; ++c) {
-    std::string n = sqlite3_column_name(stmt.get(), c);
-    while (std::find(names.begin(), names.end(), n) != names.end()) n += "_";
-    names.push_back(n);
-  }
-  TableBuilder builder(names);
-  sqlite3_set_authorizer(db.get(), authorizer, nullptr);
-  while (true) {
-    int rc = sqlite3_step(stmt.get());
-    if (rc == SQLITE_DONE) break;
-    if (rc == SQLITE_INTERRUPT || (cancel && cancel->cancelled())) throw OperationCancelled{};
-    if (rc != SQLITE_ROW) throw refuse(sql, std::string("query failed: ") + sqlite3_errmsg(db.get()));
-    if (builder.rows() >= limits.max_rows)
-      throw refuse(sql, "the query returns more than " + std::to_string(limits.max_rows) + " rows");
-    builder.begin_row();
-    for (int c = 0; c < ncols; ++c) {
-      switch (sqlite3_column_type(stmt.get(), c)) {
-        case SQLITE_INTEGER:
-        case SQLITE_FLOAT:
-          builder.set_number(static_cast<std::size_t>(c), sqlite3_column_double(stmt.get(), c));
-          break;
-        case SQLITE_NULL:
-          break;
-        default: {
-          auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), c));
-          builder.set(static_cast<std::size_t>(c), p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), c))) : std::string());
-        }
-      }
-    }
-  }
-  if (builder.rows() == 0) throw refuse(sql, "the query returned no rows");
-  return builder.finish();
+  // Kept during the steps: SQLite re-runs it if it has to prepare the statement again.
+  sqlite3_set_authorizer(db.get(), authorizer, &box);
+  return collect_rows(db.get(), stmt.get(), sql, limits, interrupt);
 }
 
 }  // namespace streamer::process

@@ -22,8 +22,8 @@ from .client import (
     TokenProvider,
 )
 from .errors import (
+    ClientClosedError,
     CloseCode,
-    ConnectionClosedError,
     ConnectionFailedError,
     ErrorCode,
     InternalError,
@@ -36,7 +36,9 @@ from .errors import (
     StreamerError,
     UnauthorizedError,
     ValidationError,
+    Reconnect,
     error_from_close,
+    reconnect_policy,
 )
 from .ids import new_request_id
 
@@ -62,8 +64,10 @@ __all__ = [
     "RequestCancelledError",
     "MessageTooLargeError",
     "ConnectionFailedError",
-    "ConnectionClosedError",
+    "ClientClosedError",
+    "Reconnect",
     "error_from_close",
+    "reconnect_policy",
     "backoff_delay",
     "new_request_id",
 ]

@@ -35,7 +35,7 @@ from websockets.exceptions import InvalidStatus, InvalidURI
 from . import __version__ as _version
 from .backoff import DEFAULT_MAX_DELAY, backoff_delay
 from .connection import Connection
-from .errors import CloseCode, ErrorCode, StreamerError, error_from_close
+from .errors import CloseCode, ErrorCode, Reconnect, StreamerError, error_from_close, reconnect_policy
 from .ids import new_request_id
 
 logger = logging.getLogger("streamer_client")
@@ -172,7 +172,7 @@ class StreamerClient:
         max_in_flight: int = 10,
         max_message_bytes: int = 1_048_576,
         request_timeout: float | None = None,
-        rate_limit_retries: int = 10,
+        rate_limit_retries: int = 5,
         open_timeout: float = 10.0,
     ) -> None:
         if (token is None) == (get_token is None):
@@ -281,7 +281,7 @@ class StreamerClient:
         Raises:
             StreamerError: the server's error (``VALIDATION_ERROR``, ...), or
                 ``MESSAGE_TOO_LARGE``, ``TIMEOUT``, ``CONNECTION_FAILED``,
-                ``CONNECTION_CLOSED``.
+                ``CLIENT_CLOSED``.
             asyncio.CancelledError: when the awaiting task is cancelled; a
                 request the server may have accepted gets a ``cancel``.
         """
@@ -369,7 +369,7 @@ class StreamerClient:
 
     async def close(self) -> None:
         """Closes the connection and stops reconnecting. Requests still waiting
-        fail with ``CONNECTION_CLOSED``; async work already accepted keeps
+        fail with ``CLIENT_CLOSED``; async work already accepted keeps
         running on the server and can be picked up later with
         :meth:`subscribe`. Idempotent."""
         if self._closed:
@@ -383,7 +383,7 @@ class StreamerClient:
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close()
-        self._fail_all(StreamerError.create(ErrorCode.CONNECTION_CLOSED, "client closed"))
+        self._fail_all(StreamerError.create(ErrorCode.CLIENT_CLOSED, "client closed"))
         for task in list(self._background):
             task.cancel()
         self._set_state(StateEvent(ConnectionState.CLOSED))
@@ -630,7 +630,7 @@ class StreamerClient:
     # --------------------------------------------------------- connection driver
     def _check_open(self) -> None:
         if self._closed:
-            raise StreamerError.create(ErrorCode.CONNECTION_CLOSED, "client closed")
+            raise StreamerError.create(ErrorCode.CLIENT_CLOSED, "client closed")
 
     def _ensure_runner(self) -> None:
         if self._closed or self._runner is not None:
@@ -693,13 +693,14 @@ class StreamerClient:
                     return
 
                 # Decide what the close means.
+                policy = reconnect_policy(code)
                 if fatal is None:
-                    if code == CloseCode.UNAUTHORIZED:
+                    if policy is Reconnect.REFRESH_TOKEN:
                         if self._get_token is None or refreshed_unhealthy:
                             fatal = error_from_close(code, reason, server_error)
                         else:
                             refresh_token = True
-                    elif code == CloseCode.FORBIDDEN:
+                    elif policy is Reconnect.NEVER:
                         fatal = error_from_close(code, reason, server_error)
                     elif code == CloseCode.MESSAGE_TOO_BIG:
                         too_big = error_from_close(code, reason, server_error)
@@ -719,8 +720,8 @@ class StreamerClient:
                     self._emit_disconnected(code, reason, server_error, None, fatal)
                     self._fail_all(fatal)
                     return
-                if code == CloseCode.GOING_AWAY and self._attempt == 0:
-                    delay = 0.0  # planned lifetime end: come back at once
+                if policy in (Reconnect.IMMEDIATE, Reconnect.REFRESH_TOKEN) and self._attempt == 0:
+                    delay = 0.0  # lifetime end, slow reader, expired token: come back at once
                 else:
                     delay = backoff_delay(self._attempt, self.reconnect_base_delay,
                                           max_delay=self.reconnect_max_delay)

@@ -19,7 +19,8 @@ from typing import Any
 
 class ErrorCode(StrEnum):
     """Error codes. The first eight come from the server (seed table plus
-    ``CANCELLED``); the last three are raised by the client itself."""
+    ``CANCELLED``); the last three are raised by the client itself. Both SDKs use
+    the same set (docs/asyncapi.yaml, ``x-client.codes``)."""
 
     VALIDATION_ERROR = "VALIDATION_ERROR"
     NOT_FOUND = "NOT_FOUND"
@@ -32,7 +33,11 @@ class ErrorCode(StrEnum):
     # Client-side codes.
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     CONNECTION_FAILED = "CONNECTION_FAILED"
-    CONNECTION_CLOSED = "CONNECTION_CLOSED"
+    CLIENT_CLOSED = "CLIENT_CLOSED"
+
+
+SERVER_ERROR_CODES: tuple[ErrorCode, ...] = tuple(ErrorCode)[:8]
+CLIENT_ERROR_CODES: tuple[ErrorCode, ...] = tuple(ErrorCode)[8:]
 
 
 class CloseCode:
@@ -49,6 +54,32 @@ class CloseCode:
     RATE_LIMITED = 4429  # too many connections from this IP: back off
 
 
+class Reconnect(StrEnum):
+    """What the client does after the server closes with a given code."""
+
+    IMMEDIATE = "immediate"  # reconnect at once (the first attempt after a working connection)
+    BACKOFF = "backoff"  # reconnect after backoff_delay()
+    REFRESH_TOKEN = "refresh_token"  # get a fresh token and reconnect at once; fail without get_token
+    NEVER = "never"  # fail pending requests
+
+
+_RECONNECT_BY_CLOSE: dict[int, Reconnect] = {
+    CloseCode.GOING_AWAY: Reconnect.IMMEDIATE,
+    CloseCode.MESSAGE_TOO_BIG: Reconnect.BACKOFF,
+    CloseCode.SERVICE_RESTART: Reconnect.BACKOFF,
+    CloseCode.TRY_AGAIN_LATER: Reconnect.IMMEDIATE,
+    CloseCode.UNAUTHORIZED: Reconnect.REFRESH_TOKEN,
+    CloseCode.FORBIDDEN: Reconnect.NEVER,
+    CloseCode.RATE_LIMITED: Reconnect.BACKOFF,
+}
+
+
+def reconnect_policy(code: int | None) -> Reconnect:
+    """How the client reconnects after close ``code`` (docs/asyncapi.yaml,
+    ``x-close-codes``); any other code (1006, 1011, ...) backs off."""
+    return _RECONNECT_BY_CLOSE.get(code or 0, Reconnect.BACKOFF)
+
+
 # Seed "Retry" column; CANCELLED and the client codes are final unless noted.
 _DEFAULT_RETRYABLE: dict[str, bool] = {
     ErrorCode.VALIDATION_ERROR: False,
@@ -61,7 +92,7 @@ _DEFAULT_RETRYABLE: dict[str, bool] = {
     ErrorCode.CANCELLED: False,
     ErrorCode.MESSAGE_TOO_LARGE: False,
     ErrorCode.CONNECTION_FAILED: True,
-    ErrorCode.CONNECTION_CLOSED: False,
+    ErrorCode.CLIENT_CLOSED: False,
 }
 
 
@@ -196,8 +227,8 @@ class ConnectionFailedError(StreamerError):
     reconnect attempt."""
 
 
-class ConnectionClosedError(StreamerError):
-    """``CONNECTION_CLOSED``: the client was closed while the request waited."""
+class ClientClosedError(StreamerError):
+    """``CLIENT_CLOSED``: the client was closed while the request waited."""
 
 
 _BY_CODE: dict[str, type[StreamerError]] = {
@@ -211,7 +242,7 @@ _BY_CODE: dict[str, type[StreamerError]] = {
     ErrorCode.CANCELLED: RequestCancelledError,
     ErrorCode.MESSAGE_TOO_LARGE: MessageTooLargeError,
     ErrorCode.CONNECTION_FAILED: ConnectionFailedError,
-    ErrorCode.CONNECTION_CLOSED: ConnectionClosedError,
+    ErrorCode.CLIENT_CLOSED: ClientClosedError,
 }
 
 
@@ -231,7 +262,7 @@ def error_from_close(
     4403        UNAUTHORIZED        no         fatal
     4429        RATE_LIMITED        yes        reconnect with backoff
     1009        MESSAGE_TOO_LARGE   no         fail unanswered requests
-    1001/1012/  CONNECTION_FAILED   yes        reconnect (1001 at once)
+    1001/1012/  CONNECTION_FAILED   yes        reconnect (1001, 1013 at once)
     1013/other
     ==========  ==================  =========  ==========================
     """
