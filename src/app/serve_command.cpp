@@ -176,6 +176,21 @@ HttpAnswer artifact_answer(const ArtifactStore& artifacts, std::string_view targ
   return a;
 }
 
+// The gateway's upload sink over a file being written into the tenant's sandbox.
+class SandboxUpload final : public UploadSink {
+ public:
+  explicit SandboxUpload(std::unique_ptr<process::UploadInProgress> file)
+      : file_(std::move(file)) {}
+  bool write(const char* data, std::size_t n) override { return file_->write(data, n); }
+  HttpAnswer commit() override {
+    auto out = file_->commit();
+    return HttpAnswer{out.status, "application/json", json::serialize(out.body)};
+  }
+
+ private:
+  std::unique_ptr<process::UploadInProgress> file_;
+};
+
 }  // namespace
 
 int run_serve(ServerConfig& c) {
@@ -193,9 +208,12 @@ int run_serve(ServerConfig& c) {
   ctx.hooks.artifact = [&core](std::string_view target, const Identity* caller) {
     return artifact_answer(core.artifacts, target, caller);
   };
-  ctx.hooks.upload = [&core](const Identity& who, std::string_view path, std::string body) {
-    auto out = process::store_uploaded_file(core.env, who, path, body);
-    return HttpAnswer{out.status, "application/json", json::serialize(out.body)};
+  ctx.hooks.upload = [&core](const Identity& who, std::string_view path) {
+    auto start = process::begin_upload(core.env, who, path);
+    if (!start.file)
+      return UploadOpening{nullptr, HttpAnswer{start.refusal.status, "application/json",
+                                               json::serialize(start.refusal.body)}};
+    return UploadOpening{std::make_unique<SandboxUpload>(std::move(start.file)), {}};
   };
   metrics.add_gauge("streamer_jobs_running", "Async requests running in this process.",
                     [&core] { return static_cast<double>(core.workers->running()); });

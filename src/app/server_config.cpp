@@ -39,6 +39,24 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
   cmd.add_option("--max-message-bytes", g.max_message_bytes, "Largest accepted message (larger: close 1009)")
       ->capture_default_str();
   cmd.add_option("--max-upload-bytes", g.max_upload_bytes, "Largest PUT /files body")->capture_default_str();
+  cmd.add_option("--max-uploads-per-user", g.max_uploads_per_user,
+                 "Concurrent PUT /files per tenant+user (429)")
+      ->capture_default_str();
+  cmd.add_option("--max-uploads-per-address", g.max_uploads_per_address,
+                 "Concurrent PUT /files per client IP (429)")
+      ->capture_default_str();
+  cmd.add_option("--header-timeout", g.header_timeout,
+                 "Seconds an HTTP request header may take to arrive")
+      ->capture_default_str();
+  cmd.add_option("--upload-idle-timeout", g.upload_idle_timeout,
+                 "Seconds an upload body may pause (then close; no total bound)")
+      ->capture_default_str();
+  cmd.add_option("--send-timeout", g.send_timeout,
+                 "Close a connection whose pending output has not moved for this many seconds")
+      ->capture_default_str();
+  cmd.add_option("--fragment-timeout", g.fragment_timeout,
+                 "Seconds a fragmented message may take to complete (1008)")
+      ->capture_default_str();
   cmd.add_option("--ping-interval", g.ping_interval, "Seconds between server pings")->capture_default_str();
   cmd.add_option("--idle-timeout", g.idle_timeout, "Close after this many silent seconds")->capture_default_str();
   cmd.add_option("--max-connection-lifetime", g.max_connection_lifetime, "Close with 1001 after this many seconds")
@@ -215,7 +233,10 @@ void finalize(ServerConfig& c) {
   if (c.max_running_per_tenant == -1) c.max_running_per_tenant = std::max(1, c.workers - 1);
   if (c.gateway.max_connections_per_minute < 1 || c.gateway.max_messages_per_second < 1 ||
       c.gateway.max_concurrent_requests < 1 || c.gateway.max_message_bytes < 64 ||
-      c.max_sync_per_connection < 1) {
+      c.max_sync_per_connection < 1 || c.gateway.max_uploads_per_user < 1 ||
+      c.gateway.max_uploads_per_address < 1 || c.gateway.header_timeout.count() < 1 ||
+      c.gateway.upload_idle_timeout.count() < 1 || c.gateway.send_timeout.count() < 1 ||
+      c.gateway.fragment_timeout.count() < 1) {
     throw std::invalid_argument("limits must be positive");
   }
   if (c.query_max_rows < 1 || c.query_max_result_bytes < 1 || c.query_max_value_bytes < 1024 ||

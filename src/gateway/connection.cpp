@@ -4,7 +4,6 @@
 
 #include "core/json_text.hpp"
 
-#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -14,6 +13,8 @@
 
 #include "core/protocol.hpp"
 #include "gateway/http_routes.hpp"
+#include "gateway/http_upload.hpp"
+#include "gateway/http_write.hpp"
 #include "gateway/ws_upgrade.hpp"
 
 namespace streamer {
@@ -23,6 +24,11 @@ namespace http = beast::http;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
+
+// Largest request header (request line and fields) read; larger ones get 431.
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// Largest body accepted on a route other than PUT /files (they ignore bodies).
+constexpr std::uint64_t kSmallBodyLimit = 64 * 1024;
 
 // Decides whether an upgrade may proceed: per-IP connection rate, then the token.
 std::optional<Refusal> admit(GatewayContext& ctx, const HttpRequest& req, std::string_view query,
@@ -51,62 +57,19 @@ std::optional<Refusal> admit(GatewayContext& ctx, const HttpRequest& req, std::s
   return std::nullopt;
 }
 
-template <class Stream>
-asio::awaitable<bool> write_answer(Stream& stream, const HttpRequest& req, HttpAnswer answer) {
-  const bool head = req.method() == http::verb::head;
-  if (answer.file) {
-    http::response<http::file_body> res{http::status(answer.status), req.version()};
-    beast::error_code ec;
-    res.body().open(answer.file->c_str(), beast::file_mode::scan, ec);
-    if (ec) {
-      answer = HttpAnswer{404, "application/json", R"({"error":{"code":"NOT_FOUND","message":"gone"}})"};
-    } else {
-      res.set(http::field::content_type, answer.content_type);
-      if (!answer.content_disposition.empty()) res.set(http::field::content_disposition, answer.content_disposition);
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
-      if (head) {
-        http::response_serializer<http::file_body> sr{res};
-        auto [wec, n] = co_await http::async_write_header(stream, sr, kTuple);
-        co_return !wec && req.keep_alive();
-      }
-      auto [wec, n] = co_await http::async_write(stream, res, kTuple);
-      co_return !wec && req.keep_alive();
-    }
-  }
-  http::response<http::string_body> res{http::status(answer.status), req.version()};
-  res.set(http::field::content_type, answer.content_type);
-  res.set(http::field::server, "streamer/" STREAMER_VERSION);
-  if (!answer.content_disposition.empty()) res.set(http::field::content_disposition, answer.content_disposition);
-  res.keep_alive(req.keep_alive());
-  res.body() = head ? std::string() : std::move(answer.body);
-  res.prepare_payload();
-  auto [wec, n] = co_await http::async_write(stream, res, kTuple);
-  co_return !wec && req.keep_alive();
-}
-
-// Answers 413 to a body over --max-upload-bytes, then stops sending and reads (and
-// discards) what the client is still sending for a moment, so that closing the socket
-// does not reset the connection before the client has read the answer.
-template <class Stream>
-asio::awaitable<void> refuse_body(Stream& stream, HttpRequest req) {
-  req.keep_alive(false);
-  // A named local, not a braced temporary: GCC 12 destroys temporaries in a co_await
-  // argument twice.
-  HttpAnswer answer{413, "application/json",
-                    R"({"error":{"code":"VALIDATION_ERROR","message":"body exceeds the upload limit"}})"};
-  co_await write_answer(stream, req, std::move(answer));
-  auto& tcp = beast::get_lowest_layer(stream);
-  beast::error_code ec;
-  tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  std::array<char, 16 * 1024> sink;
-  std::size_t drained = 0;
-  tcp.expires_after(std::chrono::seconds(2));
-  while (drained < (64u << 20)) {
-    auto [rec, n] = co_await tcp.async_read_some(asio::buffer(sink), kTuple);
-    if (rec) break;
-    drained += n;
-  }
+// Why a request's header could not be read, as an answer: 431 for a header over the
+// size limit, 400 for a malformed one (bad Content-Length or Transfer-Encoding, bad
+// request line or field). Nothing for a timeout or a client that went away.
+std::optional<HttpAnswer> header_refusal(const beast::error_code& ec) {
+  if (ec == http::error::header_limit)
+    return http_write::error_answer(431, "VALIDATION_ERROR", "request header fields too large");
+  if (ec == http::error::bad_content_length || ec == http::error::bad_transfer_encoding)
+    return http_write::error_answer(400, "VALIDATION_ERROR",
+                                    "malformed Content-Length or Transfer-Encoding");
+  if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message)
+    return http_write::error_answer(400, "VALIDATION_ERROR", "malformed request");
+  return std::nullopt;
 }
 
 template <class Stream>
@@ -114,14 +77,25 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.header_limit(16 * 1024);
+    parser.header_limit(kHeaderLimit);
     // No body limit while reading the header (Beast would fail an oversized
-    // Content-Length there, before we could answer 413); it is set just below.
+    // Content-Length there, before we could answer 413); it is set below.
     parser.body_limit(boost::none);
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    beast::get_lowest_layer(stream).expires_after(ctx.options.header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
-    if (ec) co_return;
-    parser.body_limit(ctx.options.max_upload_bytes);
+    if (ec) {
+      if (auto answer = header_refusal(ec))
+        co_await http_write::answer_and_close(stream, 11, std::move(*answer));
+      co_return;
+    }
+    // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no
+    // knowable length (Beast lets it through).
+    if (parser.get().count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+      HttpAnswer answer =
+          http_write::error_answer(400, "VALIDATION_ERROR", "malformed Content-Length or Transfer-Encoding");
+      co_await http_write::answer_and_close(stream, parser.get().version(), std::move(answer));
+      co_return;
+    }
 
     if (beast::websocket::is_upgrade(parser.get())) {
       beast::get_lowest_layer(stream).expires_never();
@@ -130,7 +104,7 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
       if (!target || target->path != "/" + ctx.options.stage || ctx.draining.load()) {
         HttpAnswer a{static_cast<unsigned>(ctx.draining.load() ? 503 : 404), "application/json",
                      R"({"error":{"code":"NOT_FOUND","message":"no WebSocket endpoint here"}})"};
-        co_await write_answer(stream, req, std::move(a));
+        co_await http_write::write_answer(stream, req, std::move(a));
         co_return;
       }
       Upgrade up{std::move(req), std::move(ip), std::nullopt, std::nullopt, {}};
@@ -141,15 +115,28 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
       co_return;
     }
 
+    auto target = split_target(parser.get().target());
+    if (target && parser.get().method() == http::verb::put && target->path.starts_with("/files/")) {
+      if (!co_await serve_upload(stream, buffer, parser, *target, ctx, ip)) co_return;
+      continue;
+    }
+
+    // Other routes take no body worth keeping: a small one is read and ignored, a
+    // larger one refused without reading it.
     if (!parser.is_done()) {
       const auto declared = parser.content_length();
-      beast::error_code bec;
-      if (!declared || *declared <= ctx.options.max_upload_bytes) {
-        std::size_t bn;
-        std::tie(bec, bn) = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (declared && *declared > kSmallBodyLimit) {
+        HttpAnswer answer =
+            http_write::error_answer(413, "VALIDATION_ERROR", "this route takes no request body");
+        co_await http_write::answer_and_close(stream, parser.get().version(), std::move(answer));
+        co_return;
       }
-      if ((declared && *declared > ctx.options.max_upload_bytes) || bec == http::error::body_limit) {
-        co_await refuse_body(stream, parser.release());
+      parser.body_limit(kSmallBodyLimit);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (bec == http::error::body_limit) {
+        HttpAnswer answer =
+            http_write::error_answer(413, "VALIDATION_ERROR", "this route takes no request body");
+        co_await http_write::answer_and_close(stream, parser.get().version(), std::move(answer));
         co_return;
       }
       if (bec) co_return;
@@ -162,11 +149,36 @@ asio::awaitable<void> serve_http(Stream stream, GatewayContext& ctx, std::string
       spdlog::error(R"({{"event":"http_error","error":{}}})", json_quoted(e.what()));
       answer = HttpAnswer{500, "application/json", R"({"error":{"code":"INTERNAL_ERROR","message":"internal error"}})"};
     }
-    if (!co_await write_answer(stream, req, std::move(answer))) co_return;
+    if (!co_await http_write::write_answer(stream, req, std::move(answer))) co_return;
   }
 }
 
 }  // namespace
+
+asio::awaitable<void> serve_without_descriptors(asio::ip::tcp::socket socket, GatewayContext& ctx,
+                                                bool tls) {
+  // Short: the next waiting client can only be answered once this one is closed.
+  constexpr auto kReadTimeout = std::chrono::seconds(1);
+  if (tls) co_return;
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(kHeaderLimit);
+  stream.expires_after(kReadTimeout);
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+  if (ec) co_return;
+  const auto& req = parser.get();
+  auto target = split_target(req.target());
+  const bool health = target && target->path == "/healthz" &&
+                      (req.method() == http::verb::get || req.method() == http::verb::head);
+  HttpAnswer answer = http_write::error_answer(
+      503, "INTERNAL_ERROR", "server is out of file descriptors", {{"retryable", true}});
+  if (health) {
+    answer.status = 200;
+    answer.body = R"({"status":"ok"})";
+  }
+  co_await http_write::answer_and_close(stream, req.version(), std::move(answer));
+}
 
 asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket, GatewayContext& ctx, asio::ssl::context* tls) {
   beast::error_code ec;

@@ -22,6 +22,15 @@ struct GatewayOptions {
   int max_concurrent_requests = 10;        // per connection
   std::size_t max_message_bytes = 1 << 20; // larger frames close with 1009
   std::size_t max_upload_bytes = 100u << 20;
+  int max_uploads_per_user = 4;     // concurrent PUT /files per tenant+user (429)
+  int max_uploads_per_address = 8;  // concurrent PUT /files per client IP (429)
+
+  std::chrono::seconds header_timeout{30};  // an HTTP request's header must arrive within this
+  std::chrono::seconds upload_idle_timeout{
+      30};                                // a request body may pause this long, no total bound
+  std::chrono::seconds send_timeout{30};  // output pending and none written for this: close
+  std::chrono::seconds fragment_timeout{
+      30};  // a fragmented message must complete within this (1008)
 
   std::chrono::seconds ping_interval{30};
   std::chrono::seconds idle_timeout{120};

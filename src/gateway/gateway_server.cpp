@@ -1,6 +1,10 @@
 #include "gateway/gateway_server.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "core/json_text.hpp"
 
@@ -13,8 +17,26 @@
 namespace streamer {
 namespace asio = boost::asio;
 
-GatewayServer::GatewayServer(const GatewayOptions& options, Metrics& metrics, const JwtVerifier& verifier)
-    : options_(options), io_(std::max(1, options.io_threads)), ctx_(options_, metrics, verifier), acceptor_(io_), sweep_timer_(io_) {
+namespace {
+
+// accept() failures: the first retry after 50 ms, doubling up to a second; one log
+// line per 10 s at most.
+constexpr auto kFirstAcceptRetry = std::chrono::milliseconds(50);
+constexpr auto kLongestAcceptRetry = std::chrono::milliseconds(1000);
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
+
+}  // namespace
+
+GatewayServer::GatewayServer(const GatewayOptions& options, Metrics& metrics,
+                             const JwtVerifier& verifier)
+    : options_(options),
+      io_(std::max(1, options.io_threads)),
+      ctx_(options_, metrics, verifier),
+      acceptor_(io_),
+      sweep_timer_(io_),
+      accept_retry_timer_(io_),
+      accept_backoff_(kFirstAcceptRetry, kLongestAcceptRetry),
+      accept_error_log_(kAcceptLogInterval) {
   if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
     tls_.emplace(asio::ssl::context::tls_server);
     tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -24,7 +46,10 @@ GatewayServer::GatewayServer(const GatewayOptions& options, Metrics& metrics, co
   }
 }
 
-GatewayServer::~GatewayServer() { stop(); }
+GatewayServer::~GatewayServer() {
+  stop();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+}
 
 void GatewayServer::listen() {
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address(options_.address), options_.port);
@@ -33,6 +58,8 @@ void GatewayServer::listen() {
   acceptor_.bind(endpoint);
   acceptor_.listen(asio::socket_base::max_listen_connections);
   bound_port_ = acceptor_.local_endpoint().port();
+  acceptor_.non_blocking(true);  // answer_on_spare_descriptor() accepts without waiting
+  take_spare_descriptor();
   ctx_.accepting = true;
   accept_next();
   sweep();
@@ -43,22 +70,56 @@ void GatewayServer::accept_next() {
   acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-      // Out of file descriptors and similar: log, keep accepting.
-      spdlog::warn(R"({{"event":"accept_error","error":{}}})", json_quoted(ec.message()));
-    } else {
-      auto exec = socket.get_executor();
-      asio::co_spawn(exec, serve_connection(std::move(socket), ctx_, tls_ ? &*tls_ : nullptr),
-                     [](std::exception_ptr e) {
-                       if (!e) return;
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         spdlog::error(R"({{"event":"connection_error","error":{}}})", json_quoted(ex.what()));
-                       }
-                     });
+      return on_accept_error(ec);
     }
+    accept_backoff_.reset();
+    auto exec = socket.get_executor();
+    asio::co_spawn(exec, serve_connection(std::move(socket), ctx_, tls_ ? &*tls_ : nullptr),
+                   [](std::exception_ptr e) {
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       spdlog::error(R"({{"event":"connection_error","error":{}}})",
+                                     json_quoted(ex.what()));
+                     }
+                   });
     accept_next();
   });
+}
+
+void GatewayServer::on_accept_error(const boost::system::error_code& ec) {
+  const bool out_of_descriptors = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+  if (out_of_descriptors) answer_on_spare_descriptor();
+  const auto delay = accept_backoff_.next_delay();
+  if (auto failures = accept_error_log_.event(std::chrono::steady_clock::now())) {
+    spdlog::warn(R"({{"event":"accept_error","error":{},"failures":{},"retry_in_ms":{}}})",
+                 json_quoted(ec.message()), *failures, delay.count());
+  }
+  accept_retry_timer_.expires_after(delay);
+  accept_retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+    if (!wait_ec && acceptor_.is_open()) accept_next();
+  });
+}
+
+void GatewayServer::take_spare_descriptor() {
+  std::lock_guard lock(spare_mutex_);
+  if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+void GatewayServer::answer_on_spare_descriptor() {
+  {
+    std::lock_guard lock(spare_mutex_);
+    if (spare_fd_ < 0) return;  // in use for another answer, or not retaken yet
+    ::close(spare_fd_);
+    spare_fd_ = -1;
+  }
+  boost::system::error_code ec;
+  asio::ip::tcp::socket socket = acceptor_.accept(asio::make_strand(io_), ec);
+  if (ec) return take_spare_descriptor();
+  auto exec = socket.get_executor();
+  asio::co_spawn(exec, serve_without_descriptors(std::move(socket), ctx_, tls_.has_value()),
+                 [this](std::exception_ptr) { take_spare_descriptor(); });
 }
 
 void GatewayServer::sweep() {
@@ -85,6 +146,7 @@ void GatewayServer::drain() {
   asio::post(io_, [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    accept_retry_timer_.cancel();
   });
   ctx_.sessions.close_all(1012, "server shutting down");
 }

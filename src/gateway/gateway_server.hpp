@@ -9,10 +9,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "gateway/accept_backoff.hpp"
 #include "gateway/gateway_context.hpp"
 
 namespace streamer {
@@ -41,6 +43,14 @@ class GatewayServer {
 
  private:
   void accept_next();
+  // accept() failed: back off (doubling up to a second), log at most one line per
+  // kAcceptLogInterval, and when out of file descriptors answer one waiting client
+  // on the spare descriptor.
+  void on_accept_error(const boost::system::error_code& ec);
+  // Out of descriptors: gives up the spare one to accept one waiting connection and
+  // answer it (/healthz 200, else 503); the spare is taken again once it is closed.
+  void answer_on_spare_descriptor();
+  void take_spare_descriptor();
   // Every kSweepInterval: wakes the sessions with a deadline due (pings, timeouts).
   void sweep();
 
@@ -50,6 +60,11 @@ class GatewayServer {
   GatewayContext ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer accept_retry_timer_;
+  AcceptBackoff accept_backoff_;
+  LogThrottle accept_error_log_;
+  std::mutex spare_mutex_;
+  int spare_fd_ = -1;  // /dev/null, held to be closed when descriptors run out
   unsigned short bound_port_ = 0;
   std::vector<std::thread> threads_;
 };

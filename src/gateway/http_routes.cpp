@@ -28,15 +28,6 @@ HttpAnswer error_answer(unsigned status, std::string_view code, std::string_view
   return json_answer(status, json::object{{"error", json::object{{"code", code}, {"message", message}}}});
 }
 
-HttpAnswer upload(GatewayContext& ctx, const HttpRequest& req, const Target& target) {
-  if (!ctx.hooks.upload) return error_answer(404, "NOT_FOUND", "uploads are not enabled");
-  auto verified = authenticate(ctx.verifier, req, target.query, std::chrono::system_clock::now());
-  if (auto* err = std::get_if<JwtError>(&verified)) return error_answer(401, "UNAUTHORIZED", err->reason);
-  const Identity& who = std::get<VerifiedToken>(verified).identity;
-  if (!who.has_permission("write")) return error_answer(403, "UNAUTHORIZED", "permission 'write' is required");
-  return ctx.hooks.upload(who, std::string_view(target.path).substr(std::string_view("/files/").size()), req.body());
-}
-
 }  // namespace
 
 HttpAnswer route_http(GatewayContext& ctx, const HttpRequest& req) {
@@ -69,7 +60,6 @@ HttpAnswer route_http(GatewayContext& ctx, const HttpRequest& req) {
     if (auto* err = std::get_if<JwtError>(&verified)) return error_answer(401, "UNAUTHORIZED", err->reason);
     return ctx.hooks.artifact(req.target(), &std::get<VerifiedToken>(verified).identity);
   }
-  if (req.method() == http::verb::put && path.starts_with("/files/")) return upload(ctx, req, *target);
   if (path == "/" + ctx.options.stage) return error_answer(426, "VALIDATION_ERROR", "WebSocket upgrade required");
   return error_answer(404, "NOT_FOUND", "no such route");
 }

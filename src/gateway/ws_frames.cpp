@@ -83,6 +83,11 @@ std::size_t FrameParser::parse_one(char* p, std::size_t n, FrameSink& sink) {
     if (n < 10) return 0;
     len = read_be(p + 2, 8);
     header = 10;
+    // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+    if (len >> 63) {
+      fail(ws_close::kProtocolError, sink);
+      return 0;
+    }
   }
   header += 4;  // the masking key
 
@@ -144,7 +149,10 @@ std::size_t FrameParser::parse_one(char* p, std::size_t n, FrameSink& sink) {
         sink.on_message(message_text_, body);
         break;
       }
-      in_message_ = true;
+      if (!in_message_) {
+        in_message_ = true;
+        sink.on_message_begin();
+      }
       message_.append(body);
       if (fin) {
         in_message_ = false;

@@ -27,6 +27,7 @@ constexpr unsigned short kNormal = 1000;
 constexpr unsigned short kNoStatus = 1005;  // a close frame without a code (never sent)
 constexpr unsigned short kProtocolError = 1002;
 constexpr unsigned short kInvalidPayload = 1007;  // text that is not UTF-8
+constexpr unsigned short kPolicyViolation = 1008;
 constexpr unsigned short kTooBig = 1009;
 }  // namespace ws_close
 
@@ -37,6 +38,9 @@ class FrameSink {
   virtual ~FrameSink() = default;
   // A complete data message (fragments reassembled, text already UTF-8 checked).
   virtual void on_message(bool text, std::string_view payload) = 0;
+  // The first fragment of a fragmented message arrived; on_message() (or on_error())
+  // follows once the last one does. Lets the session bound how long that may take.
+  virtual void on_message_begin() {}
   virtual void on_ping(std::string_view payload) = 0;
   virtual void on_pong() = 0;
   // The peer's close frame; `code` is ws_close::kNoStatus when it carried none.
@@ -58,6 +62,8 @@ class FrameParser {
 
   // True after on_error() or on_close(): later bytes are ignored.
   bool stopped() const { return stopped_; }
+  // True between the first and the last fragment of a fragmented message.
+  bool in_message() const { return in_message_; }
   // Heap bytes held for an incomplete frame or message (0 while idle).
   std::size_t buffered() const { return heap_bytes(partial_) + heap_bytes(message_); }
 

@@ -14,6 +14,7 @@ struct Recorder : FrameSink {
   void on_message(bool text, std::string_view p) override {
     events.push_back((text ? "text:" : "binary:") + std::string(p));
   }
+  void on_message_begin() override { events.push_back("begin"); }
   void on_ping(std::string_view p) override { events.push_back("ping:" + std::string(p)); }
   void on_pong() override { events.push_back("pong"); }
   void on_close(unsigned short code) override { events.push_back("close:" + std::to_string(code)); }
@@ -65,8 +66,25 @@ TEST(FrameParser, FragmentsWithControlFramesBetween) {
   const std::string bytes = client_frame(0x01, "ab") + client_frame(0x89, "p") +
                             client_frame(0x00, "cd") + client_frame(0x8A, "") +
                             client_frame(0x80, "ef");
-  EXPECT_EQ(parse(bytes), (std::vector<std::string>{"ping:p", "pong", "text:abcdef"}));
+  EXPECT_EQ(parse(bytes), (std::vector<std::string>{"begin", "ping:p", "pong", "text:abcdef"}));
   EXPECT_EQ(parse(bytes, 1000, 3), parse(bytes));
+}
+
+TEST(FrameParser, ReportsTheStartOfAFragmentedMessageOnce) {
+  FrameParser parser(1000);
+  Recorder r;
+  std::string first = client_frame(0x01, "ab");
+  parser.feed(first.data(), first.size(), r);
+  EXPECT_TRUE(parser.in_message());
+  std::string middle = client_frame(0x00, "cd");
+  parser.feed(middle.data(), middle.size(), r);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"begin"}));
+  std::string last = client_frame(0x80, "ef");
+  parser.feed(last.data(), last.size(), r);
+  EXPECT_FALSE(parser.in_message());
+  EXPECT_EQ(r.events, (std::vector<std::string>{"begin", "text:abcdef"}));
+  // An unfragmented message does not begin anything.
+  EXPECT_EQ(parse(client_frame(0x81, "x")), (std::vector<std::string>{"text:x"}));
 }
 
 TEST(FrameParser, BuffersNothingWhenIdle) {
@@ -89,7 +107,7 @@ TEST(FrameParser, MessageSizeLimitAcrossFragments) {
             (std::vector<std::string>{"error:1009"}));
   const std::string frags =
       client_frame(0x01, std::string(600, 'a')) + client_frame(0x00, std::string(600, 'a'));
-  EXPECT_EQ(parse(frags), (std::vector<std::string>{"error:1009"}));
+  EXPECT_EQ(parse(frags), (std::vector<std::string>{"begin", "error:1009"}));
 }
 
 TEST(FrameParser, ProtocolErrors) {
@@ -102,12 +120,19 @@ TEST(FrameParser, ProtocolErrors) {
   EXPECT_EQ(parse(client_frame(0x80, "x")),
             (std::vector<std::string>{"error:1002"}));  // continuation first
   EXPECT_EQ(parse(client_frame(0x01, "a") + client_frame(0x81, "b")),
-            (std::vector<std::string>{"error:1002"}));
+            (std::vector<std::string>{"begin", "error:1002"}));
   EXPECT_EQ(parse(client_frame(0x09, "p")),
             (std::vector<std::string>{"error:1002"}));  // fragmented ping
   EXPECT_EQ(parse(client_frame(0x89, std::string(126, 'p'))),
             (std::vector<std::string>{"error:1002"}));
   EXPECT_EQ(parse(client_frame(0x81, "\xC0\xAF")), (std::vector<std::string>{"error:1007"}));
+  // A 64-bit length with its most significant bit set is a protocol error, not an
+  // over-size message, and is refused on the header alone.
+  std::string huge = {static_cast<char>(0x81), static_cast<char>(0xFF)};
+  huge += std::string("\x80\x00\x00\x00\x00\x00\x00\x01", 8);
+  EXPECT_EQ(parse(huge), (std::vector<std::string>{"error:1002"}));
+  huge[2] = 0x7F;  // the largest legal length: over the message limit
+  EXPECT_EQ(parse(huge), (std::vector<std::string>{"error:1009"}));
   // Nothing is reported after an error.
   EXPECT_EQ(parse(client_frame(0xC1, "x") + client_frame(0x81, "y")),
             (std::vector<std::string>{"error:1002"}));

@@ -146,23 +146,35 @@ void WsSession<Stream>::on_message(bool text, std::string_view payload) {
   ctx_.metrics.messages_in++;
   ctx_.metrics.bytes_in += payload.size();
   if (pending_close_) return;
+  if (auto wait_ms = message_rate_.take(now)) return on_over_rate(now, wait_ms);
   if (!text) {
     enqueue("", MessageKind::kNotice,
             protocol::error_message(
                 std::nullopt, ErrorCode::kValidationError, "Binary frames are not supported",
                 boost::json::object{{"expected", "text frame"}, {"received", "binary frame"}}));
-  } else if (auto wait_ms = message_rate_.take(now)) {
-    ctx_.metrics.record_rate_limited("messages_per_second");
-    auto parsed = protocol::parse_request(payload);
-    std::optional<std::string> id;
-    if (auto* r = std::get_if<protocol::Request>(&parsed)) id = r->id;
-    if (auto* e = std::get_if<protocol::RequestError>(&parsed)) id = e->request_id;
-    enqueue(id.value_or(""), MessageKind::kNotice,
-            protocol::rate_limited_message(id, "messages_per_second",
-                                           ctx_.options.max_messages_per_second, wait_ms));
   } else {
     ctx_.service->on_frame(this->shared_from_this(), payload);
   }
+}
+
+// A message over the message rate is dropped unread (a flood costs no parsing and no
+// answer per message). The client hears of it once per second at most: one
+// RATE_LIMITED error with request_id null.
+template <class Stream>
+void WsSession<Stream>::on_over_rate(SteadyTime now, std::int64_t wait_ms) {
+  constexpr auto kNoticeWindow = std::chrono::seconds(1);
+  ctx_.metrics.record_rate_limited("messages_per_second");
+  if (now < rate_notice_quiet_) return;
+  rate_notice_quiet_ = now + kNoticeWindow;
+  enqueue("", MessageKind::kNotice,
+          protocol::rate_limited_message(std::nullopt, "messages_per_second",
+                                         ctx_.options.max_messages_per_second, wait_ms));
+}
+
+template <class Stream>
+void WsSession<Stream>::on_message_begin() {
+  message_deadline_ = SteadyClock::now() + ctx_.options.fragment_timeout;
+  publish_due();
 }
 
 template <class Stream>
@@ -228,13 +240,20 @@ void WsSession<Stream>::pump_writes() {
 template <class Stream>
 void WsSession<Stream>::write_frame(WsOpcode opcode, std::string payload) {
   writing_ = true;
-  write_started_ = SteadyClock::now();
+  write_started_ = write_progress_ = SteadyClock::now();
+  if (const auto stall = write_progress_ + ctx_.options.send_timeout; stall < due()) set_due(stall);
   out_payload_ = std::move(payload);
   const std::size_t header = frame_header(opcode, out_payload_.size(), out_header_);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_header_.data(), header),
                                                   asio::buffer(out_payload_)};
+  // The completion condition runs after every partial write: it records progress, so
+  // a slow reader that keeps taking bytes is not mistaken for one that stopped.
+  auto progress = [this](const boost::system::error_code& ec, std::size_t) -> std::size_t {
+    write_progress_ = SteadyClock::now();
+    return ec ? 0 : kChunk;
+  };
   asio::async_write(
-      stream_, buffers,
+      stream_, buffers, progress,
       [self = this->shared_from_this(), opcode](boost::system::error_code ec, std::size_t) {
         self->on_written(ec, opcode);
       });
@@ -280,6 +299,10 @@ void WsSession<Stream>::check_deadlines() {
     // Waiting for queued messages to go out before the close frame.
     if (writing_ && now - write_started_ >= kCloseTimeout)
       return finish();  // the client stopped reading
+  } else if (writing_ && now - write_progress_ >= ctx_.options.send_timeout) {
+    return abort_stalled_writer();
+  } else if (parser_.in_message() && now >= message_deadline_) {
+    request_close(ws_close::kPolicyViolation, "message not completed in time", true);
   } else {
     switch (heartbeat_.check(now)) {
       case Heartbeat::Due::kTokenExpired:
@@ -312,8 +335,24 @@ void WsSession<Stream>::publish_due() {
     set_due(close_deadline_);
   else if (pending_close_)
     set_due(write_started_ + kCloseTimeout);  // a write is in flight (else the close would be out)
-  else
-    set_due(heartbeat_.next_due());
+  else {
+    auto due = heartbeat_.next_due();
+    if (writing_) due = std::min(due, write_progress_ + ctx_.options.send_timeout);
+    if (parser_.in_message()) due = std::min(due, message_deadline_);
+    set_due(due);
+  }
+}
+
+// Output has been pending with no byte written for --send-timeout: the client does
+// not read. It cannot read a close frame either, so the socket is reset (no FIN
+// handshake, nothing left in the kernel's send buffer).
+template <class Stream>
+void WsSession<Stream>::abort_stalled_writer() {
+  spdlog::warn(R"({{"event":"send_timeout","ip":"{}","tenant":{},"queued":{},"queued_bytes":{}}})",
+               remote_ip_, json_quoted(identity_.tenant_id), queue_.size(), queue_.bytes());
+  boost::system::error_code ignored;
+  socket().set_option(tcp::socket::linger(true, 0), ignored);
+  finish();
 }
 
 template <class Stream>

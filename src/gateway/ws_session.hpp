@@ -59,6 +59,7 @@ class WsSession final : public ClientConnection,
  private:
   // FrameSink (called by parser_ from on_bytes)
   void on_message(bool text, std::string_view payload) override;
+  void on_message_begin() override;
   void on_ping(std::string_view payload) override;
   void on_pong() override;
   void on_close(unsigned short code) override;
@@ -71,6 +72,9 @@ class WsSession final : public ClientConnection,
   void pump_writes();
   void write_frame(WsOpcode opcode, std::string payload);
   void on_written(boost::system::error_code ec, WsOpcode opcode);
+
+  void on_over_rate(SteadyTime now, std::int64_t wait_ms);
+  void abort_stalled_writer();
 
   void check_deadlines();
   void publish_due();
@@ -98,6 +102,7 @@ class WsSession final : public ClientConnection,
   std::string out_payload_;
   std::string pong_payload_;
   SteadyTime write_started_{};
+  SteadyTime write_progress_{};  // last time bytes of the frame in flight went out
   bool writing_ = false;
   bool pong_due_ = false;
   bool ping_due_ = false;
@@ -109,6 +114,9 @@ class WsSession final : public ClientConnection,
   bool peer_closed_ = false;
   bool finished_ = false;
   bool counted_ = false;  // an accepted connection, counted in connections_open
+
+  SteadyTime message_deadline_{};   // while parser_.in_message(): the last fragment is due
+  SteadyTime rate_notice_quiet_{};  // no other over-rate notice before this
 
   std::unique_ptr<RequestTracker> requests_;  // only while there is something to track
 };

@@ -23,28 +23,6 @@ bool within(const fs::path& root, const fs::path& p) {
   return s == r || (s.size() > r.size() && s.compare(0, r.size(), r) == 0 && s[r.size()] == '/');
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes; returns false on a malformed escape.
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) return false;
-    out.push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
-    i += 2;
-  }
-  return true;
-}
-
 UploadOutcome failure(unsigned status, std::string_view code, const std::string& message,
                       boost::json::object details = {}) {
   UploadOutcome o;
@@ -108,66 +86,108 @@ fs::path resolve_in_sandbox(const fs::path& root, std::string_view client_path, 
   return resolved;
 }
 
-UploadOutcome store_uploaded_file(const HandlerEnvironment& env, const Identity& identity,
-                                  std::string_view url_path, std::string_view body) {
+UploadInProgress::UploadInProgress(int fd, std::string temp_path, fs::path dest,
+                                   std::string client_path)
+    : fd_(fd),
+      temp_path_(std::move(temp_path)),
+      dest_(std::move(dest)),
+      client_path_(std::move(client_path)) {}
+
+UploadInProgress::~UploadInProgress() { discard(); }
+
+void UploadInProgress::discard() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+  ::unlink(temp_path_.c_str());
+}
+
+bool UploadInProgress::write(const char* data, std::size_t n) {
+  if (failed_ || fd_ < 0) return false;
+  while (n > 0) {
+    const ssize_t w = ::write(fd_, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      failed_ = true;
+      discard();
+      return false;
+    }
+    data += w;
+    n -= static_cast<std::size_t>(w);
+    size_ += static_cast<std::uint64_t>(w);
+  }
+  return true;
+}
+
+UploadOutcome UploadInProgress::commit() {
+  if (failed_ || fd_ < 0) return failure(500, "INTERNAL_ERROR", "could not store the file");
+  bool ok = ::fsync(fd_) == 0;
+  ::fchmod(fd_, 0640);
+  ok = (::close(fd_) == 0) && ok;
+  fd_ = -1;
+  if (!ok || std::rename(temp_path_.c_str(), dest_.c_str()) != 0) {
+    ::unlink(temp_path_.c_str());
+    return failure(500, "INTERNAL_ERROR", "could not store the file");
+  }
+  UploadOutcome o;
+  o.status = 201;
+  o.body["path"] = client_path_;
+  o.body["size_bytes"] = size_;
+  return o;
+}
+
+UploadStart begin_upload(const HandlerEnvironment& env, const Identity& identity,
+                         std::string_view path) {
+  UploadStart start;
   try {
-    std::string decoded;
-    if (!percent_decode(url_path, decoded))
-      return failure(400, "VALIDATION_ERROR", "malformed percent-encoding in the path",
-                     {{"field", "path"}, {"expected", "a percent-encoded path"}, {"received", url_path}});
     fs::path root = sandbox_root(env, identity.tenant_id);
-    fs::path dest = resolve_in_sandbox(root, decoded, "path");
+    fs::path dest = resolve_in_sandbox(root, path, "path");
     std::error_code ec;
-    if (fs::is_directory(dest, ec))
-      return failure(400, "VALIDATION_ERROR", "the path names a directory",
-                     {{"field", "path"}, {"expected", "a file path"}, {"received", decoded}});
+    auto refuse = [&](std::string message, std::string expected) {
+      start.refusal = failure(400, "VALIDATION_ERROR", message,
+                              {{"field", "path"}, {"expected", expected}, {"received", path}});
+      return std::move(start);
+    };
+    if (fs::is_directory(dest, ec)) return refuse("the path names a directory", "a file path");
     fs::create_directories(dest.parent_path(), ec);
     if (ec) {
       if (fs::exists(dest.parent_path()) && !fs::is_directory(dest.parent_path()))
-        return failure(400, "VALIDATION_ERROR", "a parent of the path is a file",
-                       {{"field", "path"}, {"expected", "a file path"}, {"received", decoded}});
-      return failure(500, "INTERNAL_ERROR", "could not create the directory");
+        return refuse("a parent of the path is a file", "a file path");
+      start.refusal = failure(500, "INTERNAL_ERROR", "could not create the directory");
+      return start;
     }
     // Re-check after creating directories: nothing may have redirected us outside.
-    dest = resolve_in_sandbox(root, decoded, "path");
-    std::string tmpl = (dest.parent_path() / ".upload-XXXXXX").string();
-    int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) return failure(500, "INTERNAL_ERROR", "could not create a temporary file");
-    const char* p = body.data();
-    std::size_t left = body.size();
-    bool ok = true;
-    while (left > 0) {
-      ssize_t n = ::write(fd, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        ok = false;
-        break;
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
+    dest = resolve_in_sandbox(root, path, "path");
+    std::string temp = (dest.parent_path() / ".upload-XXXXXX").string();
+    const int fd = ::mkstemp(temp.data());
+    if (fd < 0) {
+      start.refusal = failure(500, "INTERNAL_ERROR", "could not create a temporary file");
+      return start;
     }
-    ok = ok && ::fsync(fd) == 0;
-    ::fchmod(fd, 0640);
-    ok = (::close(fd) == 0) && ok;
-    if (!ok || std::rename(tmpl.c_str(), dest.c_str()) != 0) {
-      ::unlink(tmpl.c_str());
-      return failure(500, "INTERNAL_ERROR", "could not store the file");
-    }
-    UploadOutcome o;
-    o.status = 201;
-    o.body["path"] = "/" + fs::relative(dest, fs::weakly_canonical(root)).generic_string();
-    o.body["size_bytes"] = static_cast<std::uint64_t>(body.size());
-    return o;
+    std::string shown = "/" + fs::relative(dest, fs::weakly_canonical(root)).generic_string();
+    start.file =
+        std::make_unique<UploadInProgress>(fd, std::move(temp), std::move(dest), std::move(shown));
+    return start;
   } catch (const HandlerError& e) {
-    UploadOutcome o;
-    o.status = e.code() == ErrorCode::kValidationError ? 400 : 500;
+    start.refusal.status = e.code() == ErrorCode::kValidationError ? 400 : 500;
     boost::json::object details = e.details();
     details["retryable"] = e.retryable();
-    o.body["error"] = boost::json::object{{"code", to_string(e.code())}, {"message", e.what()}, {"details", details}};
-    return o;
-  } catch (const std::exception& e) {
-    return failure(500, "INTERNAL_ERROR", "could not store the file");
+    start.refusal.body["error"] = boost::json::object{
+        {"code", to_string(e.code())}, {"message", e.what()}, {"details", details}};
+    return start;
+  } catch (const std::exception&) {
+    start.refusal = failure(500, "INTERNAL_ERROR", "could not store the file");
+    return start;
   }
+}
+
+UploadOutcome store_uploaded_file(const HandlerEnvironment& env, const Identity& identity,
+                                  std::string_view path, std::string_view body) {
+  auto start = begin_upload(env, identity, path);
+  if (!start.file) return std::move(start.refusal);
+  if (!start.file->write(body.data(), body.size()))
+    return failure(500, "INTERNAL_ERROR", "could not store the file");
+  return start.file->commit();
 }
 
 }  // namespace streamer::process

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "core/handler.hpp"
@@ -34,12 +37,51 @@ struct UploadOutcome {
   boost::json::object body;    // 201: {path, size_bytes}; else {error:{code,message,details}}
 };
 
-// Stores an uploaded file in the caller's sandbox. `url_path` is the part of the
-// target after "/files/" (still percent-encoded; it is decoded here). The caller
-// (gateway) has already verified the token, the `write` permission and the size
-// limit. The write is atomic: a temp file in the same directory is fsynced and
-// renamed over the destination, so readers never see a partial file. Never throws.
+// A file being received into the caller's sandbox, written as it arrives to a
+// temporary file (".upload-XXXXXX") beside its destination. Nothing is visible under
+// the destination's name until commit(), which fsyncs and renames it into place;
+// destroying an uncommitted upload removes the temporary file. Not thread-safe.
+class UploadInProgress {
+ public:
+  UploadInProgress(int fd, std::string temp_path, std::filesystem::path dest,
+                   std::string client_path);
+  ~UploadInProgress();
+  UploadInProgress(const UploadInProgress&) = delete;
+  UploadInProgress& operator=(const UploadInProgress&) = delete;
+
+  // Appends bytes; false when the disk refused them (the upload is then lost).
+  bool write(const char* data, std::size_t n);
+  // Stores the file under its name: 201 {path, size_bytes}, or 500 on a disk failure.
+  // Call at most once.
+  UploadOutcome commit();
+
+ private:
+  void discard();
+
+  int fd_;
+  std::string temp_path_;
+  std::filesystem::path dest_;
+  std::string client_path_;  // "/data/input.csv", as answered
+  std::uint64_t size_ = 0;
+  bool failed_ = false;
+};
+
+// Either a started upload or why it cannot start (400 bad path, 500 disk failure).
+struct UploadStart {
+  std::unique_ptr<UploadInProgress> file;
+  UploadOutcome refusal;
+};
+
+// Starts storing a file at `path` (the part of the target after "/files/", already
+// percent-decoded once by the gateway: it is used as-is) in the caller's sandbox:
+// checks the path, creates its directories and the temporary file. The caller
+// (gateway) has already verified the token and the `write` permission, and bounds the
+// body's size. Never throws.
+UploadStart begin_upload(const HandlerEnvironment& env, const Identity& identity,
+                         std::string_view path);
+
+// begin_upload() + write(body) + commit(), for a body already in memory. Never throws.
 UploadOutcome store_uploaded_file(const HandlerEnvironment& env, const Identity& identity,
-                                  std::string_view url_path, std::string_view body);
+                                  std::string_view path, std::string_view body);
 
 }  // namespace streamer::process

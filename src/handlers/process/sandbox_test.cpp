@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "handlers/process/file_sandbox.hpp"
 #include "handlers/process/test_util.hpp"
 
@@ -16,6 +18,11 @@ ErrorCode code_of(const std::function<void()>& f) {
     return e.code();
   }
   return ErrorCode::kCancelled;  // "no error" marker for these tests
+}
+
+std::string contents(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace
@@ -80,7 +87,7 @@ TEST(Sandbox, StoresUploadsAtomically) {
   HandlerEnvironment env;
   env.data_dir = dir.path;
   Identity id{"u", "t1", {"write"}};
-  auto ok = store_uploaded_file(env, id, "data/in%20put.csv", "a,b\n1,2\n");
+  auto ok = store_uploaded_file(env, id, "data/in put.csv", "a,b\n1,2\n");
   EXPECT_EQ(ok.status, 201u);
   EXPECT_EQ(ok.body.at("path").as_string(), "/data/in put.csv");
   EXPECT_EQ(ok.body.at("size_bytes").as_uint64(), 8u);
@@ -89,11 +96,54 @@ TEST(Sandbox, StoresUploadsAtomically) {
     EXPECT_EQ(e.path().filename().string().rfind(".upload-", 0), std::string::npos);
 
   EXPECT_EQ(store_uploaded_file(env, id, "../escape.csv", "x").status, 400u);
-  EXPECT_EQ(store_uploaded_file(env, id, "%2e%2e/escape.csv", "x").status, 400u);
-  EXPECT_EQ(store_uploaded_file(env, id, "a%00b.csv", "x").status, 400u);
-  EXPECT_EQ(store_uploaded_file(env, id, "data", "x").status, 400u);  // a directory
-  auto bad = store_uploaded_file(env, id, "%zz", "x");
-  EXPECT_EQ(bad.status, 400u);
-  EXPECT_EQ(bad.body.at("error").at("code").as_string(), "VALIDATION_ERROR");
+  EXPECT_EQ(store_uploaded_file(env, id, std::string("a\0b.csv", 7), "x").status, 400u);
+  auto dir_answer = store_uploaded_file(env, id, "data", "x");  // a directory
+  EXPECT_EQ(dir_answer.status, 400u);
+  EXPECT_EQ(dir_answer.body.at("error").at("code").as_string(), "VALIDATION_ERROR");
   EXPECT_FALSE(fs::exists(dir.path / "files" / "escape.csv"));
+}
+
+TEST(Sandbox, UploadPathsAreUsedAsGiven) {
+  // The gateway decodes the URL once; a '%' left after that is part of the name.
+  testutil::TempDir dir;
+  HandlerEnvironment env;
+  env.data_dir = dir.path;
+  Identity id{"u", "t1", {"write"}};
+  auto ok = store_uploaded_file(env, id, "100%.csv", "x\n");
+  EXPECT_EQ(ok.status, 201u);
+  EXPECT_EQ(ok.body.at("path").as_string(), "/100%.csv");
+  EXPECT_TRUE(fs::exists(dir.path / "files" / "t1" / "100%.csv"));
+  EXPECT_EQ(store_uploaded_file(env, id, "%2e%2e", "x").status, 201u);  // a name, not a traversal
+}
+
+TEST(Sandbox, StreamedUploadIsInvisibleUntilCommitted) {
+  testutil::TempDir dir;
+  HandlerEnvironment env;
+  env.data_dir = dir.path;
+  Identity id{"u", "t1", {"write"}};
+  const fs::path data = dir.path / "files" / "t1" / "data";
+  {
+    auto start = begin_upload(env, id, "/data/big.csv");
+    ASSERT_TRUE(start.file);
+    EXPECT_TRUE(start.file->write("a,b\n", 4));
+    EXPECT_TRUE(start.file->write("1,2\n", 4));
+    EXPECT_FALSE(fs::exists(data / "big.csv"));
+    // Abandoned (the client went away): nothing stored, no temporary file left.
+  }
+  EXPECT_FALSE(fs::exists(data / "big.csv"));
+  EXPECT_TRUE(fs::is_empty(data));
+
+  auto start = begin_upload(env, id, "/data/big.csv");
+  ASSERT_TRUE(start.file);
+  EXPECT_TRUE(start.file->write("a,b\n1,2\n", 8));
+  auto done = start.file->commit();
+  EXPECT_EQ(done.status, 201u);
+  EXPECT_EQ(done.body.at("size_bytes").as_uint64(), 8u);
+  EXPECT_EQ(contents(data / "big.csv"), "a,b\n1,2\n");
+  start.file.reset();
+  EXPECT_TRUE(fs::exists(data / "big.csv"));  // destroying a committed upload keeps it
+
+  auto refused = begin_upload(env, id, "../x.csv");
+  EXPECT_FALSE(refused.file);
+  EXPECT_EQ(refused.refusal.status, 400u);
 }
