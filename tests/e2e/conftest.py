@@ -181,6 +181,20 @@ def validate_every_message(monkeypatch, request):
                     pytrace=False)
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def sanitizer_report(log_path: Path) -> str | None:
+    """The first sanitizer report (ASan, UBSan, LSan) in a server log, from its first
+    line on (at most 60 lines), or None; `make test-asan` runs the suite against a
+    sanitizer build whose reports go to the server's stderr, i.e. this log."""
+    lines = log_path.read_text(errors="replace").splitlines()
+    for i, line in enumerate(lines):
+        if any(m in line for m in SANITIZER_MARKERS):
+            return f"{log_path}:\n" + "\n".join(lines[i:i + 60])
+    return None
+
+
 @pytest.fixture
 def start_server(tmp_path):
     """Factory: start_server(*flags, data_dir=None, port=None, env=None, scheme='ws', delay=True)."""
@@ -200,6 +214,9 @@ def start_server(tmp_path):
     yield _start
     for s in started:
         s.stop()
+    reports = [r for r in (sanitizer_report(s.log_path) for s in started) if r]
+    if reports:
+        pytest.fail("sanitizer report in the server log:\n" + "\n---\n".join(reports), pytrace=False)
 
 
 @pytest.fixture
