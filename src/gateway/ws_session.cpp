@@ -12,6 +12,7 @@
 
 #include "core/json_text.hpp"
 #include "core/protocol.hpp"
+#include "core/request_id_peek.hpp"
 #include "gateway/exact_allocator.hpp"
 
 namespace streamer {
@@ -146,7 +147,7 @@ void WsSession<Stream>::on_message(bool text, std::string_view payload) {
   ctx_.metrics.messages_in++;
   ctx_.metrics.bytes_in += payload.size();
   if (pending_close_) return;
-  if (auto wait_ms = message_rate_.take(now)) return on_over_rate(now, wait_ms);
+  if (auto wait_ms = message_rate_.take(now)) return on_over_rate(payload, now, wait_ms);
   if (!text) {
     enqueue("", MessageKind::kNotice,
             protocol::error_message(
@@ -157,18 +158,32 @@ void WsSession<Stream>::on_message(bool text, std::string_view payload) {
   }
 }
 
-// A message over the message rate is dropped unread (a flood costs no parsing and no
-// answer per message). The client hears of it once per second at most: one
-// RATE_LIMITED error with request_id null.
+// A message over the message rate is dropped without being parsed or run. Its id is
+// looked for in its first 512 bytes only (peek_request_id), so a flood costs no parsing:
+// with an id, it is answered RATE_LIMITED with that request_id, as every refused request
+// is; without one, the client hears of it at most once per second (request_id null).
+// Answers to over-rate messages are themselves bounded (kOverRateAnswers times the
+// message rate per second; a client flooding beyond that gets the rest dropped
+// silently), so a flood cannot make the server write without bound.
 template <class Stream>
-void WsSession<Stream>::on_over_rate(SteadyTime now, std::int64_t wait_ms) {
-  constexpr auto kNoticeWindow = std::chrono::seconds(1);
+void WsSession<Stream>::on_over_rate(std::string_view payload, SteadyTime now, std::int64_t wait_ms) {
+  constexpr auto kWindow = std::chrono::seconds(1);
+  constexpr std::int64_t kOverRateAnswers = 10;
   ctx_.metrics.record_rate_limited("messages_per_second");
-  if (now < rate_notice_quiet_) return;
-  rate_notice_quiet_ = now + kNoticeWindow;
+  if (now >= over_rate_window_end_) {
+    over_rate_window_end_ = now + kWindow;
+    over_rate_answers_ = 0;
+  }
+  if (over_rate_answers_ >= kOverRateAnswers * ctx_.options.max_messages_per_second) return;
+  std::optional<std::string> id = protocol::peek_request_id(payload);
+  if (!id) {
+    if (now < rate_notice_quiet_) return;
+    rate_notice_quiet_ = now + kWindow;
+  }
+  ++over_rate_answers_;
   enqueue("", MessageKind::kNotice,
-          protocol::rate_limited_message(std::nullopt, "messages_per_second",
-                                         ctx_.options.max_messages_per_second, wait_ms));
+          protocol::rate_limited_message(id, "messages_per_second", ctx_.options.max_messages_per_second,
+                                         wait_ms));
 }
 
 template <class Stream>

@@ -73,7 +73,7 @@ class WsSession final : public ClientConnection,
   void write_frame(WsOpcode opcode, std::string payload);
   void on_written(boost::system::error_code ec, WsOpcode opcode);
 
-  void on_over_rate(SteadyTime now, std::int64_t wait_ms);
+  void on_over_rate(std::string_view payload, SteadyTime now, std::int64_t wait_ms);
   void abort_stalled_writer();
 
   void check_deadlines();
@@ -116,7 +116,9 @@ class WsSession final : public ClientConnection,
   bool counted_ = false;  // an accepted connection, counted in connections_open
 
   SteadyTime message_deadline_{};   // while parser_.in_message(): the last fragment is due
-  SteadyTime rate_notice_quiet_{};  // no other over-rate notice before this
+  SteadyTime rate_notice_quiet_{};    // no other null-id over-rate notice before this
+  SteadyTime over_rate_window_end_{};  // the current one-second window of over-rate answers
+  std::int64_t over_rate_answers_ = 0;  // answers to over-rate messages in that window
 
   std::unique_ptr<RequestTracker> requests_;  // only while there is something to track
 };

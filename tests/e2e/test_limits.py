@@ -52,8 +52,8 @@ async def test_connections_counted_not_concurrent(start_server):
 # -- message rate ---------------------------------------------------------------------------
 
 async def test_message_rate_per_connection(start_server):
-    """Over the rate, messages are dropped unread (no answer of their own); the client
-    is told once per second with RATE_LIMITED and request_id null (docs/protocol.md)."""
+    """Over the rate, a request is dropped without being parsed or run, and answered
+    RATE_LIMITED with its own request_id (read from the message's first bytes only)."""
     s = start_server("--max-messages-per-second", "10")
     async with connect(s.ws_url(s.token())) as ws:
         n = 30
@@ -70,11 +70,14 @@ async def test_message_rate_per_connection(start_server):
         ids = [m["response"]["request_id"] for m in ok]
         assert len(set(ids)) == len(ids) and set(ids) <= {f"r{i}" for i in range(n)}
         assert 10 <= len(ok) <= 13, f"{len(ok)} of {n} accepted in a burst with a limit of 10/s"
-        assert len(limited) == 1, limited
-        err = assert_error(limited[0], "RATE_LIMITED", None, limit="messages_per_second", limit_value=10,
-                           retryable=True)
-        ra = err["details"].get("retry_after_ms")
-        assert isinstance(ra, int) and not isinstance(ra, bool) and 0 < ra <= 1000, err
+        # Every request gets exactly one answer: success or its own RATE_LIMITED.
+        limited_ids = [m["error"]["request_id"] for m in limited]
+        assert sorted(ids + limited_ids) == sorted(f"r{i}" for i in range(n)), got
+        for m in limited:
+            err = assert_error(m, "RATE_LIMITED", m["error"]["request_id"], limit="messages_per_second",
+                               limit_value=10, retryable=True)
+            ra = err["details"].get("retry_after_ms")
+            assert isinstance(ra, int) and not isinstance(ra, bool) and 0 < ra <= 1000, err
         # The connection stays open; after waiting retry_after_ms, a request passes again.
         await asyncio.sleep(ra / 1000 + 0.05)
         assert assert_success(await call(ws, "later", "health"), "later")["status"] == "healthy"
@@ -88,7 +91,9 @@ async def test_malformed_messages_count_towards_message_rate(start_server):
             await ws.send("{garbage")
         for _ in range(5):
             assert (await recv(ws))["error"]["code"] == "VALIDATION_ERROR"
-        await request(ws, "x", "health")  # dropped unread: the notice has no request id
+        await request(ws, "x", "health")  # over the rate: not run, answered with its id
+        assert_error(await recv(ws), "RATE_LIMITED", "x", limit="messages_per_second", limit_value=5)
+        await ws.send("{garbage")  # no id to read: one notice per second, request_id null
         assert_error(await recv(ws), "RATE_LIMITED", None, limit="messages_per_second", limit_value=5)
 
 
