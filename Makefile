@@ -49,3 +49,4 @@ clean:
 	rm -rf $(BUILD_DIR)
 
 include bench/bench.mk
+include fuzz/fuzz.mk

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite after `make build`: C++ unit tests (ctest), end-to-end tests
-# against the real binary (pytest), and both SDKs. Prints one summary line and exits
+# against the real binary (pytest), both SDKs, and a bounded run of every fuzz target. Prints one summary line and exits
 # non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ echo "== end-to-end and Python SDK tests (pytest)"
 
 echo "== TypeScript SDK tests (node --test)"
 (cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test) || failed+=(typescript)
+
+echo "== fuzz targets, ${FUZZ_CI_SECONDS:-15} s each (make fuzz-ci)"
+make --no-print-directory fuzz-ci || failed+=(fuzz)
 
 if ((${#failed[@]})); then
   echo "FAILED suites: ${failed[*]}"

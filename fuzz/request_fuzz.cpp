@@ -1,0 +1,59 @@
+// Fuzzes the request envelope parser (core/protocol parse_request) with text frames.
+//
+// Invariants:
+//  - a parsed request has an id of 1..256 bytes, a non-empty action and a trace id of
+//    at most 128 bytes;
+//  - a parsed request round-trips: serialized back as {id, action, payload, metadata}
+//    and parsed again, it gives the same id, action, payload and metadata;
+//  - a refusal is always an error envelope that is valid JSON, carries the frame's
+//    request id (or null) and VALIDATION_ERROR.
+#include <boost/json.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <variant>
+
+#include "core/protocol.hpp"
+#include "fuzz_check.hpp"
+
+namespace json = boost::json;
+using namespace streamer;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view frame(reinterpret_cast<const char*>(data), size);
+  auto parsed = protocol::parse_request(frame);
+
+  if (auto* req = std::get_if<protocol::Request>(&parsed)) {
+    FUZZ_CHECK(!req->id.empty() && req->id.size() <= 256, "request id outside 1..256 bytes");
+    FUZZ_CHECK(!req->action.empty(), "empty action accepted");
+    FUZZ_CHECK(req->trace_id.size() <= 128, "trace id longer than 128 bytes");
+
+    const std::string again = json::serialize(json::object{
+        {"id", req->id}, {"action", req->action}, {"payload", req->payload}, {"metadata", req->metadata}});
+    auto reparsed = protocol::parse_request(again);
+    auto* req2 = std::get_if<protocol::Request>(&reparsed);
+    FUZZ_CHECK(req2 != nullptr, "a serialized request no longer parses");
+    FUZZ_CHECK(req2->id == req->id, "request id does not round-trip");
+    FUZZ_CHECK(req2->action == req->action, "action does not round-trip");
+    FUZZ_CHECK(req2->payload == req->payload, "payload does not round-trip");
+    FUZZ_CHECK(req2->metadata == req->metadata, "metadata does not round-trip");
+    FUZZ_CHECK(req2->trace_id == req->trace_id, "trace id does not round-trip");
+    return 0;
+  }
+
+  const auto& err = std::get<protocol::RequestError>(parsed);
+  FUZZ_CHECK(err.code == ErrorCode::kValidationError, "a refused frame is not VALIDATION_ERROR");
+  json::error_code ec;
+  const json::value envelope = json::parse(protocol::error_message(err), ec);
+  FUZZ_CHECK(!ec && envelope.is_object(), "the error envelope is not a JSON object");
+  const json::value* body = envelope.get_object().if_contains("error");
+  FUZZ_CHECK(body && body->is_object(), "the error envelope has no error object");
+  const json::value* rid = body->get_object().if_contains("request_id");
+  FUZZ_CHECK(rid != nullptr, "the error envelope has no request_id");
+  if (err.request_id) {
+    FUZZ_CHECK(rid->is_string() && rid->get_string() == *err.request_id, "error request_id mismatch");
+  } else {
+    FUZZ_CHECK(rid->is_null(), "error request_id is not null");
+  }
+  return 0;
+}
