@@ -13,6 +13,7 @@
 //  - refusal reasons are from the documented set; messages never contain the token;
 //  - base64url: decode(encode(x)) == x, and an accepted unpadded encoding re-encodes to
 //    itself (one accepted encoding per byte string).
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstddef>
@@ -59,7 +60,9 @@ void check_outcome(const std::variant<VerifiedToken, JwtError>& result, std::str
   }
   const auto& err = std::get<JwtError>(result);
   FUZZ_CHECK(kReasons.count(err.reason) == 1, "undocumented refusal reason");
-  if (token.size() >= 16) {
+  // Only a token-shaped input (two dots) is checked: shorter texts can be words of the
+  // fixed messages themselves, none of which holds two dots.
+  if (std::count(token.begin(), token.end(), '.') >= 2) {
     FUZZ_CHECK(err.message.find(token) == std::string::npos, "the refusal message contains the token");
   }
 }

@@ -3,11 +3,14 @@
 // Invariants:
 //  - a parsed request has an id of 1..256 bytes, a non-empty action and a trace id of
 //    at most 128 bytes;
+//  - a parsed request holds only finite numbers (JSON has no infinity: a number that
+//    overflows a double must be refused, not turned into inf);
 //  - a parsed request round-trips: serialized back as {id, action, payload, metadata}
 //    and parsed again, it gives the same id, action, payload and metadata;
 //  - a refusal is always an error envelope that is valid JSON, carries the frame's
 //    request id (or null) and VALIDATION_ERROR.
 #include <boost/json.hpp>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -19,6 +22,27 @@
 namespace json = boost::json;
 using namespace streamer;
 
+namespace {
+
+bool all_finite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& item : v.get_array())
+        if (!all_finite(item)) return false;
+      return true;
+    case json::kind::object:
+      for (const auto& member : v.get_object())
+        if (!all_finite(member.value())) return false;
+      return true;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view frame(reinterpret_cast<const char*>(data), size);
   auto parsed = protocol::parse_request(frame);
@@ -27,6 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!req->id.empty() && req->id.size() <= 256, "request id outside 1..256 bytes");
     FUZZ_CHECK(!req->action.empty(), "empty action accepted");
     FUZZ_CHECK(req->trace_id.size() <= 128, "trace id longer than 128 bytes");
+    FUZZ_CHECK(all_finite(req->payload) && all_finite(req->metadata), "a number overflowed to infinity");
 
     const std::string again = json::serialize(json::object{
         {"id", req->id}, {"action", req->action}, {"payload", req->payload}, {"metadata", req->metadata}});

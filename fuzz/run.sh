@@ -7,6 +7,8 @@
 # reproduce it, runs the remaining targets, and exits non-zero.
 #
 #   fuzz/run.sh [--seconds N] [target ...]    (default: every target, 60 s each)
+# FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS="-fork=1 -ignore_crashes=1" to keep
+# going past a known crash in a long run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +42,7 @@ max_len_for() {
 
 mkdir -p "$BUILD_DIR/logs"
 failed=()
-printf '%-12s %8s %10s %8s %6s  %s\n' target seconds execs exec/s cov result
+printf '%-12s %8s %8s %10s %8s %6s  %s\n' target seconds cpu_s execs exec/s cov result
 for t in "${targets[@]}"; do
   bin="$BUILD_DIR/fuzzers/fuzz_$t"
   if [[ ! -x "$bin" ]]; then
@@ -54,21 +56,25 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$artifacts"
   args=(-max_total_time="$SECONDS_EACH" -timeout=25 -rss_limit_mb=2048 -max_len="$(max_len_for "$t")"
         -artifact_prefix="$artifacts/" -print_final_stats=1)
+  # shellcheck disable=SC2206
+  args+=(${FUZZ_ARGS:-})
   dict=$(dict_for "$t")
   [[ -n "$dict" ]] && args+=(-dict="$dict")
   start=$(date +%s)
-  "$bin" "${args[@]}" "$corpus" "fuzz/corpus/$t" >"$log" 2>&1
-  rc=$?
+  TIMEFORMAT='%U %S'  # CPU seconds (user, system) of the fuzzer process, from `time`
+  cpu=$( { time "$bin" "${args[@]}" "$corpus" "fuzz/corpus/$t" >"$log" 2>&1; echo "rc $?" >"$log.rc"; } 2>&1 )
+  rc=$(sed -n 's/^rc //p' "$log.rc")
+  cpu=$(awk '{printf "%d", $1 + $2}' <<<"$cpu")
   elapsed=$(($(date +%s) - start))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   if ((rc == 0)); then
-    printf '%-12s %8s %10s %8s %6s  %s\n' "$t" "$elapsed" "${execs:-?}" "${speed:-?}" "${cov:-?}" ok
+    printf '%-12s %8s %8s %10s %8s %6s  %s\n' "$t" "$elapsed" "$cpu" "${execs:-?}" "${speed:-?}" "${cov:-?}" ok
     continue
   fi
   failed+=("$t")
-  printf '%-12s %8s %10s %8s %6s  %s\n' "$t" "$elapsed" "${execs:-?}" "${speed:-?}" "${cov:-?}" "FAILED (exit $rc)"
+  printf '%-12s %8s %8s %10s %8s %6s  %s\n' "$t" "$elapsed" "$cpu" "${execs:-?}" "${speed:-?}" "${cov:-?}" "FAILED (exit $rc)"
   reproducer=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
   echo "---- $t: last lines of $log"
   grep -v '^#[0-9]' "$log" | tail -40

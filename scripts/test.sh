@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite after `make build`: C++ unit tests (ctest), end-to-end tests
-# against the real binary (pytest), both SDKs, and a bounded run of every fuzz target. Prints one summary line and exits
-# non-zero if any suite failed.
+# against the real binary (pytest), both SDKs, and a bounded run of every fuzz target.
+# Prints one summary line and exits non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
