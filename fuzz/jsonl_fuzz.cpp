@@ -3,7 +3,8 @@
 // Invariants: parse_jsonl either throws HandlerError(VALIDATION_ERROR) or returns a
 // table that passes check_table() with at least one row; the table written back as
 // JSON Lines (one object per row, every column in order, missing cells as null) parses
-// to the same table.
+// to the same table (numbers up to a few ULPs: Boost.JSON 1.81 does not round every
+// decimal text to the nearest double).
 #include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     table = process::parse_jsonl(text);
   } catch (const HandlerError& e) {
-    FUZZ_CHECK(e.code() == ErrorCode::kValidationError, "refused JSON Lines is not VALIDATION_ERROR");
+    FUZZ_CHECK(e.code() == ErrorCode::kValidationError,
+               "refused JSON Lines is not VALIDATION_ERROR");
     return 0;
   }
   FUZZ_CHECK(table.rows > 0, "accepted JSON Lines without rows");
@@ -59,6 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const HandlerError& e) {
     FUZZ_CHECK(false, "a table written back as JSON Lines is refused");
   }
-  FUZZ_CHECK(fuzz::same_table(table, reparsed), "JSON Lines written back parse to a different table");
+  FUZZ_CHECK(fuzz::same_table(table, reparsed, /*json_numbers=*/true),
+             "JSON Lines written back parse to a different table");
   return 0;
 }

@@ -65,8 +65,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   JwtConfig config;
   config.jwks_json = std::string(text);
   const JwtVerifier verifier(std::move(config));  // must not throw: load_jwks accepted it
-  const auto result =
-      verifier.verify(unsigned_token(), std::chrono::system_clock::time_point(std::chrono::seconds(fuzz::kNowSeconds)));
-  FUZZ_CHECK(std::holds_alternative<JwtError>(result), "a token with a zero signature was accepted");
+  const auto result = verifier.verify(
+      unsigned_token(),
+      std::chrono::system_clock::time_point(std::chrono::seconds(fuzz::kNowSeconds)));
+  FUZZ_CHECK(std::holds_alternative<JwtError>(result),
+             "a token with a zero signature was accepted");
   return 0;
 }

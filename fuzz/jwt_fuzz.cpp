@@ -49,8 +49,8 @@ const std::chrono::system_clock::time_point kNow{std::chrono::seconds(fuzz::kNow
 
 void check_outcome(const std::variant<VerifiedToken, JwtError>& result, std::string_view token) {
   static const std::set<std::string> kReasons = {
-      "missing_token", "malformed",      "bad_signature", "alg_not_allowed",
-      "token_expired", "not_yet_valid",  "issued_in_future", "wrong_issuer",
+      "missing_token",  "malformed",     "bad_signature",    "alg_not_allowed",
+      "token_expired",  "not_yet_valid", "issued_in_future", "wrong_issuer",
       "wrong_audience", "missing_claim", "unknown_key"};
   if (const auto* ok = std::get_if<VerifiedToken>(&result)) {
     FUZZ_CHECK(!ok->identity.user_id.empty(), "accepted token without a user");
@@ -63,7 +63,8 @@ void check_outcome(const std::variant<VerifiedToken, JwtError>& result, std::str
   // Only a token-shaped input (two dots) is checked: shorter texts can be words of the
   // fixed messages themselves, none of which holds two dots.
   if (std::count(token.begin(), token.end(), '.') >= 2) {
-    FUZZ_CHECK(err.message.find(token) == std::string::npos, "the refusal message contains the token");
+    FUZZ_CHECK(err.message.find(token) == std::string::npos,
+               "the refusal message contains the token");
   }
 }
 
@@ -73,7 +74,8 @@ void check_base64url(std::string_view bytes) {
   FUZZ_CHECK(decoded && *decoded == bytes, "base64url does not round-trip");
   if (bytes.find('=') == std::string_view::npos) {
     if (auto raw = auth::base64url_decode(bytes)) {
-      FUZZ_CHECK(auth::base64url_encode(*raw) == bytes, "two encodings accepted for one byte string");
+      FUZZ_CHECK(auth::base64url_encode(*raw) == bytes,
+                 "two encodings accepted for one byte string");
     }
   }
 }

@@ -6,13 +6,16 @@
 //  - a parsed request holds only finite numbers (JSON has no infinity: a number that
 //    overflows a double must be refused, not turned into inf);
 //  - a parsed request round-trips: serialized back as {id, action, payload, metadata}
-//    and parsed again, it gives the same id, action, payload and metadata;
+//    and parsed again, it gives the same id, action, payload and metadata (doubles up
+//    to a few ULPs, see nearly_equal);
 //  - a refusal is always an error envelope that is valid JSON, carries the frame's
 //    request id (or null) and VALIDATION_ERROR.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <variant>
 
@@ -41,6 +44,35 @@ bool all_finite(const json::value& v) {
   }
 }
 
+// Equality of JSON values, doubles up to a few ULPs: Boost.JSON 1.81 parses some
+// decimal texts one ULP away from the nearest double, so a number written and read
+// back may move by that much.
+bool nearly_equal(const json::value& a, const json::value& b) {
+  if (a.is_double() && b.is_double()) {
+    const double x = a.get_double(), y = b.get_double();
+    return x == y || std::fabs(x - y) <= 4 * std::numeric_limits<double>::epsilon() *
+                                             std::max(std::fabs(x), std::fabs(y));
+  }
+  if (a.kind() != b.kind()) return false;
+  if (a.is_array()) {
+    const auto &x = a.get_array(), &y = b.get_array();
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (!nearly_equal(x[i], y[i])) return false;
+    return true;
+  }
+  if (a.is_object()) {
+    const auto &x = a.get_object(), &y = b.get_object();
+    if (x.size() != y.size()) return false;
+    for (const auto& member : x) {
+      const json::value* other = y.if_contains(member.key());
+      if (!other || !nearly_equal(member.value(), *other)) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -51,17 +83,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!req->id.empty() && req->id.size() <= 256, "request id outside 1..256 bytes");
     FUZZ_CHECK(!req->action.empty(), "empty action accepted");
     FUZZ_CHECK(req->trace_id.size() <= 128, "trace id longer than 128 bytes");
-    FUZZ_CHECK(all_finite(req->payload) && all_finite(req->metadata), "a number overflowed to infinity");
+    FUZZ_CHECK(all_finite(req->payload) && all_finite(req->metadata),
+               "a number overflowed to infinity");
 
-    const std::string again = json::serialize(json::object{
-        {"id", req->id}, {"action", req->action}, {"payload", req->payload}, {"metadata", req->metadata}});
+    const std::string again = json::serialize(json::object{{"id", req->id},
+                                                           {"action", req->action},
+                                                           {"payload", req->payload},
+                                                           {"metadata", req->metadata}});
     auto reparsed = protocol::parse_request(again);
     auto* req2 = std::get_if<protocol::Request>(&reparsed);
     FUZZ_CHECK(req2 != nullptr, "a serialized request no longer parses");
     FUZZ_CHECK(req2->id == req->id, "request id does not round-trip");
     FUZZ_CHECK(req2->action == req->action, "action does not round-trip");
-    FUZZ_CHECK(req2->payload == req->payload, "payload does not round-trip");
-    FUZZ_CHECK(req2->metadata == req->metadata, "metadata does not round-trip");
+    FUZZ_CHECK(nearly_equal(req2->payload, req->payload), "payload does not round-trip");
+    FUZZ_CHECK(nearly_equal(req2->metadata, req->metadata), "metadata does not round-trip");
     FUZZ_CHECK(req2->trace_id == req->trace_id, "trace id does not round-trip");
     return 0;
   }
@@ -76,7 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const json::value* rid = body->get_object().if_contains("request_id");
   FUZZ_CHECK(rid != nullptr, "the error envelope has no request_id");
   if (err.request_id) {
-    FUZZ_CHECK(rid->is_string() && rid->get_string() == *err.request_id, "error request_id mismatch");
+    FUZZ_CHECK(rid->is_string() && rid->get_string() == *err.request_id,
+               "error request_id mismatch");
   } else {
     FUZZ_CHECK(rid->is_null(), "error request_id is not null");
   }

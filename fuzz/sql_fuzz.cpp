@@ -38,10 +38,13 @@ using namespace streamer;
 namespace {
 
 constexpr const char* kSchema =
-    "CREATE TABLE sales(tenant_id TEXT, id INTEGER, date TEXT, category TEXT, region TEXT, product TEXT,"
+    "CREATE TABLE sales(tenant_id TEXT, id INTEGER, date TEXT, category TEXT, region TEXT, product "
+    "TEXT,"
     " customer_id INTEGER, quantity INTEGER, unit_price REAL, amount REAL);"
-    "CREATE TABLE refunds(tenant_id TEXT, id INTEGER, sale_id INTEGER, date TEXT, amount REAL, reason TEXT);"
-    "CREATE TABLE targets(tenant_id TEXT, month TEXT, category TEXT, region TEXT, target_amount REAL);";
+    "CREATE TABLE refunds(tenant_id TEXT, id INTEGER, sale_id INTEGER, date TEXT, amount REAL, "
+    "reason TEXT);"
+    "CREATE TABLE targets(tenant_id TEXT, month TEXT, category TEXT, region TEXT, target_amount "
+    "REAL);";
 // t1's rows come first, so they have the same rowids in both datasets.
 constexpr const char* kTenant1Rows =
     "INSERT INTO sales VALUES('t1',1,'2024-01-01','A','N','p',1,2,3.0,6.0),"
@@ -70,7 +73,8 @@ void make_data_dir(const fs::path& dir, bool with_tenant2) {
   }
   sqlite3_close(db);
   write_file(dir / "files" / "t1" / "data" / "My Input.csv", "x,y,label\n1,2,a\n3,4,b\n5,,c\n");
-  write_file(dir / "files" / "t1" / "events.jsonl", "{\"kind\":\"click\",\"n\":1}\n{\"kind\":\"view\",\"n\":2.5}\n");
+  write_file(dir / "files" / "t1" / "events.jsonl",
+             "{\"kind\":\"click\",\"n\":1}\n{\"kind\":\"view\",\"n\":2.5}\n");
   if (with_tenant2) {
     write_file(dir / "files" / "t2" / "other.csv", "x,secret\n1,t2-only\n");
     write_file(dir / "files" / "t2" / "data" / "My Input.csv", "x,y,label\n100,200,t2\n");

@@ -68,19 +68,23 @@ void check_client_path_accepts_only_safe(std::string_view client_path, const San
   FUZZ_CHECK(!rel.empty(), "an accepted path is empty");
   for (const auto& part : rel) {
     const std::string s = part.string();
-    FUZZ_CHECK(!s.empty() && s != "." && s != "..", "an accepted path has an empty, . or .. component");
+    FUZZ_CHECK(!s.empty() && s != "." && s != "..",
+               "an accepted path has an empty, . or .. component");
     for (char c : s) {
       const auto u = static_cast<unsigned char>(c);
-      FUZZ_CHECK(u >= 0x20 && u != 0x7f && c != '\\' && c != '/', "an accepted path has a control character");
+      FUZZ_CHECK(u >= 0x20 && u != 0x7f && c != '\\' && c != '/',
+                 "an accepted path has a control character");
     }
   }
-  FUZZ_CHECK(inside(box.root, (box.root / rel).lexically_normal()), "an accepted path leaves the root");
+  FUZZ_CHECK(inside(box.root, (box.root / rel).lexically_normal()),
+             "an accepted path leaves the root");
 
   try {
     const fs::path resolved = process::resolve_in_sandbox(box.root, client_path, "path");
     FUZZ_CHECK(inside(box.canonical_root, resolved), "a resolved path leaves the sandbox");
   } catch (const HandlerError& e) {
-    FUZZ_CHECK(e.code() == ErrorCode::kValidationError, "a refused resolution is not VALIDATION_ERROR");
+    FUZZ_CHECK(e.code() == ErrorCode::kValidationError,
+               "a refused resolution is not VALIDATION_ERROR");
   }
 }
 
@@ -93,7 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_client_path_accepts_only_safe(target, box);
   const auto split = split_target(target);
   if (!split) return 0;
-  FUZZ_CHECK(!split->path.empty() && split->path.front() == '/', "a split path does not start with /");
+  FUZZ_CHECK(!split->path.empty() && split->path.front() == '/',
+             "a split path does not start with /");
   constexpr std::string_view kPrefix = "/files/";
   if (std::string_view(split->path).starts_with(kPrefix)) {
     check_client_path_accepts_only_safe(std::string_view(split->path).substr(kPrefix.size()), box);

@@ -57,7 +57,7 @@ bool reference_utf8(std::string_view s) {
 // Records every event as text and checks the per-event invariants.
 class RecordingSink : public FrameSink {
  public:
-  RecordingSink(const FrameParser& parser, std::size_t limit) : parser_(parser), limit_(limit) {}
+  explicit RecordingSink(std::size_t limit) : limit_(limit) {}
 
   void on_message(bool text, std::string_view payload) override {
     event(text ? "text:" : "binary:", payload);
@@ -86,18 +86,18 @@ class RecordingSink : public FrameSink {
     events.push_back(std::move(kind).append(payload));
   }
 
-  const FrameParser& parser_;
   std::size_t limit_;
   bool ended_ = false;
 };
 
 std::vector<std::string> run(std::string stream, std::size_t limit, std::size_t chunk) {
   FrameParser parser(limit);
-  RecordingSink sink(parser, limit);
+  RecordingSink sink(limit);
   for (std::size_t off = 0; off < stream.size(); off += chunk) {
     const std::size_t n = std::min(chunk, stream.size() - off);
     parser.feed(stream.data() + off, n, sink);
-    if (parser.stopped()) FUZZ_CHECK(parser.buffered() == 0, "a stopped parser still holds a buffer");
+    if (parser.stopped())
+      FUZZ_CHECK(parser.buffered() == 0, "a stopped parser still holds a buffer");
   }
   return std::move(sink.events);
 }
