@@ -72,7 +72,8 @@ TEST(Csv, JsonLinesRefuseNumbersBeyondTheDoubleRange) {
       ADD_FAILURE() << "accepted: " << bad;
     } catch (const HandlerError& e) {
       EXPECT_EQ(e.code(), ErrorCode::kValidationError) << bad;
-      EXPECT_NE(std::string(e.what()).find("outside the range of a double"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("outside the range of a double"), std::string::npos)
+          << e.what();
     }
   }
   EXPECT_DOUBLE_EQ(parse_jsonl("{\"a\":1e308}\n").columns[0].numbers[0], 1e308);
@@ -80,8 +81,9 @@ TEST(Csv, JsonLinesRefuseNumbersBeyondTheDoubleRange) {
 
 TEST(Csv, TableBuilderStoresNonFiniteNumbersAsMissing) {
   TableBuilder builder({"x"});
-  for (double v : {1.5, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
-                   std::numeric_limits<double>::quiet_NaN()}) {
+  for (double v :
+       {1.5, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN()}) {
     builder.begin_row();
     builder.set_number(0, v);
   }
