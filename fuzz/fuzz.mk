@@ -1,6 +1,6 @@
 # libFuzzer targets (docs/fuzzing.md), included by the top-level Makefile.
 #   make fuzz      build, then run every target for FUZZ_SECONDS (default 60) each
-#   make fuzz-ci   build, then run every target briefly (FUZZ_CI_SECONDS, default 15);
+#   make fuzz-ci   build, then run every target briefly (FUZZ_CI_SECONDS, default 12);
 #                  fails on any finding and prints the reproducer's path
 # A separate tree (FUZZ_BUILD_DIR, default build-fuzz) is configured with clang and
 # -DSTREAMER_BUILD_FUZZ=ON; crash inputs land in $(FUZZ_BUILD_DIR)/artifacts/<target>/.
@@ -8,7 +8,7 @@ FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_CC ?= clang-14
 FUZZ_CXX ?= clang++-14
 FUZZ_SECONDS ?= 60
-FUZZ_CI_SECONDS ?= 15
+FUZZ_CI_SECONDS ?= 12
 FUZZ_TARGETS ?=
 
 .PHONY: fuzz fuzz-ci fuzz-build

@@ -16,7 +16,7 @@ echo "== end-to-end and Python SDK tests (pytest)"
 echo "== TypeScript SDK tests (node --test)"
 (cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test) || failed+=(typescript)
 
-echo "== fuzz targets, ${FUZZ_CI_SECONDS:-15} s each (make fuzz-ci)"
+echo "== fuzz targets, ${FUZZ_CI_SECONDS:-12} s each (make fuzz-ci)"
 make --no-print-directory fuzz-ci || failed+=(fuzz)
 
 if ((${#failed[@]})); then
