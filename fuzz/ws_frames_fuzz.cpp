@@ -7,7 +7,10 @@
 //  - a text message is valid UTF-8 (checked by an independent decoder here);
 //  - the events do not depend on how the stream is split into reads (one feed of the
 //    whole stream and feeds of `chunk` bytes report exactly the same sequence);
-//  - valid_utf8() agrees with the independent decoder on the raw input.
+//  - valid_utf8() agrees with the independent decoder on the raw input;
+//  - frame_header() round-trips: every reported message, framed with it (plus the mask
+//    a client adds), parses back to the same single message.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -102,6 +105,26 @@ std::vector<std::string> run(std::string stream, std::size_t limit, std::size_t 
   return std::move(sink.events);
 }
 
+// Frames `payload` as a client would (frame_header() with the mask bit and a key) and
+// checks the parser reports exactly that message.
+void check_frame_header_round_trip(const std::string& event) {
+  const bool text = event.rfind("text:", 0) == 0;
+  if (!text && event.rfind("binary:", 0) != 0) return;
+  const std::string payload = event.substr(text ? 5 : 7);
+  std::array<std::uint8_t, 10> header;
+  const std::size_t n = streamer::frame_header(
+      text ? streamer::WsOpcode::kText : streamer::WsOpcode::kBinary, payload.size(), header);
+  std::string frame(reinterpret_cast<const char*>(header.data()), n);
+  frame[1] = static_cast<char>(frame[1] | 0x80);
+  const char key[4] = {'\x5a', '\x01', '\xff', '\x3c'};
+  frame.append(key, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    frame.push_back(static_cast<char>(payload[i] ^ key[i & 3]));
+  const auto events = run(std::move(frame), payload.size(), 7);
+  FUZZ_CHECK(events.size() == 1 && events.front() == event,
+             "a frame made by frame_header() does not parse back");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -116,5 +139,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto whole = run(stream, limit, stream.size() ? stream.size() : 1);
   const auto pieces = run(stream, limit, chunk);
   FUZZ_CHECK(whole == pieces, "events depend on how the stream is split into reads");
+  for (const auto& event : whole) check_frame_header_round_trip(event);
   return 0;
 }
