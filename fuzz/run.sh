@@ -60,9 +60,12 @@ for t in "${targets[@]}"; do
   args+=(${FUZZ_ARGS:-})
   dict=$(dict_for "$t")
   [[ -n "$dict" ]] && args+=(-dict="$dict")
+  # Temp data of the sql/upload_path targets lives here (a crash skips their cleanup).
+  tmp="$BUILD_DIR/tmp/$t"
+  rm -rf "$tmp" && mkdir -p "$tmp"
   start=$(date +%s)
   TIMEFORMAT='%U %S'  # CPU seconds (user, system) of the fuzzer process, from `time`
-  cpu=$( { time "$bin" "${args[@]}" "$corpus" "fuzz/corpus/$t" >"$log" 2>&1; echo "rc $?" >"$log.rc"; } 2>&1 )
+  cpu=$( { time TMPDIR="$(realpath "$tmp")" "$bin" "${args[@]}" "$corpus" "fuzz/corpus/$t" >"$log" 2>&1; echo "rc $?" >"$log.rc"; } 2>&1 )
   rc=$(sed -n 's/^rc //p' "$log.rc")
   cpu=$(awk '{printf "%d", $1 + $2}' <<<"$cpu")
   elapsed=$(($(date +%s) - start))
