@@ -50,3 +50,4 @@ clean:
 
 include bench/bench.mk
 include cmake/asan.mk
+include fuzz/fuzz.mk

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite after `make build`: C++ unit tests (ctest), end-to-end tests
-# against the real binary (pytest), and both SDKs. Prints one summary line and exits
-# non-zero if any suite failed. STREAMER_ASAN=1 adds the sanitizer suite (make test-asan).
+# against the real binary (pytest), both SDKs, a bounded run of every fuzz target, and
+# the unit and end-to-end tests again against an ASan + UBSan build (STREAMER_ASAN=0
+# skips that one locally). Prints one summary line and exits non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -18,9 +19,11 @@ echo "== Python SDK type check (mypy --strict)"
 echo "== TypeScript SDK tests (node --test)"
 (cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test) || failed+=(typescript)
 
-# Opt-in while its cost in CI is decided: STREAMER_ASAN=1 also runs ctest and the e2e
-# suite against an ASan + UBSan build (build-asan, cmake/asan.mk).
-if [[ "${STREAMER_ASAN:-0}" == 1 ]]; then
+echo "== fuzz targets, ${FUZZ_CI_SECONDS:-12} s each (make fuzz-ci)"
+make --no-print-directory fuzz-ci || failed+=(fuzz)
+
+# ctest and the e2e suite against an ASan + UBSan build (build-asan, cmake/asan.mk).
+if [[ "${STREAMER_ASAN:-1}" == 1 ]]; then
   echo "== sanitizer build: C++ unit tests and end-to-end tests (ASan + UBSan)"
   make --no-print-directory test-asan || failed+=(asan)
 fi

@@ -1,6 +1,7 @@
 #include "handlers/process/csv_reader.hpp"
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <fstream>
 #include <set>
 
@@ -125,6 +126,10 @@ DataTable parse_jsonl(std::string_view text, const ReadProgress& progress) {
       if (v.is_string()) builder.set(col, std::string(v.as_string()));
       else if (v.is_int64()) builder.set_number(col, static_cast<double>(v.as_int64()));
       else if (v.is_uint64()) builder.set_number(col, static_cast<double>(v.as_uint64()));
+      else if (v.is_double() && !std::isfinite(v.as_double()))  // Boost.JSON reads 1e999 as inf
+        throw bad_data("line " + std::to_string(line) + ": field '" + std::string(key) +
+                           "' is a number outside the range of a double",
+                       "JSON Lines of objects with finite numbers");
       else if (v.is_double()) builder.set_number(col, v.as_double());
       else if (v.is_bool()) builder.set_number(col, v.as_bool() ? 1.0 : 0.0);
       else if (v.is_null()) continue;

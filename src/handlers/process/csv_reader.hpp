@@ -23,7 +23,8 @@ DataTable parse_csv(std::string_view text, const ReadProgress& progress = {});
 
 // Parses JSON Lines: one JSON object per non-blank line; scalar values only (nested
 // values are refused). Columns are the union of keys in first-seen order. Throws
-// HandlerError(VALIDATION_ERROR) on malformed lines or an input without records.
+// HandlerError(VALIDATION_ERROR) on malformed lines, a number outside the range of a
+// double (1e999), or an input without records.
 DataTable parse_jsonl(std::string_view text, const ReadProgress& progress = {});
 
 // Reads a sandboxed file (already resolved) as CSV, or as JSON Lines when its

@@ -63,3 +63,33 @@ TEST(Csv, ReadsFilesAndReportsMissingOnes) {
     EXPECT_EQ(e.code(), ErrorCode::kValidationError);
   }
 }
+
+TEST(Csv, JsonLinesRefuseNumbersBeyondTheDoubleRange) {
+  // Boost.JSON parses 1e999 as infinity; a table must never hold it.
+  for (const char* bad : {"{\"a\":1e999}\n", "{\"a\":1}\n{\"b\":-1e400}\n"}) {
+    try {
+      parse_jsonl(bad);
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const HandlerError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kValidationError) << bad;
+      EXPECT_NE(std::string(e.what()).find("outside the range of a double"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_DOUBLE_EQ(parse_jsonl("{\"a\":1e308}\n").columns[0].numbers[0], 1e308);
+}
+
+TEST(Csv, TableBuilderStoresNonFiniteNumbersAsMissing) {
+  TableBuilder builder({"x"});
+  for (double v :
+       {1.5, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN()}) {
+    builder.begin_row();
+    builder.set_number(0, v);
+  }
+  DataTable t = builder.finish();
+  ASSERT_EQ(t.rows, 4u);
+  ASSERT_TRUE(t.columns[0].numeric());
+  EXPECT_DOUBLE_EQ(t.columns[0].numbers[0], 1.5);
+  for (std::size_t r = 1; r < 4; ++r) EXPECT_TRUE(t.columns[0].missing(r)) << r;
+}

@@ -77,9 +77,14 @@ void TableBuilder::set(std::size_t col, std::string value) {
 }
 
 void TableBuilder::set_number(std::size_t col, double value) {
+  std::string& cell = raw_.at(col).cells.back();
+  if (!std::isfinite(value)) {  // NaN, +-inf: stored as missing, never as a number
+    cell.clear();
+    return;
+  }
   char buf[32];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  raw_.at(col).cells.back().assign(buf, ec == std::errc() ? ptr : buf);
+  cell.assign(buf, ec == std::errc() ? ptr : buf);
 }
 
 DataTable TableBuilder::finish() {

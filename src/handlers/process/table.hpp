@@ -62,6 +62,8 @@ class TableBuilder {
   void begin_row();
   // Sets a cell of the current row; `missing` cells keep the column's kind open.
   void set(std::size_t column, std::string value);
+  // A number cell; a non-finite value (NaN, +-inf, e.g. SQL's 1e999) is stored as
+  // missing, so every number a table holds is finite.
   void set_number(std::size_t column, double value);
   std::size_t rows() const noexcept { return rows_; }
   // Builds the typed table and empties the builder.
