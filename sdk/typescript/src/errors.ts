@@ -101,8 +101,12 @@ export const CloseCodes = {
   NORMAL: 1000,
   /** Maximum connection lifetime reached: reconnect silently. */
   GOING_AWAY: 1001,
+  /** The client broke RFC 6455 framing: reconnect with backoff. */
+  PROTOCOL_ERROR: 1002,
   /** Closed without a close frame (network failure, server killed). */
   ABNORMAL: 1006,
+  /** A fragmented message did not complete within the server's fragment timeout. */
+  POLICY_VIOLATION: 1008,
   /** A message exceeded the server's size limit. */
   MESSAGE_TOO_BIG: 1009,
   /** Server draining for shutdown/restart: reconnect with backoff. */

@@ -45,7 +45,9 @@ class CloseCode:
 
     NORMAL = 1000
     GOING_AWAY = 1001  # connection lifetime reached: reconnect silently
+    PROTOCOL_ERROR = 1002  # the client broke RFC 6455 framing: back off
     ABNORMAL = 1006  # no close frame (crash, network loss)
+    POLICY_VIOLATION = 1008  # a fragmented message did not complete in time: back off
     MESSAGE_TOO_BIG = 1009
     SERVICE_RESTART = 1012  # SIGTERM drain: reconnect
     TRY_AGAIN_LATER = 1013  # slow reader overflowed: reconnect and resubscribe
