@@ -1,4 +1,5 @@
-// Owning handles for SQLite connections and statements used by the `query` source.
+// Owning handles for SQLite connections and statements (the `query` source, the stream
+// store).
 #pragma once
 
 #include <sqlite3.h>

@@ -6,17 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "handlers/process/sqlite_handles.hpp"
+
 namespace streamer::process {
 namespace {
-
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
 HandlerError db_error(sqlite3* db, const char* what) {
   return HandlerError(ErrorCode::kInternalError, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "sqlite"));
