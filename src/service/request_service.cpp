@@ -1,5 +1,7 @@
 #include "service/request_service.hpp"
 
+#include <future>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -25,7 +27,8 @@ constexpr std::int64_t kQueueRetryAfterMs = 1000;
 // Reads payload.request_id for subscribe/cancel.
 std::optional<std::string> target_id(const protocol::Request& req) {
   auto it = req.payload.find("request_id");
-  if (it == req.payload.end() || !it->value().is_string() || it->value().get_string().empty()) return std::nullopt;
+  if (it == req.payload.end() || !it->value().is_string() || it->value().get_string().empty())
+    return std::nullopt;
   return std::string(it->value().get_string());
 }
 
@@ -36,7 +39,8 @@ json::object snapshot_of(const JobRecord& r) {
   data["status"] = to_string(r.status);
   data["attempts"] = r.attempts;
   std::error_code ec;
-  json::value progress = r.progress_json.empty() ? json::value(nullptr) : json::parse(r.progress_json, ec);
+  json::value progress =
+      r.progress_json.empty() ? json::value(nullptr) : json::parse(r.progress_json, ec);
   data["progress"] = ec ? json::value(nullptr) : progress;
   data["created_at"] = format_iso8601(r.created_at);
   data["updated_at"] = format_iso8601(r.updated_at);
@@ -58,9 +62,9 @@ struct RequestService::SyncCall {
   std::list<std::shared_ptr<SyncCall>>::iterator position;  // in sync_inflight_
 };
 
-RequestService::RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub, WorkerPool* workers,
-                               const HandlerEnvironment& env, Metrics& metrics, asio::any_io_executor timers,
-                               RequestServiceOptions options)
+RequestService::RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub,
+                               WorkerPool* workers, const HandlerEnvironment& env, Metrics& metrics,
+                               asio::any_io_executor timers, RequestServiceOptions options)
     : registry_(registry),
       store_(store),
       hub_(hub),
@@ -72,7 +76,7 @@ RequestService::RequestService(const HandlerRegistry& registry, JobStore& store,
       sync_pool_(options.sync_threads, std::chrono::microseconds(500),
                  static_cast<std::size_t>(std::max(1, options.max_sync_per_connection))),
       inline_budget_(kInlineBudget, std::chrono::seconds(10), metrics.inline_overruns),
-      watchdog_(timers_) {
+      watchdog_(std::make_shared<asio::steady_timer>(asio::make_strand(timers_))) {
   arm_watchdog();
 }
 
@@ -81,17 +85,25 @@ RequestService::~RequestService() { drain(); }
 void RequestService::drain() {
   sync_pool_.join();
   store_pool_.join();
-  stopping_ = true;
-  asio::post(timers_, [this] { watchdog_.cancel(); });
+  if (watchdog_stopped_->exchange(true)) return;  // drained before
+  // Wait until the watchdog's strand has run past any handler in progress (bounded:
+  // an io_context that is not running runs none, and the flag stops later ones).
+  auto cancelled = std::make_shared<std::promise<void>>();
+  auto done = cancelled->get_future();
+  asio::post(watchdog_->get_executor(), [timer = watchdog_, cancelled] {
+    timer->cancel();
+    cancelled->set_value();
+  });
+  done.wait_for(std::chrono::seconds(5));
 }
 
 void RequestService::arm_watchdog() {
   // One periodic timer for every sync call (instead of a timer per request): time
   // limits are seconds, so answering TIMEOUT within 25 ms of the deadline is plenty.
   // The same tick lets the sync pool wake a thread for work stuck behind a slow handler.
-  watchdog_.expires_after(std::chrono::milliseconds(25));
-  watchdog_.async_wait([this](boost::system::error_code ec) {
-    if (ec || stopping_) return;
+  watchdog_->expires_after(std::chrono::milliseconds(25));
+  watchdog_->async_wait([this, stopped = watchdog_stopped_](boost::system::error_code ec) {
+    if (ec || stopped->load()) return;
     sync_pool_.rebalance();
     std::vector<std::shared_ptr<SyncCall>> late;
     const auto now = SteadyClock::now();
@@ -112,9 +124,10 @@ void RequestService::arm_watchdog() {
       const auto& spec = call->handler->spec();
       json::object details;
       details["time_limit_ms"] = spec.time_limit.count();
-      call->conn->deliver(call->req.id, MessageKind::kReply,
-                          protocol::error_message(call->req.id, ErrorCode::kTimeout, "Request exceeded its time limit",
-                                                  std::move(details)));
+      call->conn->deliver(
+          call->req.id, MessageKind::kReply,
+          protocol::error_message(call->req.id, ErrorCode::kTimeout,
+                                  "Request exceeded its time limit", std::move(details)));
       metrics_.record_request(spec.name, "TIMEOUT", since(call->received));
     }
     arm_watchdog();
@@ -129,38 +142,44 @@ void RequestService::reject(const std::shared_ptr<ClientConnection>& conn, std::
 }
 
 std::optional<JobKey> RequestService::target_key(const std::shared_ptr<ClientConnection>& conn,
-                                                 const protocol::Request& req, std::string_view action,
+                                                 const protocol::Request& req,
+                                                 std::string_view action,
                                                  SteadyClock::time_point received) {
   if (auto target = target_id(req)) {
     return JobKey{conn->identity().tenant_id, conn->identity().user_id, std::move(*target)};
   }
-  auto err = HandlerError::validation("request_id", "non-empty string",
-                                      req.payload.contains("request_id") ? req.payload.at("request_id") : nullptr,
-                                      "payload.request_id is required");
+  auto err = HandlerError::validation(
+      "request_id", "non-empty string",
+      req.payload.contains("request_id") ? req.payload.at("request_id") : nullptr,
+      "payload.request_id is required");
   reject(conn, action, req.id, protocol::error_message(req.id, err), "VALIDATION_ERROR", received);
   return std::nullopt;
 }
 
-void RequestService::reject_not_found(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
-                                      const std::string& req_id, const JobKey& key,
-                                      SteadyClock::time_point received) {
+void RequestService::reject_not_found(const std::shared_ptr<ClientConnection>& conn,
+                                      std::string_view action, const std::string& req_id,
+                                      const JobKey& key, SteadyClock::time_point received) {
   json::object details;
   details["request_id"] = key.request_id;
-  reject(conn, action, req_id,
-         protocol::error_message(req_id, ErrorCode::kNotFound, "No such request", std::move(details)), "NOT_FOUND",
-         received);
+  reject(
+      conn, action, req_id,
+      protocol::error_message(req_id, ErrorCode::kNotFound, "No such request", std::move(details)),
+      "NOT_FOUND", received);
 }
 
-void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std::string_view frame) {
+void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn,
+                              std::string_view frame) {
   const auto received = SteadyClock::now();
   auto parsed = protocol::parse_request(frame);
   if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
-    return reject(conn, "_invalid", err->request_id, protocol::error_message(*err), to_string(err->code), received);
+    return reject(conn, "_invalid", err->request_id, protocol::error_message(*err),
+                  to_string(err->code), received);
   }
   auto& req = std::get<protocol::Request>(parsed);
   if (!req.trace_id.empty()) {
     spdlog::info(R"({{"event":"request","request_id":{},"action":{},"trace_id":{},"tenant":{}}})",
-                 json_quoted(req.id), json_quoted(req.action), json_quoted(req.trace_id), json_quoted(conn->identity().tenant_id));
+                 json_quoted(req.id), json_quoted(req.action), json_quoted(req.trace_id),
+                 json_quoted(conn->identity().tenant_id));
   }
   if (req.action == "subscribe") return subscribe(conn, std::move(req), received);
   if (req.action == "cancel") return cancel(conn, std::move(req), received);
@@ -173,8 +192,8 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std
     for (const auto& n : registry_.names()) known.emplace_back(n);
     details["available"] = std::move(known);
     return reject(conn, "_unknown", req.id,
-                  protocol::error_message(req.id, ErrorCode::kInvalidAction, "Unknown action: " + req.action,
-                                          std::move(details)),
+                  protocol::error_message(req.id, ErrorCode::kInvalidAction,
+                                          "Unknown action: " + req.action, std::move(details)),
                   "INVALID_ACTION", received);
   }
   const auto& spec = handler->spec();
@@ -182,21 +201,24 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std
     json::object details;
     details["required_permission"] = spec.permission;
     details["reason"] = "missing_permission";
-    return reject(conn, spec.name, req.id,
-                  protocol::error_message(req.id, ErrorCode::kUnauthorized,
-                                          "Permission '" + spec.permission + "' is required for " + spec.name,
-                                          std::move(details)),
-                  "UNAUTHORIZED", received);
+    return reject(
+        conn, spec.name, req.id,
+        protocol::error_message(req.id, ErrorCode::kUnauthorized,
+                                "Permission '" + spec.permission + "' is required for " + spec.name,
+                                std::move(details)),
+        "UNAUTHORIZED", received);
   }
   try {
     handler->validate(req.payload);
   } catch (const HandlerError& e) {
-    return reject(conn, spec.name, req.id, protocol::error_message(req.id, e), to_string(e.code()), received);
+    return reject(conn, spec.name, req.id, protocol::error_message(req.id, e), to_string(e.code()),
+                  received);
   }
   if (!conn->begin_request(req.id)) {
     metrics_.record_rate_limited("concurrent_requests");
     return reject(conn, spec.name, req.id,
-                  protocol::rate_limited_message(req.id, "concurrent_requests", options_.max_concurrent_requests, 1000),
+                  protocol::rate_limited_message(req.id, "concurrent_requests",
+                                                 options_.max_concurrent_requests, 1000),
                   "RATE_LIMITED", received);
   }
   if (handler->is_async()) {
@@ -208,8 +230,8 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn, std
   }
 }
 
-void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler, protocol::Request req,
-                              SteadyClock::time_point received) {
+void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler,
+                              protocol::Request req, SteadyClock::time_point received) {
   auto call = std::make_shared<SyncCall>();
   call->conn = conn;
   call->req = std::move(req);
@@ -255,13 +277,16 @@ void RequestService::run_inline(const std::shared_ptr<ClientConnection>& conn, H
   metrics_.record_request(handler.spec().name, answer->outcome, since(received));
 }
 
-void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler,
-                                  protocol::Request req, SteadyClock::time_point received) {
+void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn,
+                                  const Handler& handler, protocol::Request req,
+                                  SteadyClock::time_point received) {
   JobKey key{conn->identity().tenant_id, conn->identity().user_id, req.id};
   conn->expect_queued(req.id);
   hub_.subscribe(key, conn);  // before the job exists, so no event can be missed
-  NewJob job{key, handler.spec().name, to_json_text(req.payload), req.trace_id, handler.spec().max_attempts};
-  auto done = [this, conn, spec = &handler.spec(), key = std::move(key), received](const SubmitResult* stored) {
+  NewJob job{key, handler.spec().name, to_json_text(req.payload), req.trace_id,
+             handler.spec().max_attempts};
+  auto done = [this, conn, spec = &handler.spec(), key = std::move(key),
+               received](const SubmitResult* stored) {
     answer_submit(conn, *spec, key, stored, received);
   };
   // The workers' commit thread stores it with their other writes (group commit).
@@ -277,13 +302,15 @@ void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn,
   });
 }
 
-void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn, const HandlerSpec& spec,
-                                   const JobKey& key, const SubmitResult* stored, SteadyClock::time_point received) {
+void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn,
+                                   const HandlerSpec& spec, const JobKey& key,
+                                   const SubmitResult* stored, SteadyClock::time_point received) {
   const std::string& id = key.request_id;
   if (!stored) {
     hub_.unsubscribe(key, conn);
-    conn->deliver(id, MessageKind::kReply,
-                  protocol::error_message(id, ErrorCode::kInternalError, "Could not store the request"));
+    conn->deliver(
+        id, MessageKind::kReply,
+        protocol::error_message(id, ErrorCode::kInternalError, "Could not store the request"));
     metrics_.record_request(spec.name, "INTERNAL_ERROR", since(received));
     return;
   }
@@ -311,7 +338,8 @@ void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn
     hub_.unsubscribe(key, conn);
     conn->deliver(id, MessageKind::kReply, rec.outcome_json);
   } else {
-    conn->deliver(id, MessageKind::kQueued, protocol::queued_response(id, estimate, "Request already accepted"));
+    conn->deliver(id, MessageKind::kQueued,
+                  protocol::queued_response(id, estimate, "Request already accepted"));
   }
   metrics_.record_request(spec.name, "queued", since(received));
 }
@@ -331,10 +359,12 @@ void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, pr
     }
     if (!rec || is_terminal(rec->status)) hub_.unsubscribe(key, conn);  // no event will come
     if (!rec) return reject_not_found(conn, "subscribe", req.id, key, received);
-    conn->deliver(req.id, MessageKind::kNotice, protocol::success_response(req.id, snapshot_of(*rec), since(received)));
+    conn->deliver(req.id, MessageKind::kNotice,
+                  protocol::success_response(req.id, snapshot_of(*rec), since(received)));
     // Asked for explicitly, so sent even if this connection saw it before (kNotice is
     // not de-duplicated like kTerminal).
-    if (is_terminal(rec->status)) conn->deliver(key.request_id, MessageKind::kNotice, rec->outcome_json);
+    if (is_terminal(rec->status))
+      conn->deliver(key.request_id, MessageKind::kNotice, rec->outcome_json);
     metrics_.record_request("subscribe", "success", since(received));
   });
 }
@@ -345,8 +375,8 @@ void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, proto
   if (!target) return;
   JobKey key = std::move(*target);
   asio::post(store_pool_, [this, conn, req = std::move(req), key = std::move(key), received] {
-    const std::string cancelled =
-        protocol::error_message(key.request_id, ErrorCode::kCancelled, "Request cancelled", {}, false);
+    const std::string cancelled = protocol::error_message(key.request_id, ErrorCode::kCancelled,
+                                                          "Request cancelled", {}, false);
     CancelOutcome outcome = CancelOutcome::kNotFound;
     std::optional<JobRecord> rec;
     try {
@@ -355,18 +385,28 @@ void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, proto
     } catch (const std::exception& e) {
       spdlog::error(R"({{"event":"store_error","op":"cancel","error":{}}})", json_quoted(e.what()));
     }
-    if (outcome == CancelOutcome::kNotFound) return reject_not_found(conn, "cancel", req.id, key, received);
+    if (outcome == CancelOutcome::kNotFound)
+      return reject_not_found(conn, "cancel", req.id, key, received);
     json::object data;
     data["request_id"] = key.request_id;
     switch (outcome) {
-      case CancelOutcome::kCancelledNow: data["status"] = "cancelled"; break;
-      case CancelOutcome::kCancelRequested: data["status"] = "cancelling"; break;
-      default: data["status"] = rec ? to_string(rec->status) : "unknown"; break;
+      case CancelOutcome::kCancelledNow:
+        data["status"] = "cancelled";
+        break;
+      case CancelOutcome::kCancelRequested:
+        data["status"] = "cancelling";
+        break;
+      default:
+        data["status"] = rec ? to_string(rec->status) : "unknown";
+        break;
     }
-    if (outcome != CancelOutcome::kAlreadyFinished) hub_.subscribe(key, conn);  // so it sees CANCELLED
-    conn->deliver(req.id, MessageKind::kNotice, protocol::success_response(req.id, data, since(received)));
+    if (outcome != CancelOutcome::kAlreadyFinished)
+      hub_.subscribe(key, conn);  // so it sees CANCELLED
+    conn->deliver(req.id, MessageKind::kNotice,
+                  protocol::success_response(req.id, data, since(received)));
     metrics_.record_request("cancel", "success", since(received));
-    if (outcome == CancelOutcome::kCancelledNow) hub_.publish(key, MessageKind::kTerminal, cancelled);
+    if (outcome == CancelOutcome::kCancelledNow)
+      hub_.publish(key, MessageKind::kTerminal, cancelled);
     if (outcome != CancelOutcome::kCancelRequested) return;
     if (workers_) workers_->cancel_local(key);
     // The store records CANCELLED for it whoever finishes it; if that happened before the

@@ -8,12 +8,12 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <list>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "core/protocol.hpp"
@@ -37,9 +37,9 @@ struct RequestServiceOptions {
 class RequestService {
  public:
   // timers: an executor for sync time limits (the gateway's io_context).
-  RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub, WorkerPool* workers,
-                 const HandlerEnvironment& env, Metrics& metrics, boost::asio::any_io_executor timers,
-                 RequestServiceOptions options);
+  RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub,
+                 WorkerPool* workers, const HandlerEnvironment& env, Metrics& metrics,
+                 boost::asio::any_io_executor timers, RequestServiceOptions options);
   ~RequestService();
 
   // Handles one text frame from `conn`. Cheap work (parse, route, validate) happens
@@ -51,33 +51,36 @@ class RequestService {
 
  private:
   // Runs `handler` on the sync pool, in `conn`'s share of it, under its time limit.
-  void run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler, protocol::Request req,
-                std::chrono::steady_clock::time_point received);
+  void run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler,
+                protocol::Request req, std::chrono::steady_clock::time_point received);
   // Runs an Execution::kInline handler on the calling (I/O) thread and answers at once;
   // a run over kInlineBudget is reported by inline_budget_.
   void run_inline(const std::shared_ptr<ClientConnection>& conn, Handler& handler,
                   const protocol::Request& req, std::chrono::steady_clock::time_point received);
-  void submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler, protocol::Request req,
-                    std::chrono::steady_clock::time_point received);
+  void submit_async(const std::shared_ptr<ClientConnection>& conn, const Handler& handler,
+                    protocol::Request req, std::chrono::steady_clock::time_point received);
   // Answers an async submission once the store has it (`stored`; nullptr: it could not
   // be stored): `queued`, the stored outcome of a finished request, RATE_LIMITED when a
   // queued-jobs bound refused it, or INTERNAL_ERROR.
-  void answer_submit(const std::shared_ptr<ClientConnection>& conn, const HandlerSpec& spec, const JobKey& key,
-                     const SubmitResult* stored, std::chrono::steady_clock::time_point received);
+  void answer_submit(const std::shared_ptr<ClientConnection>& conn, const HandlerSpec& spec,
+                     const JobKey& key, const SubmitResult* stored,
+                     std::chrono::steady_clock::time_point received);
   void subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
                  std::chrono::steady_clock::time_point received);
   void cancel(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
               std::chrono::steady_clock::time_point received);
   // The job key named by payload.request_id of a subscribe/cancel (scoped to the
   // caller's tenant and user); answers VALIDATION_ERROR and returns nullopt without one.
-  std::optional<JobKey> target_key(const std::shared_ptr<ClientConnection>& conn, const protocol::Request& req,
-                                   std::string_view action, std::chrono::steady_clock::time_point received);
+  std::optional<JobKey> target_key(const std::shared_ptr<ClientConnection>& conn,
+                                   const protocol::Request& req, std::string_view action,
+                                   std::chrono::steady_clock::time_point received);
   void reject_not_found(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
-                        const std::string& req_id, const JobKey& key, std::chrono::steady_clock::time_point received);
+                        const std::string& req_id, const JobKey& key,
+                        std::chrono::steady_clock::time_point received);
   // Sends an error answer for `req_id` and records it in the metrics.
   void reject(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
-              const std::optional<std::string>& req_id, const std::string& message, std::string_view code,
-              std::chrono::steady_clock::time_point received);
+              const std::optional<std::string>& req_id, const std::string& message,
+              std::string_view code, std::chrono::steady_clock::time_point received);
 
   const HandlerRegistry& registry_;
   JobStore& store_;
@@ -96,8 +99,13 @@ class RequestService {
   void arm_watchdog();
   std::mutex sync_mutex_;
   std::list<std::shared_ptr<SyncCall>> sync_inflight_;
-  boost::asio::steady_timer watchdog_;
-  std::atomic<bool> stopping_{false};
+  // The watchdog timer runs on its own strand. drain() sets `watchdog_stopped_` and
+  // waits for a cancel posted on that strand, so no watchdog handler runs on this
+  // object once drain() has returned; both live in shared_ptrs so a handler or the
+  // cancel that is still queued (an io_context not running) never touches a
+  // destroyed service.
+  std::shared_ptr<boost::asio::steady_timer> watchdog_;
+  std::shared_ptr<std::atomic<bool>> watchdog_stopped_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace streamer
