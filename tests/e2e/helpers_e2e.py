@@ -346,6 +346,16 @@ class RawWs:
         self.checker.sent(text)
         self.send_frame(0x1, text.encode())
 
+    def send_echoes_unread(self, count: int, blob: str, timeout: float = 2.0) -> None:
+        """Sends `count` echo requests of `blob` and reads none of the replies; stops
+        early once the server no longer takes bytes (send timeout) or closed us."""
+        self.sock.settimeout(timeout)
+        try:
+            for i in range(count):
+                self.send_json({"id": f"e{i}", "action": "echo", "payload": {"blob": blob}})
+        except (socket.timeout, OSError):
+            pass
+
     def _need(self, n: int) -> bytes:
         while len(self.buf) < n:
             chunk = self.sock.recv(65536)

@@ -292,13 +292,7 @@ def test_client_that_does_not_read_is_closed_despite_pings(start_server):
     s = start_server("--send-timeout", "3", "--max-messages-per-second", "1000")
     raw = RawWs(s.port, f"/production?Authorization={s.token()}", rcvbuf=4096)
     try:
-        raw.sock.settimeout(2)
-        blob = "q" * 400_000
-        try:
-            for i in range(30):  # ~12 MB of replies the client never reads
-                raw.send_json({"id": f"e{i}", "action": "echo", "payload": {"blob": blob}})
-        except (socket.timeout, OSError):
-            pass
+        raw.send_echoes_unread(30, "q" * 400_000)  # ~12 MB of replies the client never reads
         assert connections_gauge(s) == 1
         closed_after = None
         t0 = time.monotonic()

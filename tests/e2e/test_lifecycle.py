@@ -212,13 +212,7 @@ def test_drain_does_not_wait_forever_for_unresponsive_clients(start_server):
     silent = RawWs(s.port, f"/production?Authorization={tok}", rcvbuf=4096)
     stuck = RawWs(s.port, f"/production?Authorization={tok}", rcvbuf=4096)
     try:
-        stuck.sock.settimeout(2)
-        blob = "w" * 100_000
-        try:
-            for i in range(60):  # ~6 MB of replies it will never read
-                stuck.send_json({"id": f"e{i}", "action": "echo", "payload": {"blob": blob}})
-        except (socket.timeout, OSError):
-            pass
+        stuck.send_echoes_unread(60, "w" * 100_000)  # ~6 MB of replies it will never read
         time.sleep(0.3)
         t0 = time.monotonic()
         s.proc.send_signal(15)
