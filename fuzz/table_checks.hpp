@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "core/handler.hpp"
 #include "fuzz_check.hpp"
 #include "handlers/process/table.hpp"
 
@@ -68,6 +69,21 @@ inline bool same_table(const process::DataTable& a, const process::DataTable& b,
     }
   }
   return true;
+}
+
+// `again`, `table` written back in `format` by the target, must be accepted by `parse`
+// and give the same table (same_table with `json_numbers`).
+template <class Parse>
+void check_written_back(const process::DataTable& table, const std::string& again, Parse parse,
+                        const std::string& format, bool json_numbers = false) {
+  process::DataTable reparsed;
+  try {
+    reparsed = parse(again);
+  } catch (const HandlerError&) {
+    FUZZ_CHECK(false, ("a table written back as " + format + " is refused").c_str());
+  }
+  FUZZ_CHECK(same_table(table, reparsed, json_numbers),
+             (format + " written back parses to a different table").c_str());
 }
 
 }  // namespace streamer::fuzz
