@@ -7,12 +7,20 @@
 # redirect each server's stderr into its log.
 ASAN_BUILD_DIR ?= build-asan
 ASAN_JOBS ?= $(JOBS)
-# The two slow-reader tests bound the server's RSS growth (48/64 MB); under ASan the
+# The three slow-reader tests bound the server's RSS growth (32/48/64 MB); under ASan the
 # quarantine of freed memory (256 MB) and the shadow memory make RSS meaningless, so
 # they are deselected here and keep running in the normal suite. So is the test that
 # lowers the server's descriptor limit to what it holds: the sanitizer runtime opens
 # descriptors of its own (reports, symbolizer) and cannot work without them.
-ASAN_PYTEST_ARGS ?= --deselect tests/e2e/test_async.py::test_slow_reader_memory_bounded_and_results_recovered \
+# The Redis chaos rig (10 multi-process scenarios with deadlines such as "a cancel
+# arrives within 250 ms") and the 2,000 waiting jobs (an RSS bound) run in the normal
+# suite only: under the sanitizers their time and memory bounds measure the
+# instrumentation, and the code they drive is exercised here by the other Redis,
+# remote-worker and async tests.
+ASAN_PYTEST_ARGS ?= --ignore tests/e2e/test_chaos_redis.py \
+  --deselect tests/e2e/test_waiting_jobs.py::test_thousands_of_waiting_delays_run_at_once_on_few_threads_then_all_cancel \
+  --deselect tests/e2e/test_async.py::test_slow_reader_memory_bounded_and_results_recovered \
+  --deselect tests/e2e/test_gathered_writes.py::test_client_that_stops_reading_is_still_closed_1013_with_memory_bounded \
   --deselect tests/e2e/test_async.py::test_slow_reader_of_large_replies_is_closed_1013_and_memory_bounded \
   --deselect tests/e2e/test_bounds_gateway.py::test_out_of_file_descriptors_backs_off_and_healthz_answers
 ASAN_SUPPRESSIONS := $(CURDIR)/cmake/lsan.supp
@@ -27,9 +35,12 @@ ASAN_ENV := \
 
 .PHONY: build-asan test-asan test-asan-cpp test-asan-e2e
 
+# Warnings are not errors in this tree: the Release build (`make build`, what CI
+# compiles first) is the one that fails on a warning; a warning that only the
+# instrumented -O1 build shows must not stop the sanitizers from running the tests.
 $(ASAN_BUILD_DIR)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	  -DSTREAMER_SANITIZE=ON -DSTREAMER_BUILD_BENCH=OFF
+	  -DSTREAMER_SANITIZE=ON -DSTREAMER_BUILD_BENCH=OFF -DSTREAMER_WERROR=OFF
 
 build-asan: $(ASAN_BUILD_DIR)/build.ninja
 	cmake --build $(ASAN_BUILD_DIR) -j $(ASAN_JOBS)

@@ -13,9 +13,12 @@ FUZZ_TARGETS ?=
 
 .PHONY: fuzz fuzz-ci fuzz-build
 
+# Warnings are not errors in this tree: clang's warning set differs from GCC's, which
+# the Release build (`make build`) holds to -Werror; a clang-only warning should not
+# keep the fuzzers from being built.
 $(FUZZ_BUILD_DIR)/build.ninja: CMakeLists.txt fuzz/CMakeLists.txt fuzz/sanitize.cmake
 	CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja \
-	  -DCMAKE_BUILD_TYPE=Release -DSTREAMER_BUILD_FUZZ=ON
+	  -DCMAKE_BUILD_TYPE=Release -DSTREAMER_BUILD_FUZZ=ON -DSTREAMER_WERROR=OFF
 
 fuzz-build: $(FUZZ_BUILD_DIR)/build.ninja
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzzers

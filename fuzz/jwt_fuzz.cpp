@@ -50,14 +50,14 @@ const std::chrono::system_clock::time_point kNow{std::chrono::seconds(fuzz::kNow
 
 void check_outcome(const std::variant<VerifiedToken, JwtError>& result, std::string_view token) {
   static const std::set<std::string> kReasons = {
-      "missing_token",  "malformed",     "bad_signature",    "alg_not_allowed",
-      "token_expired",  "not_yet_valid", "issued_in_future", "wrong_issuer",
-      "wrong_audience", "missing_claim", "unknown_key",   "invalid_tenant_id",
-      "invalid_user_id"};
+      "missing_token", "malformed",         "bad_signature",  "alg_not_allowed", "token_expired",
+      "not_yet_valid", "issued_in_future",  "wrong_issuer",   "wrong_audience",  "missing_claim",
+      "unknown_key",   "invalid_tenant_id", "invalid_user_id"};
   if (const auto* ok = std::get_if<VerifiedToken>(&result)) {
     FUZZ_CHECK(!ok->identity.user_id.empty(), "accepted token without a user");
     FUZZ_CHECK(!ok->identity.tenant_id.empty(), "accepted token without a tenant");
-    FUZZ_CHECK(is_valid_tenant_id(ok->identity.tenant_id), "accepted a tenant id of the wrong form");
+    FUZZ_CHECK(is_valid_tenant_id(ok->identity.tenant_id),
+               "accepted a tenant id of the wrong form");
     FUZZ_CHECK(is_valid_user_id(ok->identity.user_id), "accepted a user id of the wrong form");
     FUZZ_CHECK(ok->expires_at > kNow, "accepted token that has expired");
     return;

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-ALL_TARGETS=(ws_frames request jwt jwks csv jsonl sql upload_path)
+ALL_TARGETS=(ws_frames request jwt jwks csv jsonl sql upload_path proxy_header)
 
 targets=()
 while (($#)); do

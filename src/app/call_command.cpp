@@ -1,7 +1,8 @@
 #include "call_command.hpp"
 
-#include <boost/asio/co_spawn.hpp>
+#include <unistd.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -13,13 +14,14 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <unistd.h>
 
 #include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <random>
 #include <sstream>
+
+#include "core/json_text.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -34,7 +36,10 @@ namespace streamer::app {
 
 CallMessageHandler::CallMessageHandler(std::string request_id, bool json_lines, bool tty,
                                        std::ostream& out, std::ostream& err)
-    : request_id_(std::move(request_id)), json_lines_(json_lines), tty_(tty), out_(out),
+    : request_id_(std::move(request_id)),
+      json_lines_(json_lines),
+      tty_(tty),
+      out_(out),
       err_(err) {}
 
 void CallMessageHandler::finish_progress_line() {
@@ -48,12 +53,11 @@ void CallMessageHandler::show_progress(double percent, std::string_view message)
     constexpr int kWidth = 30;
     const int filled = int(std::clamp(percent, 0.0, 100.0) * kWidth / 100.0);
     err_ << "\r\033[K[" << std::string(size_t(filled), '#')
-         << std::string(size_t(kWidth - filled), '.') << "] " << std::fixed
-         << std::setprecision(1) << std::setw(5) << percent << "%  " << message << std::flush;
+         << std::string(size_t(kWidth - filled), '.') << "] " << std::fixed << std::setprecision(1)
+         << std::setw(5) << percent << "%  " << message << std::flush;
     bar_open_ = true;
   } else if (percent != last_percent_) {
-    err_ << "progress " << std::fixed << std::setprecision(1) << percent << "% " << message
-         << "\n";
+    err_ << "progress " << std::fixed << std::setprecision(1) << percent << "% " << message << "\n";
   }
   last_percent_ = percent;
 }
@@ -77,7 +81,7 @@ std::optional<int> CallMessageHandler::on_message(std::string_view text) {
     finish_progress_line();
     if (!json_lines_) {
       const auto* data = b.if_contains("data");
-      out_ << (data ? json::serialize(*data) : "null") << "\n" << std::flush;
+      out_ << (data ? to_json_text(*data) : "null") << "\n" << std::flush;
     }
   };
   if (kind == "error" && (ours || connection_level)) {
@@ -86,7 +90,7 @@ std::optional<int> CallMessageHandler::on_message(std::string_view text) {
     const auto* message = body.if_contains("message");
     err_ << "error: " << (code && code->is_string() ? std::string(code->as_string()) : "UNKNOWN");
     if (message && message->is_string()) err_ << ": " << std::string_view(message->as_string());
-    if (const auto* details = body.if_contains("details")) err_ << " " << json::serialize(*details);
+    if (const auto* details = body.if_contains("details")) err_ << " " << to_json_text(*details);
     err_ << "\n" << std::flush;
     return kCallServerError;
   }
@@ -132,8 +136,10 @@ std::optional<Endpoint> parse_endpoint(const std::string& url) {
   if (!u) return std::nullopt;
   Endpoint e;
   const auto scheme = u->scheme();
-  if (scheme == "wss") e.tls = true;
-  else if (scheme != "ws") return std::nullopt;
+  if (scheme == "wss")
+    e.tls = true;
+  else if (scheme != "ws")
+    return std::nullopt;
   e.host = u->host_address();
   if (e.host.empty()) return std::nullopt;
   e.port = u->has_port() ? std::string(u->port()) : (e.tls ? "443" : "80");
@@ -165,7 +171,8 @@ asio::awaitable<int> converse(Ws& ws, const Endpoint& ep, const CallOptions& o,
     co_return kCallTransport;
   }
   ws.text(true);
-  auto [wec, wn] = co_await ws.async_write(asio::buffer(request), asio::as_tuple(asio::use_awaitable));
+  auto [wec, wn] =
+      co_await ws.async_write(asio::buffer(request), asio::as_tuple(asio::use_awaitable));
   if (wec) {
     std::cerr << "error: sending the request failed: " << wec.message() << "\n";
     co_return kCallTransport;
@@ -197,8 +204,8 @@ asio::awaitable<int> converse(Ws& ws, const Endpoint& ep, const CallOptions& o,
 template <class Lowest>
 asio::awaitable<bool> connect_tcp(Lowest& lowest, const Endpoint& ep) {
   tcp::resolver resolver(lowest.get_executor());
-  auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port,
-                                                        asio::as_tuple(asio::use_awaitable));
+  auto [rec, results] =
+      co_await resolver.async_resolve(ep.host, ep.port, asio::as_tuple(asio::use_awaitable));
   if (!rec) {
     auto [cec, peer] = co_await lowest.async_connect(results, asio::as_tuple(asio::use_awaitable));
     if (!cec) {
@@ -242,8 +249,8 @@ int run_call_command(const CallOptions& o) {
     return kCallUsage;
   }
   boost::system::error_code ec;
-  json::value payload = o.payload_json.empty() ? json::value(json::object{})
-                                               : json::parse(o.payload_json, ec);
+  json::value payload =
+      o.payload_json.empty() ? json::value(json::object{}) : json::parse(o.payload_json, ec);
   if (ec || !payload.is_object()) {
     std::cerr << "error: PAYLOAD_JSON must be a JSON object\n";
     return kCallUsage;
@@ -253,7 +260,8 @@ int run_call_command(const CallOptions& o) {
       {"id", id},
       {"action", o.action},
       {"payload", std::move(payload)},
-      {"metadata", json::object{{"client_version", std::string("streamer-call/") + STREAMER_VERSION}}}});
+      {"metadata",
+       json::object{{"client_version", std::string("streamer-call/") + STREAMER_VERSION}}}});
 
   asio::ssl::context tls(asio::ssl::context::tls_client);
   tls.set_default_verify_paths();
@@ -267,22 +275,23 @@ int run_call_command(const CallOptions& o) {
   CallMessageHandler handler(id, o.json_lines, isatty(STDERR_FILENO) != 0, std::cout, std::cerr);
   asio::io_context ioc(1);
   std::optional<int> exit_code;
-  asio::co_spawn(ioc, call(*ep, o, request, handler, tls),
-                 [&](std::exception_ptr e, int code) {
-                   if (e) {
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& x) {
-                       std::cerr << "error: " << x.what() << "\n";
-                     }
-                     exit_code = kCallTransport;
-                   } else {
-                     exit_code = code;
-                   }
-                 });
-  if (o.timeout_s > 0) ioc.run_for(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::duration<double>(o.timeout_s)));
-  else ioc.run();
+  asio::co_spawn(ioc, call(*ep, o, request, handler, tls), [&](std::exception_ptr e, int code) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        std::cerr << "error: " << x.what() << "\n";
+      }
+      exit_code = kCallTransport;
+    } else {
+      exit_code = code;
+    }
+  });
+  if (o.timeout_s > 0)
+    ioc.run_for(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(o.timeout_s)));
+  else
+    ioc.run();
   if (!exit_code) {
     handler.finish_progress_line();
     std::cerr << "error: TIMEOUT: no final answer within " << o.timeout_s << " s\n";

@@ -10,13 +10,13 @@
 namespace streamer::app {
 
 struct CallOptions {
-  std::string url;            // ws://HOST:PORT/STAGE or wss://...; default stage /production
-  std::string token;          // JWT, sent as `Authorization: Bearer`
-  std::string action;         // e.g. "health", "delay"
-  std::string payload_json;   // a JSON object; empty means {}
-  bool json_lines = false;    // --json: every received message as one JSON line on stdout
-  double timeout_s = 0;       // 0: wait forever
-  std::string ca_file;        // extra CA bundle for wss:// (system roots are always used)
+  std::string url;           // ws://HOST:PORT/STAGE or wss://...; default stage /production
+  std::string token;         // JWT, sent as `Authorization: Bearer`
+  std::string action;        // e.g. "health", "delay"
+  std::string payload_json;  // a JSON object; empty means {}
+  bool json_lines = false;   // --json: every received message as one JSON line on stdout
+  double timeout_s = 0;      // 0: wait forever
+  std::string ca_file;       // extra CA bundle for wss:// (system roots are always used)
 };
 
 // Exit codes of run_call_command.

@@ -61,19 +61,43 @@ TEST(CallMessageHandler, ConnectionLevelErrorEndsCall) {
 
 TEST(CallMessageHandler, JsonLinesEchoesEveryMessage) {
   Fixture f(/*json=*/true);
-  f.h.on_message(R"({"type":"progress","progress":{"request_id":"r1","progress":10,"message":"m"}})");
-  auto r = f.h.on_message(R"({"type":"result","result":{"request_id":"r1","success":true,"data":{}}})");
+  f.h.on_message(
+      R"({"type":"progress","progress":{"request_id":"r1","progress":10,"message":"m"}})");
+  auto r =
+      f.h.on_message(R"({"type":"result","result":{"request_id":"r1","success":true,"data":{}}})");
   ASSERT_TRUE(r);
-  EXPECT_EQ(f.out.str(),
-            "{\"type\":\"progress\",\"progress\":{\"request_id\":\"r1\",\"progress\":10,\"message\":\"m\"}}\n"
-            "{\"type\":\"result\",\"result\":{\"request_id\":\"r1\",\"success\":true,\"data\":{}}}\n");
+  EXPECT_EQ(
+      f.out.str(),
+      "{\"type\":\"progress\",\"progress\":{\"request_id\":\"r1\",\"progress\":10,\"message\":"
+      "\"m\"}}\n"
+      "{\"type\":\"result\",\"result\":{\"request_id\":\"r1\",\"success\":true,\"data\":{}}}\n");
   EXPECT_TRUE(f.err.str().empty());
 }
 
 TEST(CallMessageHandler, TtyBarIsOneLineEndedBeforeResult) {
   Fixture f(false, /*tty=*/true);
-  f.h.on_message(R"({"type":"progress","progress":{"request_id":"r1","progress":50,"message":"half"}})");
+  f.h.on_message(
+      R"({"type":"progress","progress":{"request_id":"r1","progress":50,"message":"half"}})");
   f.h.on_message(R"({"type":"result","result":{"request_id":"r1","success":true,"data":1}})");
   EXPECT_NE(f.err.str().find("\r\033[K[###############...............]  50.0%  half\n"),
             std::string::npos);
+}
+
+// The result's data prints numbers as the server writes them on the wire (shortest
+// round-trip form), not in Boost.JSON's exponent form ("1.5E0").
+TEST(CallMessageHandler, NumbersPrintInTheirShortestForm) {
+  Fixture f;
+  auto r = f.h.on_message(
+      R"({"type":"response","response":{"request_id":"r1","status":"success","data":{"x":1.5,"n":100,"big":1e21,"tiny":0.000123,"neg":-2.25}}})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(f.out.str(), "{\"x\":1.5,\"n\":100,\"big\":1e+21,\"tiny\":0.000123,\"neg\":-2.25}\n");
+}
+
+TEST(CallMessageHandler, ErrorDetailsPrintNumbersInTheirShortestForm) {
+  Fixture f;
+  f.h.on_message(
+      R"({"type":"error","error":{"request_id":"r1","code":"RATE_LIMITED","message":"slow down","details":{"retryable":true,"retry_after_ms":250,"ratio":0.5}}})");
+  EXPECT_EQ(
+      f.err.str(),
+      "error: RATE_LIMITED: slow down {\"retryable\":true,\"retry_after_ms\":250,\"ratio\":0.5}\n");
 }

@@ -2,10 +2,28 @@
 // JSON object bodies (`"event":"...",...`) so every line parses.
 #pragma once
 
+#include <spdlog/common.h>
+
+#include <cstddef>
 #include <string>
 
 namespace streamer::app {
 
-void setup_logging(const std::string& level);
+// The spdlog level named `level`; throws std::invalid_argument for an unknown name.
+spdlog::level::level_enum parse_log_level(const std::string& level);
+
+// How log lines reach stderr (BufferedLogSink): lines a thread logs inside a LogBatch
+// are held, up to `buffer_bytes`, and written together when the batch closes; every
+// other line is written at once (with those held before it). 0: nothing is held.
+struct LogOutput {
+  std::size_t buffer_bytes = 64 * 1024;
+};
+
+// Logs JSON lines to stderr at `level` (parse_log_level; throws for an unknown name).
+void setup_logging(const std::string& level, LogOutput output = {});
+
+// Writes out every buffered log line now (before a message printed to stderr directly,
+// and at exit).
+void flush_logs();
 
 }  // namespace streamer::app

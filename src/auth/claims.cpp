@@ -82,13 +82,16 @@ std::optional<JwtError> check_audience(const json::object& claims, const JwtConf
   return std::nullopt;
 }
 
-std::variant<std::vector<std::string>, JwtError> permissions(const json::object& claims) {
+// The array of strings in claim `name` (empty when absent); "malformed" otherwise.
+std::variant<std::vector<std::string>, JwtError> string_list(const json::object& claims,
+                                                             std::string_view name) {
   std::vector<std::string> out;
-  const json::value* v = claims.if_contains("permissions");
+  const json::value* v = claims.if_contains(name);
   if (!v) return out;
-  if (!v->is_array()) return error("malformed", "claim \"permissions\" must be an array");
+  const std::string quoted = "claim \"" + std::string(name) + "\"";
+  if (!v->is_array()) return error("malformed", quoted + " must be an array");
   for (const json::value& item : v->get_array()) {
-    if (!item.is_string()) return error("malformed", "claim \"permissions\" must hold strings");
+    if (!item.is_string()) return error("malformed", quoted + " must hold strings");
     out.emplace_back(item.get_string());
   }
   return out;
@@ -125,8 +128,10 @@ std::variant<VerifiedToken, JwtError> check_claims(const json::object& claims,
   auto iat = numeric_date(claims, "iat", /*round_up=*/true);
   if (auto* e = std::get_if<JwtError>(&iat)) return *e;
 
-  auto perms = permissions(claims);
+  auto perms = string_list(claims, "permissions");
   if (auto* e = std::get_if<JwtError>(&perms)) return *e;
+  auto actions = string_list(claims, "actions");
+  if (auto* e = std::get_if<JwtError>(&actions)) return *e;
   if (auto e = check_issuer(claims, config)) return *e;
   if (auto e = check_audience(claims, config)) return *e;
 
@@ -143,6 +148,7 @@ std::variant<VerifiedToken, JwtError> check_claims(const json::object& claims,
   token.identity.user_id = std::move(std::get<std::string>(sub));
   token.identity.tenant_id = std::move(std::get<std::string>(tenant));
   token.identity.permissions = std::move(std::get<std::vector<std::string>>(perms));
+  token.identity.actions = std::move(std::get<std::vector<std::string>>(actions));
   return token;
 }
 

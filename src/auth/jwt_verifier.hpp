@@ -1,4 +1,4 @@
-// JWT verification (DESIGN §2): HS256/384/512 with a shared secret, RS256/384/512
+// JWT verification of client tokens: HS256/384/512 with a shared secret, RS256/384/512
 // and ES256/384 with PEM public keys or a JWKS file. Pure: no I/O after load.
 #pragma once
 
@@ -80,6 +80,7 @@ struct MintOptions {
   std::string subject;
   std::string tenant_id;
   std::vector<std::string> permissions{"read", "write"};
+  std::vector<std::string> actions;  // claim "actions" (remote workers); omitted when empty
   std::chrono::seconds ttl{3600};
   std::string issuer;    // omitted when empty
   std::string audience;  // omitted when empty

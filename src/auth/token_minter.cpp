@@ -28,6 +28,11 @@ std::string mint_hs256_token(const MintOptions& options,
   boost::json::array permissions;
   for (const std::string& p : options.permissions) permissions.emplace_back(p);
   claims["permissions"] = std::move(permissions);
+  if (!options.actions.empty()) {
+    boost::json::array actions;
+    for (const std::string& a : options.actions) actions.emplace_back(a);
+    claims["actions"] = std::move(actions);
+  }
   claims["iat"] = iat;
   claims["exp"] = iat + options.ttl.count();
   if (!options.issuer.empty()) claims["iss"] = options.issuer;

@@ -1,4 +1,5 @@
-// Error codes of the protocol (seed "Error Codes" table plus DESIGN §2 additions).
+// Error codes of the protocol, as listed in docs/protocol.md: each with its wire name,
+// and whether a client may retry the request that got it.
 #pragma once
 
 #include <optional>

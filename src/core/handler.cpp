@@ -1,6 +1,7 @@
 #include "core/handler.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace streamer {
 
@@ -17,7 +18,8 @@ HandlerError::HandlerError(ErrorCode code, const std::string& message, boost::js
       retryable_(retryable.value_or(is_retryable(code))) {}
 
 HandlerError HandlerError::validation(std::string_view field, std::string_view expected,
-                                      const boost::json::value& received, const std::string& message) {
+                                      const boost::json::value& received,
+                                      const std::string& message) {
   boost::json::object details;
   details["field"] = field;
   details["expected"] = expected;
@@ -35,8 +37,15 @@ bool CancelToken::cancel(Reason reason) noexcept {
   if (set) {
     std::lock_guard lock(mutex_);
     changed_.notify_all();
+    if (wake_) std::exchange(wake_, nullptr)();
   }
   return set;
+}
+
+void CancelToken::set_wake(std::function<void()> wake) const {
+  std::lock_guard lock(mutex_);
+  if (wake && cancelled()) return wake();
+  wake_ = std::move(wake);
 }
 
 void CancelToken::throw_if_cancelled() const {

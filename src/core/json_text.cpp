@@ -8,9 +8,7 @@
 namespace streamer {
 namespace json = boost::json;
 
-namespace {
-
-void append_string(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   std::size_t run = 0;  // start of the pending run of characters that need no escape
@@ -20,13 +18,27 @@ void append_string(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out += kHex[c >> 4];
@@ -36,6 +48,8 @@ void append_string(std::string& out, std::string_view s) {
   out.append(s.data() + run, s.size() - run);
   out += '"';
 }
+
+namespace {
 
 template <class T>
 void append_number(std::string& out, T v) {
@@ -94,10 +108,18 @@ std::optional<std::string> find_non_finite_number(const json::value& value, std:
 
 void append_json_text(std::string& out, const json::value& value) {
   switch (value.kind()) {
-    case json::kind::null: out += "null"; break;
-    case json::kind::bool_: out += value.get_bool() ? "true" : "false"; break;
-    case json::kind::int64: append_number(out, value.get_int64()); break;
-    case json::kind::uint64: append_number(out, value.get_uint64()); break;
+    case json::kind::null:
+      out += "null";
+      break;
+    case json::kind::bool_:
+      out += value.get_bool() ? "true" : "false";
+      break;
+    case json::kind::int64:
+      append_number(out, value.get_int64());
+      break;
+    case json::kind::uint64:
+      append_number(out, value.get_uint64());
+      break;
     case json::kind::double_: {
       double d = value.get_double();
       if (!std::isfinite(d)) {
@@ -107,7 +129,9 @@ void append_json_text(std::string& out, const json::value& value) {
       }
       break;
     }
-    case json::kind::string: append_string(out, value.get_string()); break;
+    case json::kind::string:
+      append_json_string(out, value.get_string());
+      break;
     case json::kind::array: {
       out += '[';
       bool first = true;
@@ -119,25 +143,28 @@ void append_json_text(std::string& out, const json::value& value) {
       out += ']';
       break;
     }
-    case json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : value.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        append_string(out, kv.key());
-        out += ':';
-        append_json_text(out, kv.value());
-      }
-      out += '}';
+    case json::kind::object:
+      append_json_text(out, value.get_object());
       break;
-    }
   }
+}
+
+void append_json_text(std::string& out, const json::object& object) {
+  out += '{';
+  bool first = true;
+  for (const auto& kv : object) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, kv.key());
+    out += ':';
+    append_json_text(out, kv.value());
+  }
+  out += '}';
 }
 
 std::string json_quoted(std::string_view text) {
   std::string out;
-  append_string(out, text);
+  append_json_string(out, text);
   return out;
 }
 
@@ -145,6 +172,13 @@ std::string to_json_text(const json::value& value) {
   std::string out;
   out.reserve(256);
   append_json_text(out, value);
+  return out;
+}
+
+std::string to_json_text(const json::object& object) {
+  std::string out;
+  out.reserve(256);
+  append_json_text(out, object);
   return out;
 }
 

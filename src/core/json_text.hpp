@@ -12,7 +12,13 @@
 namespace streamer {
 
 std::string to_json_text(const boost::json::value& value);
+std::string to_json_text(const boost::json::object& object);
 void append_json_text(std::string& out, const boost::json::value& value);
+// The same for an object, written from where it is (passing an object where a value is
+// expected would copy it into a temporary value first).
+void append_json_text(std::string& out, const boost::json::object& object);
+// `text` as a JSON string literal, quotes included, appended to `out`.
+void append_json_string(std::string& out, std::string_view text);
 // `text` as a JSON string literal, quotes included (for hand-built log lines).
 std::string json_quoted(std::string_view text);
 

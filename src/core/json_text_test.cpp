@@ -39,7 +39,9 @@ TEST(JsonText, FindsTheFirstNonFiniteNumberAndItsPath) {
 }
 
 TEST(JsonText, EscapesControlCharacters) {
-  EXPECT_EQ(to_json_text(json::value("a\x01" "b")), R"("a\u0001b")");
+  EXPECT_EQ(to_json_text(json::value("a\x01"
+                                     "b")),
+            R"("a\u0001b")");
   EXPECT_EQ(to_json_text(json::value("tab\there")), R"("tab\there")");
 }
 

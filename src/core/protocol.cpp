@@ -1,5 +1,7 @@
 #include "core/protocol.hpp"
 
+#include <algorithm>
+
 #include "core/json_text.hpp"
 #include "core/time_util.hpp"
 
@@ -8,11 +10,33 @@ namespace json = boost::json;
 
 namespace {
 
-std::string envelope(std::string_view type, json::object body) {
-  json::object msg;
-  msg["type"] = type;
-  msg[type] = std::move(body);
-  return to_json_text(msg);
+// The trace id of a W3C `traceparent` ("00-<32 hex>-<16 hex>-<2 hex>"), or "" when it
+// is not one (or its trace id is all zeros).
+std::string trace_id_of_traceparent(std::string_view tp) {
+  auto hex = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  if (tp.size() != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return {};
+  const auto id = tp.substr(3, 32);
+  if (!hex(tp.substr(0, 2)) || !hex(id) || !hex(tp.substr(36, 16)) || !hex(tp.substr(53, 2)))
+    return {};
+  if (id == std::string_view("00000000000000000000000000000000")) return {};
+  return std::string(id);
+}
+
+// {"type":"<type>","<type>":<body>}, written straight from `body`.
+std::string envelope(std::string_view type, const json::object& body) {
+  std::string out;
+  out.reserve(256);
+  out += R"({"type":)";
+  append_json_string(out, type);
+  out += ',';
+  append_json_string(out, type);
+  out += ':';
+  append_json_text(out, body);
+  out += '}';
+  return out;
 }
 
 // Reads a request id: strings as they are, integers as decimal text.
@@ -28,14 +52,20 @@ std::optional<std::string> read_id(const json::object& obj) {
 
 std::string_view kind_of(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
   }
   return "unknown";
 }
@@ -72,11 +102,14 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   std::optional<std::string> id = read_id(obj);
 
   auto id_it = obj.find("id");
-  if (id_it == obj.end()) return invalid(std::nullopt, "Missing request id", "id", "string", "missing");
-  if (!id) return invalid(std::nullopt, "Request id must be a string", "id", "string", kind_of(id_it->value()));
+  if (id_it == obj.end())
+    return invalid(std::nullopt, "Missing request id", "id", "string", "missing");
+  if (!id)
+    return invalid(std::nullopt, "Request id must be a string", "id", "string",
+                   kind_of(id_it->value()));
   if (id->empty() || id->size() > 256) {
-    return invalid(std::nullopt, "Request id must be 1 to 256 characters", "id", "string of 1-256 characters",
-                   id->empty() ? "empty string" : "longer string");
+    return invalid(std::nullopt, "Request id must be 1 to 256 characters", "id",
+                   "string of 1-256 characters", id->empty() ? "empty string" : "longer string");
   }
 
   // Every action gets numbers as the client wrote them or not at all: a number the
@@ -96,42 +129,56 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   Request req;
   req.id = std::move(*id);
   req.action = std::string(action_it->value().get_string());
-  if (req.action.empty()) return invalid(req.id, "Action must not be empty", "action", "handler name", "empty string");
+  if (req.action.empty())
+    return invalid(req.id, "Action must not be empty", "action", "handler name", "empty string");
 
   if (auto it = obj.find("payload"); it != obj.end() && !it->value().is_null()) {
     if (!it->value().is_object()) {
-      return invalid(req.id, "Payload must be an object", "payload", "object", kind_of(it->value()));
+      return invalid(req.id, "Payload must be an object", "payload", "object",
+                     kind_of(it->value()));
     }
     req.payload = std::move(it->value().get_object());
   }
   if (auto it = obj.find("metadata"); it != obj.end() && !it->value().is_null()) {
     if (!it->value().is_object()) {
-      return invalid(req.id, "Metadata must be an object", "metadata", "object", kind_of(it->value()));
+      return invalid(req.id, "Metadata must be an object", "metadata", "object",
+                     kind_of(it->value()));
     }
     req.metadata = std::move(it->value().get_object());
     if (auto t = req.metadata.find("trace_id"); t != req.metadata.end() && t->value().is_string()) {
-      req.trace_id = std::string(t->value().get_string().subview(0, std::min<std::size_t>(128, t->value().get_string().size())));
+      req.trace_id = std::string(t->value().get_string().subview(
+          0, std::min<std::size_t>(128, t->value().get_string().size())));
+    } else if (auto tp = req.metadata.find("traceparent");
+               tp != req.metadata.end() && tp->value().is_string()) {
+      req.trace_id = trace_id_of_traceparent(tp->value().get_string());
     }
   }
   return req;
 }
 
-std::string success_response(std::string_view request_id, json::value data, double processing_time_s) {
-  json::object body;
-  body["request_id"] = request_id;
-  body["status"] = "success";
-  body["data"] = std::move(data);
-  body["metadata"] = json::object{{"processing_time", processing_time_s}};
-  return envelope("response", std::move(body));
+std::string success_response(std::string_view request_id, json::value data,
+                             double processing_time_s) {
+  // The envelope's own fields are written as text: only `data` is a JSON value.
+  std::string out;
+  out.reserve(160);
+  out += R"({"type":"response","response":{"request_id":)";
+  append_json_string(out, request_id);
+  out += R"(,"status":"success","data":)";
+  append_json_text(out, data);
+  out += R"(,"metadata":{"processing_time":)";
+  append_json_text(out, json::value(processing_time_s));
+  out += "}}}";
+  return out;
 }
 
-std::string queued_response(std::string_view request_id, double estimated_duration_s, std::string_view message) {
+std::string queued_response(std::string_view request_id, double estimated_duration_s,
+                            std::string_view message) {
   json::object body;
   body["request_id"] = request_id;
   body["status"] = "queued";
   body["message"] = message;
   body["estimated_duration"] = estimated_duration_s;
-  return envelope("response", std::move(body));
+  return envelope("response", body);
 }
 
 json::object progress_body(std::string_view request_id, double percent, std::string_view message,
@@ -154,11 +201,12 @@ std::string result_message(std::string_view request_id, bool success, const json
   body["success"] = success;
   body["data"] = data;
   body["metadata"] = metadata;
-  return envelope("result", std::move(body));
+  return envelope("result", body);
 }
 
-std::string error_message(const std::optional<std::string>& request_id, ErrorCode code, std::string_view message,
-                          json::object details, std::optional<bool> retryable) {
+std::string error_message(const std::optional<std::string>& request_id, ErrorCode code,
+                          std::string_view message, json::object details,
+                          std::optional<bool> retryable) {
   json::object body;
   if (request_id) {
     body["request_id"] = *request_id;
@@ -169,7 +217,7 @@ std::string error_message(const std::optional<std::string>& request_id, ErrorCod
   body["message"] = message;
   details["retryable"] = retryable.value_or(is_retryable(code));
   body["details"] = std::move(details);
-  return envelope("error", std::move(body));
+  return envelope("error", body);
 }
 
 std::string error_message(const std::optional<std::string>& request_id, const HandlerError& error) {
@@ -180,13 +228,15 @@ std::string error_message(const RequestError& error) {
   return error_message(error.request_id, error.code, error.message, error.details);
 }
 
-std::string rate_limited_message(const std::optional<std::string>& request_id, std::string_view limit,
-                                 std::int64_t limit_value, std::int64_t retry_after_ms) {
+std::string rate_limited_message(const std::optional<std::string>& request_id,
+                                 std::string_view limit, std::int64_t limit_value,
+                                 std::int64_t retry_after_ms) {
   json::object details;
   details["limit"] = limit;
   details["limit_value"] = limit_value;
   details["retry_after_ms"] = retry_after_ms;
-  return error_message(request_id, ErrorCode::kRateLimited, "Too many requests", std::move(details), true);
+  return error_message(request_id, ErrorCode::kRateLimited, "Too many requests", std::move(details),
+                       true);
 }
 
 }  // namespace streamer::protocol

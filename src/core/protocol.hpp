@@ -50,15 +50,15 @@ std::string queued_response(std::string_view request_id, double estimated_durati
                             std::string_view message = "Request queued for processing");
 
 // Body of a `progress` message (persisted as the job's latest progress).
-boost::json::object progress_body(std::string_view request_id, double percent, std::string_view message,
-                                  const boost::json::object& metadata,
+boost::json::object progress_body(std::string_view request_id, double percent,
+                                  std::string_view message, const boost::json::object& metadata,
                                   std::chrono::system_clock::time_point at);
 // {"type":"progress","progress": body}
 std::string progress_message(const boost::json::object& body);
 
 // {"type":"result","result":{"request_id","success","data","metadata"}}
-std::string result_message(std::string_view request_id, bool success, const boost::json::value& data,
-                           const boost::json::object& metadata);
+std::string result_message(std::string_view request_id, bool success,
+                           const boost::json::value& data, const boost::json::object& metadata);
 
 // {"type":"error","error":{"request_id"|null,"code","message","details"}}; details gets
 // `retryable` added (from the code's default unless given).
@@ -69,7 +69,8 @@ std::string error_message(const std::optional<std::string>& request_id, const Ha
 std::string error_message(const RequestError& error);
 
 // RATE_LIMITED with details.limit (what was exceeded) and details.retry_after_ms.
-std::string rate_limited_message(const std::optional<std::string>& request_id, std::string_view limit,
-                                 std::int64_t limit_value, std::int64_t retry_after_ms);
+std::string rate_limited_message(const std::optional<std::string>& request_id,
+                                 std::string_view limit, std::int64_t limit_value,
+                                 std::int64_t retry_after_ms);
 
 }  // namespace streamer::protocol

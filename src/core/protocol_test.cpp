@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/json_text.hpp"
+
 namespace streamer::protocol {
 namespace {
 namespace json = boost::json;
@@ -13,7 +15,8 @@ RequestError expect_error(std::string_view frame) {
 }
 
 TEST(ParseRequest, AcceptsFullRequest) {
-  auto r = parse_request(R"({"id":"r1","action":"health","payload":{"a":1},"metadata":{"trace_id":"xyz"}})");
+  auto r = parse_request(
+      R"({"id":"r1","action":"health","payload":{"a":1},"metadata":{"trace_id":"xyz"}})");
   ASSERT_TRUE(std::holds_alternative<Request>(r));
   const auto& req = std::get<Request>(r);
   EXPECT_EQ(req.id, "r1");
@@ -118,6 +121,26 @@ TEST(Envelopes, SuccessResponseMatchesSeed) {
   EXPECT_EQ(body.size(), 4u);
 }
 
+// The envelopes written as text are byte for byte what serializing the same objects
+// gives (field order and number forms included), escaping in ids too.
+TEST(Envelopes, TextEnvelopesEqualTheSerializedObjects) {
+  const json::object data{{"status", "healthy"}, {"n", 3}, {"x", 0.5}, {"s", "a\"b\n"}};
+  const json::object success{
+      {"type", "response"},
+      {"response", json::object{{"request_id", "r\"1"},
+                                {"status", "success"},
+                                {"data", data},
+                                {"metadata", json::object{{"processing_time", 0.000123}}}}}};
+  EXPECT_EQ(success_response("r\"1", data, 0.000123), to_json_text(json::value(success)));
+  const json::object queued{{"type", "response"},
+                            {"response", json::object{{"request_id", "q"},
+                                                      {"status", "queued"},
+                                                      {"message", "Request queued for processing"},
+                                                      {"estimated_duration", 1.5}}}};
+  EXPECT_EQ(queued_response("q", 1.5), to_json_text(json::value(queued)));
+  EXPECT_EQ(to_json_text(data), to_json_text(json::value(data)));
+}
+
 TEST(Envelopes, QueuedResponseMatchesSeed) {
   auto v = json::parse(queued_response("r2", 120));
   const auto& body = v.at("response").as_object();
@@ -134,7 +157,8 @@ TEST(Envelopes, ProgressResultAndError) {
   EXPECT_EQ(p.at("progress").at("timestamp").as_string(), "2024-01-20T10:30:45Z");
   EXPECT_DOUBLE_EQ(p.at("progress").at("progress").as_double(), 45.5);
 
-  auto r = json::parse(result_message("r3", true, json::object{}, json::object{{"handler", "delay"}}));
+  auto r =
+      json::parse(result_message("r3", true, json::object{}, json::object{{"handler", "delay"}}));
   EXPECT_EQ(r.at("type").as_string(), "result");
   EXPECT_TRUE(r.at("result").at("success").as_bool());
   EXPECT_EQ(r.at("result").at("metadata").at("handler").as_string(), "delay");
@@ -146,7 +170,8 @@ TEST(Envelopes, ProgressResultAndError) {
 }
 
 TEST(Envelopes, ValidationErrorKeepsSeedDetails) {
-  auto err = HandlerError::validation("start_date", "YYYY-MM-DD", json::value("01/20/2024"), "Invalid date format");
+  auto err = HandlerError::validation("start_date", "YYYY-MM-DD", json::value("01/20/2024"),
+                                      "Invalid date format");
   auto e = json::parse(error_message(std::string("r4"), err));
   const auto& d = e.at("error").at("details");
   EXPECT_EQ(d.at("field").as_string(), "start_date");
@@ -161,6 +186,23 @@ TEST(Envelopes, RateLimitedCarriesLimitAndRetryAfter) {
   EXPECT_EQ(e.at("error").at("code").as_string(), "RATE_LIMITED");
   EXPECT_EQ(e.at("error").at("details").at("limit").as_string(), "messages_per_second");
   EXPECT_EQ(e.at("error").at("details").at("retry_after_ms").as_int64(), 250);
+}
+
+}  // namespace
+}  // namespace streamer::protocol
+
+namespace streamer::protocol {
+namespace {
+
+TEST(Protocol, TraceparentGivesTheTraceIdWhenNoTraceIdIsSent) {
+  auto parsed = parse_request(
+      R"({"id":"1","action":"a","metadata":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})");
+  EXPECT_EQ(std::get<Request>(parsed).trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  auto bad = parse_request(R"({"id":"1","action":"a","metadata":{"traceparent":"00-XYZ-1-01"}})");
+  EXPECT_EQ(std::get<Request>(bad).trace_id, "");
+  auto both = parse_request(
+      R"({"id":"1","action":"a","metadata":{"trace_id":"mine","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})");
+  EXPECT_EQ(std::get<Request>(both).trace_id, "mine");
 }
 
 }  // namespace

@@ -11,7 +11,8 @@ std::string format_iso8601(SystemClock::time_point t) {
   gmtime_r(&secs, &tm);
   std::string out = "0000-00-00T00:00:00Z";
   auto put = [&out](std::size_t end, int value, int digits) {
-    for (int i = 0; i < digits; ++i, value /= 10) out[end - static_cast<std::size_t>(i)] = char('0' + value % 10);
+    for (int i = 0; i < digits; ++i, value /= 10)
+      out[end - static_cast<std::size_t>(i)] = char('0' + value % 10);
   };
   put(3, tm.tm_year + 1900, 4);
   put(6, tm.tm_mon + 1, 2);

@@ -15,6 +15,7 @@ std::string format_iso8601(SystemClock::time_point t);
 // Seconds since the Unix epoch.
 std::int64_t to_unix_seconds(SystemClock::time_point t);
 // Seconds as a JSON-friendly double with microsecond resolution.
-double seconds_between(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to);
+double seconds_between(std::chrono::steady_clock::time_point from,
+                       std::chrono::steady_clock::time_point to);
 
 }  // namespace streamer

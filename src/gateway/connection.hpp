@@ -12,8 +12,8 @@
 namespace streamer {
 
 // `tls` null: plain ws:// and http://.
-boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket, GatewayContext& ctx,
-                                              boost::asio::ssl::context* tls);
+boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket,
+                                              GatewayContext& ctx, boost::asio::ssl::context* tls);
 
 // Serves one connection accepted while the process is out of file descriptors (on
 // the spare one): reads its request header briefly, answers GET /healthz 200 (the

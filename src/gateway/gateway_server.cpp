@@ -12,6 +12,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "core/log_event.hpp"
 #include "gateway/connection.hpp"
 
 namespace streamer {
@@ -40,7 +41,8 @@ GatewayServer::GatewayServer(const GatewayOptions& options, Metrics& metrics,
   if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
     tls_.emplace(asio::ssl::context::tls_server);
     tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1);
     tls_->use_certificate_chain_file(options_.tls_cert_file);
     tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem);
   }
@@ -67,7 +69,8 @@ void GatewayServer::listen() {
 
 void GatewayServer::accept_next() {
   // Each connection gets its own strand, so its coroutines never run concurrently.
-  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
+                                                        asio::ip::tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
       return on_accept_error(ec);
@@ -80,8 +83,7 @@ void GatewayServer::accept_next() {
                      try {
                        std::rethrow_exception(e);
                      } catch (const std::exception& ex) {
-                       spdlog::error(R"({{"event":"connection_error","error":{}}})",
-                                     json_quoted(ex.what()));
+                       log_event(spdlog::level::err, "connection_error", {{"error", ex.what()}});
                      }
                    });
     accept_next();
@@ -93,8 +95,8 @@ void GatewayServer::on_accept_error(const boost::system::error_code& ec) {
   if (out_of_descriptors) answer_on_spare_descriptor();
   const auto delay = accept_backoff_.next_delay();
   if (auto failures = accept_error_log_.event(std::chrono::steady_clock::now())) {
-    spdlog::warn(R"({{"event":"accept_error","error":{},"failures":{},"retry_in_ms":{}}})",
-                 json_quoted(ec.message()), *failures, delay.count());
+    log_event(spdlog::level::warn, "accept_error",
+              {{"error", ec.message()}, {"failures", *failures}, {"retry_in_ms", delay.count()}});
   }
   accept_retry_timer_.expires_after(delay);
   accept_retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
@@ -134,13 +136,15 @@ void GatewayServer::sweep() {
 }
 
 void GatewayServer::run() {
-  for (int i = 1; i < std::max(1, options_.io_threads); ++i) threads_.emplace_back([this] { io_.run(); });
+  for (int i = 1; i < std::max(1, options_.io_threads); ++i)
+    threads_.emplace_back([this] { io_.run(); });
   io_.run();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }
 
-void GatewayServer::drain() {
+bool GatewayServer::drain() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
   ctx_.draining = true;
   ctx_.accepting = false;
   asio::post(io_, [this] {
@@ -149,6 +153,7 @@ void GatewayServer::drain() {
     accept_retry_timer_.cancel();
   });
   ctx_.sessions.close_all(1012, "server shutting down");
+  return ctx_.sessions.wait_empty(deadline);
 }
 
 void GatewayServer::stop() { io_.stop(); }

@@ -1,7 +1,7 @@
 // The gateway: an io_context run on all cores, a listener that accepts TCP (and TLS)
 // connections, one sweeper for every connection's heartbeat deadlines, and drain. It
-// knows nothing of handlers or storage: frames go to the RequestService set in its
-// context.
+// knows nothing of handlers or storage: each authenticated connection opens a session
+// with the ServiceInterface set in its context and hands it its frames.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -36,9 +36,11 @@ class GatewayServer {
   // Runs the io_context on options.io_threads threads (the caller's thread is one of
   // them) until stop().
   void run();
-  // Stops accepting and asks every WebSocket to close with 1012; returns once they
-  // are gone or the drain timeout passed.
-  void drain();
+  // Stops accepting and asks every WebSocket to close with 1012 (after what is queued
+  // for it); blocks until every session is gone or options.drain_timeout has passed.
+  // Returns true when all closed in time. Call it from a thread other than the
+  // gateway's I/O threads (they do the closing).
+  bool drain();
   void stop();
 
  private:

@@ -1,4 +1,5 @@
-// Plain HTTP on the gateway's port: /healthz, /readyz, /metrics, GET /artifacts/...
+// Plain HTTP on the gateway's port: /healthz, /readyz, /metrics, GET /artifacts/...,
+// the web console (GET /console/...)
 // (through GatewayContext hooks; PUT /files/... is streamed, see http_upload.hpp).
 // Also the piece of the upgrade request the WebSocket path needs: the path (the
 // token: gateway/request_token.hpp).
@@ -20,8 +21,8 @@ struct Target {
 };
 std::optional<Target> split_target(std::string_view target);
 
-// Answers a non-upgrade request other than PUT /files/... (see http_upload.hpp) whose
-// body (if any) has been read. Never throws.
+// Answers a non-upgrade request other than PUT /files/... (see http_upload.hpp) and
+// the admin routes (http_admin.hpp) whose body (if any) has been read. Never throws.
 HttpAnswer route_http(GatewayContext& ctx, const HttpRequest& req);
 
 }  // namespace streamer

@@ -65,6 +65,7 @@ asio::awaitable<bool> write_answer(Stream& stream, unsigned version, bool keep_a
   res.set(http::field::server, "streamer/" STREAMER_VERSION);
   if (!answer.content_disposition.empty())
     res.set(http::field::content_disposition, answer.content_disposition);
+  for (const auto& [field, value] : answer.headers) res.set(field, value);
   res.keep_alive(keep_alive);
   res.body() = head ? std::string() : std::move(answer.body);
   res.prepare_payload();

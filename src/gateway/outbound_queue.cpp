@@ -2,7 +2,8 @@
 
 namespace streamer {
 
-OutboundQueue::Push OutboundQueue::push(std::string_view request_id, MessageKind kind, std::string message) {
+OutboundQueue::Push OutboundQueue::push(std::string_view request_id, MessageKind kind,
+                                        std::string message) {
   if (kind == MessageKind::kProgress) {
     // Newest progress wins: replace a queued one of the same request in place.
     for (auto it = items_.rbegin(); it != items_.rend(); ++it) {
@@ -31,7 +32,9 @@ OutboundQueue::Push OutboundQueue::push(std::string_view request_id, MessageKind
     return Push::kOverflow;
   }
   bytes_ += message.size();
-  items_.push_back(Item{std::string(request_id), kind, std::move(message)});
+  // Only progress is ever looked up by its request (to coalesce it).
+  items_.push_back(Item{kind == MessageKind::kProgress ? std::string(request_id) : std::string(),
+                        kind, std::move(message)});
   return Push::kQueued;
 }
 

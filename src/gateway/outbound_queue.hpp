@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "jobs/event_hub.hpp"
+#include "core/message_sink.hpp"
 
 namespace streamer {
 
@@ -27,12 +27,14 @@ class OutboundQueue {
   std::size_t bytes() const { return bytes_; }
   // Removes and returns the oldest message.
   std::string pop();
+  // Size of the oldest message (the queue must not be empty).
+  std::size_t front_bytes() const { return items_.front().message.size(); }
   // Progress messages dropped to make room, since construction.
   std::size_t dropped_progress() const { return dropped_progress_; }
 
  private:
   struct Item {
-    std::string request_id;
+    std::string request_id;  // progress only: what it is coalesced by
     MessageKind kind;
     std::string message;
   };

@@ -31,7 +31,8 @@ TEST(OutboundQueue, ResultsAloneOverflowTheBound) {
   OutboundQueue q(2, 1 << 20);
   EXPECT_EQ(q.push("a", MessageKind::kTerminal, "ra"), OutboundQueue::Push::kQueued);
   EXPECT_EQ(q.push("b", MessageKind::kReply, "rb"), OutboundQueue::Push::kQueued);
-  EXPECT_EQ(q.push("c", MessageKind::kProgress, "pc"), OutboundQueue::Push::kCoalesced);  // dropped, recoverable
+  EXPECT_EQ(q.push("c", MessageKind::kProgress, "pc"),
+            OutboundQueue::Push::kCoalesced);  // dropped, recoverable
   EXPECT_EQ(q.push("d", MessageKind::kTerminal, "rd"), OutboundQueue::Push::kOverflow);
   EXPECT_EQ(q.size(), 2u);
 }

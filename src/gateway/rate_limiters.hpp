@@ -12,13 +12,21 @@ namespace streamer {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+// Admits new connections per client address. One implementation per process
+// (ConnectionRateLimiter), one shared by every gateway (the Redis sliding window).
+class ConnectionAdmission {
+ public:
+  virtual ~ConnectionAdmission() = default;
+  // Counts an admitted attempt from `ip`; returns 0 when allowed, else the milliseconds
+  // until the oldest counted attempt leaves the window (refusals are not counted).
+  virtual std::int64_t admit(const std::string& ip, SteadyTime now) = 0;
+};
+
 // New connections per client IP in a sliding one-minute window. Thread-safe.
-class ConnectionRateLimiter {
+class ConnectionRateLimiter final : public ConnectionAdmission {
  public:
   explicit ConnectionRateLimiter(int per_minute) : per_minute_(per_minute) {}
-  // Counts an attempt from `ip`; returns 0 when allowed, else the milliseconds until
-  // the oldest attempt leaves the window.
-  std::int64_t admit(const std::string& ip, SteadyTime now);
+  std::int64_t admit(const std::string& ip, SteadyTime now) override;
 
  private:
   int per_minute_;

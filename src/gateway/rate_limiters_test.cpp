@@ -15,7 +15,7 @@ TEST(ConnectionRateLimiter, AllowsTheLimitPerMinutePerIp) {
   auto wait = limiter.admit("1.1.1.1", t0 + 3s);
   EXPECT_GT(wait, 56'000);
   EXPECT_LE(wait, 57'000);
-  EXPECT_EQ(limiter.admit("2.2.2.2", t0 + 3s), 0);  // another address is separate
+  EXPECT_EQ(limiter.admit("2.2.2.2", t0 + 3s), 0);   // another address is separate
   EXPECT_EQ(limiter.admit("1.1.1.1", t0 + 61s), 0);  // the oldest left the window
 }
 

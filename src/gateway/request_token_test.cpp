@@ -65,7 +65,12 @@ TEST(ExtractToken, ConflictMessageNamesNoToken) {
 
 class Authenticate : public ::testing::Test {
  protected:
-  Authenticate() : verifier_(JwtConfig{.hmac_secret = "request-token-test-secret"}) {}
+  Authenticate()
+      : verifier_([] {
+          JwtConfig c;
+          c.hmac_secret = "request-token-test-secret";
+          return c;
+        }()) {}
 
   std::string mint(std::string tenant, std::string sub = "user-1") const {
     MintOptions o;

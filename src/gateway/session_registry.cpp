@@ -20,12 +20,20 @@ void SessionRegistry::remove(LiveSession* s) {
     sessions_[slot]->slot_ = slot;
   }
   sessions_.pop_back();
-  if (sessions_.empty()) std::vector<std::shared_ptr<LiveSession>>().swap(sessions_);
+  if (sessions_.empty()) {
+    std::vector<std::shared_ptr<LiveSession>>().swap(sessions_);
+    emptied_.notify_all();
+  }
 }
 
 std::size_t SessionRegistry::size() const {
   std::lock_guard lock(mutex_);
   return sessions_.size();
+}
+
+bool SessionRegistry::wait_empty(SteadyTime deadline) const {
+  std::unique_lock lock(mutex_);
+  return emptied_.wait_until(lock, deadline, [this] { return sessions_.empty(); });
 }
 
 void SessionRegistry::close_all(unsigned short code, const std::string& reason) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,9 @@ class SessionRegistry {
   // Forgets `s` (no-op if it is not registered).
   void remove(LiveSession* s);
   std::size_t size() const;
+  // Blocks until no session is registered or `deadline` passes; true when empty.
+  // Not to be called from a thread that sessions need in order to finish.
+  bool wait_empty(SteadyTime deadline) const;
   // Asks every live session to close with `code`.
   void close_all(unsigned short code, const std::string& reason);
   // Wakes every session whose due() is at or before `now`.
@@ -52,6 +56,7 @@ class SessionRegistry {
 
  private:
   mutable std::mutex mutex_;
+  mutable std::condition_variable emptied_;             // notified when the last session leaves
   std::vector<std::shared_ptr<LiveSession>> sessions_;  // unordered; each knows its slot
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace streamer {
 namespace {
 using namespace std::chrono_literals;
@@ -45,6 +47,22 @@ TEST(SessionRegistry, RemoveKeepsTheOthers) {
   reg.wake_due(std::chrono::steady_clock::now());
   EXPECT_EQ(s[2]->wakes + s[3]->wakes, 2);
   EXPECT_EQ(s[0]->wakes + s[1]->wakes + s[4]->wakes, 0);
+}
+
+TEST(SessionRegistry, WaitEmptyReturnsWhenTheLastSessionLeaves) {
+  SessionRegistry reg;
+  auto a = std::make_shared<FakeSession>();
+  reg.add(a);
+  EXPECT_FALSE(reg.wait_empty(std::chrono::steady_clock::now() + 20ms));  // still there
+  std::thread leaver([&] {
+    std::this_thread::sleep_for(50ms);
+    reg.remove(a.get());
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(reg.wait_empty(start + 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // woken, not timed out
+  leaver.join();
+  EXPECT_TRUE(reg.wait_empty(std::chrono::steady_clock::now()));  // empty: at once
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "core/json_text.hpp"
+#include "core/log_event.hpp"
 #include "core/protocol.hpp"
 #include "core/request_id_peek.hpp"
 #include "gateway/exact_allocator.hpp"
+#include "gateway/frame_gather.hpp"
 
 namespace streamer {
 namespace asio = boost::asio;
@@ -22,6 +24,24 @@ using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
+
+// Logs a refused connection: its close code, the refusal's reason and the client's
+// address (the PROXY protocol's client, else the TCP peer; the message names no token).
+void log_refusal(const Refusal& refusal, const std::string& remote) {
+  std::string reason = "unknown";
+  std::error_code ec;
+  auto msg = boost::json::parse(refusal.message, ec);
+  if (!ec && msg.is_object()) {
+    if (const auto* r = msg.get_object().if_contains("error"); r && r->is_object()) {
+      if (const auto* d = r->get_object().if_contains("details"); d && d->is_object()) {
+        if (const auto* why = d->get_object().if_contains("reason"); why && why->is_string())
+          reason = std::string(why->get_string());
+      }
+    }
+  }
+  log_event(spdlog::level::info, "connection_refused",
+            {{"close_code", refusal.close_code}, {"reason", reason}, {"remote", remote}});
+}
 
 // A close frame, or a write during a close, may take this long before the socket is
 // closed regardless (the client stopped reading or never answers the close).
@@ -35,13 +55,19 @@ constexpr std::size_t kTlsChunk = 4 * 1024;
 template <class Stream>
 constexpr bool kPlain = std::is_same_v<Stream, tcp::socket>;
 
+// The session whose received messages this thread is handling (in on_bytes(), on that
+// session's strand), else null: a message delivered to it meanwhile (an inline
+// handler's answer) is queued directly, with no hop through the strand.
+thread_local const void* tls_feeding_session = nullptr;
+
 tcp::socket& bare_socket(tcp::socket& s) { return s; }
 tcp::socket& bare_socket(beast::tcp_stream& s) { return s.socket(); }
 
 }  // namespace
 
 template <class Stream>
-WsSession<Stream>::WsSession(Stream&& stream, GatewayContext& ctx, std::string remote_ip)
+WsSession<Stream>::WsSession(Stream&& stream, GatewayContext& ctx, std::string remote_ip,
+                             int max_messages_per_second)
     : stream_(std::move(stream)),
       ctx_(ctx),
       remote_ip_(std::move(remote_ip)),
@@ -49,7 +75,8 @@ WsSession<Stream>::WsSession(Stream&& stream, GatewayContext& ctx, std::string r
                  ctx.options.max_connection_lifetime),
       parser_(ctx.options.max_message_bytes),
       queue_(ctx.options.outbound_max_messages, ctx.options.outbound_max_bytes),
-      message_rate_(ctx.options.max_messages_per_second) {}
+      max_messages_per_second_(max_messages_per_second),
+      message_rate_(max_messages_per_second) {}
 
 template <class Stream>
 WsSession<Stream>::~WsSession() = default;
@@ -60,8 +87,8 @@ tcp::socket& WsSession<Stream>::socket() {
 }
 
 template <class Stream>
-void WsSession<Stream>::start(std::optional<VerifiedToken> token, std::optional<Refusal> refusal,
-                              std::string early) {
+void WsSession<Stream>::start(ServiceInterface& service, std::optional<VerifiedToken> token,
+                              std::optional<Refusal> refusal, std::string early) {
   auto self = this->shared_from_this();
   if constexpr (kPlain<Stream>) {
     boost::system::error_code ec;
@@ -70,10 +97,11 @@ void WsSession<Stream>::start(std::optional<VerifiedToken> token, std::optional<
   ctx_.sessions.add(self);
   if (refusal) {
     ctx_.metrics.connections_rejected++;
+    log_refusal(*refusal, remote_ip_);
     enqueue("", MessageKind::kNotice, std::move(refusal->message));
     request_close(refusal->close_code, "refused", false);
   } else {
-    identity_ = std::move(token->identity);
+    session_ = service.open_session(std::move(token->identity), this->weak_from_this());
     heartbeat_.set_token_expiry(SteadyClock::now() +
                                 std::chrono::duration_cast<SteadyClock::duration>(
                                     token->expires_at - std::chrono::system_clock::now()));
@@ -86,7 +114,7 @@ void WsSession<Stream>::start(std::optional<VerifiedToken> token, std::optional<
   if (finished_) return;
   publish_due();
   pump_writes();
-  read_some();
+  if (!finished_) read_some();
 }
 
 // --- reading ---------------------------------------------------------------------------
@@ -134,9 +162,15 @@ void WsSession<Stream>::on_readable(boost::system::error_code ec) {
   }
 }
 
+// Every message in `data` is handled before anything is written: the answers given
+// meanwhile (inline handlers answer at once) are gathered into one write.
 template <class Stream>
 void WsSession<Stream>::on_bytes(char* data, std::size_t n) {
+  feeding_ = true;
+  const void* outer = std::exchange(tls_feeding_session, this);
   parser_.feed(data, n, *this);  // after a close or a protocol error it ignores the rest
+  tls_feeding_session = outer;
+  feeding_ = false;
   if (!finished_) pump_writes();
 }
 
@@ -154,7 +188,7 @@ void WsSession<Stream>::on_message(bool text, std::string_view payload) {
                 std::nullopt, ErrorCode::kValidationError, "Binary frames are not supported",
                 boost::json::object{{"expected", "text frame"}, {"received", "binary frame"}}));
   } else {
-    ctx_.service->on_frame(this->shared_from_this(), payload);
+    if (session_) session_->on_frame(payload);
   }
 }
 
@@ -166,7 +200,8 @@ void WsSession<Stream>::on_message(bool text, std::string_view payload) {
 // message rate per second; a client flooding beyond that gets the rest dropped
 // silently), so a flood cannot make the server write without bound.
 template <class Stream>
-void WsSession<Stream>::on_over_rate(std::string_view payload, SteadyTime now, std::int64_t wait_ms) {
+void WsSession<Stream>::on_over_rate(std::string_view payload, SteadyTime now,
+                                     std::int64_t wait_ms) {
   constexpr auto kWindow = std::chrono::seconds(1);
   constexpr std::int64_t kOverRateAnswers = 10;
   ctx_.metrics.record_rate_limited("messages_per_second");
@@ -174,16 +209,16 @@ void WsSession<Stream>::on_over_rate(std::string_view payload, SteadyTime now, s
     over_rate_window_end_ = now + kWindow;
     over_rate_answers_ = 0;
   }
-  if (over_rate_answers_ >= kOverRateAnswers * ctx_.options.max_messages_per_second) return;
+  if (over_rate_answers_ >= kOverRateAnswers * max_messages_per_second_) return;
   std::optional<std::string> id = protocol::peek_request_id(payload);
   if (!id) {
     if (now < rate_notice_quiet_) return;
     rate_notice_quiet_ = now + kWindow;
   }
   ++over_rate_answers_;
-  enqueue("", MessageKind::kNotice,
-          protocol::rate_limited_message(id, "messages_per_second", ctx_.options.max_messages_per_second,
-                                         wait_ms));
+  enqueue(
+      "", MessageKind::kNotice,
+      protocol::rate_limited_message(id, "messages_per_second", max_messages_per_second_, wait_ms));
 }
 
 template <class Stream>
@@ -225,21 +260,28 @@ void WsSession<Stream>::on_error(unsigned short code) {
 
 // --- writing ---------------------------------------------------------------------------
 
-// Starts the next write unless one is in flight: a pong or ping first, then queued
-// messages, then (when requested) the close frame.
+// Writes until a write is in flight or nothing is left (a write the socket takes at
+// once completes here), unless on_bytes() is still handling received messages.
 template <class Stream>
 void WsSession<Stream>::pump_writes() {
-  if (writing_ || finished_ || close_sent_) return;
+  while (!writing_ && !finished_ && !close_sent_ && !feeding_ && start_next_write()) {
+  }
+}
+
+// Starts the next write, if any: a pong or ping first, then the queued messages
+// gathered into one write, then (when requested) the close frame. False when there was
+// nothing to write.
+template <class Stream>
+bool WsSession<Stream>::start_next_write() {
   if (pong_due_) {
     pong_due_ = false;
-    return write_frame(WsOpcode::kPong, std::exchange(pong_payload_, std::string()));
-  }
-  if (ping_due_) {
+    write_frame(WsOpcode::kPong, std::exchange(pong_payload_, std::string()));
+  } else if (ping_due_) {
     ping_due_ = false;
-    return write_frame(WsOpcode::kPing, std::string());
-  }
-  if (!queue_.empty()) return write_frame(WsOpcode::kText, queue_.pop());
-  if (pending_close_) {
+    write_frame(WsOpcode::kPing, std::string());
+  } else if (!queue_.empty()) {
+    write_queued();
+  } else if (pending_close_) {
     close_sent_ = true;
     close_deadline_ = SteadyClock::now() + kCloseTimeout;
     publish_due();
@@ -249,18 +291,60 @@ void WsSession<Stream>::pump_writes() {
       payload += pending_close_->second;
     }
     write_frame(WsOpcode::kClose, std::move(payload));
+  } else {
+    return false;
   }
+  return true;
+}
+
+// One write for the oldest queued messages: as many as fit in one gathered write
+// (its bytes bounded, so the memory of a write in flight stays bounded), or one
+// message alone, sent from where it is (a large message is not copied).
+template <class Stream>
+void WsSession<Stream>::write_queued() {
+  const Gathered g = gather_text_frames(queue_, out_payload_);
+  out_messages_ = static_cast<std::uint16_t>(g.frames);
+  if (!g.framed) {
+    out_framing_ = 0;
+    return start_write(WsOpcode::kText,
+                       frame_header(WsOpcode::kText, out_payload_.size(), out_header_));
+  }
+  out_framing_ = static_cast<std::uint32_t>(out_payload_.size() - g.payload_bytes);
+  start_write(WsOpcode::kText, 0);
 }
 
 template <class Stream>
 void WsSession<Stream>::write_frame(WsOpcode opcode, std::string payload) {
+  out_payload_ = std::move(payload);
+  out_messages_ = opcode == WsOpcode::kText ? 1 : 0;
+  out_framing_ = 0;
+  start_write(opcode, frame_header(opcode, out_payload_.size(), out_header_));
+}
+
+// Sends out_header_'s first `header_bytes` bytes, then out_payload_. On a plain socket
+// (non-blocking) it first sends what the kernel takes at once: when that is all of it,
+// the write is complete here (written(), writing_ false again), with no asynchronous
+// operation, completion handler or strand hop; the rest, if any, goes asynchronously.
+template <class Stream>
+void WsSession<Stream>::start_write(WsOpcode opcode, std::size_t header_bytes) {
   writing_ = true;
   write_started_ = write_progress_ = SteadyClock::now();
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(out_header_.data(), header_bytes),
+                                            asio::buffer(out_payload_)};
+  if constexpr (kPlain<Stream>) {
+    boost::system::error_code ec;
+    std::size_t sent = stream_.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      sent = 0;
+    }
+    if (ec || sent == header_bytes + out_payload_.size()) return written(ec, opcode);
+    // Partly sent: the rest of the header (if any), then the rest of the payload.
+    const std::size_t header_sent = std::min(sent, header_bytes);
+    buffers = {asio::buffer(out_header_.data() + header_sent, header_bytes - header_sent),
+               asio::buffer(out_payload_) + (sent - header_sent)};
+  }
   if (const auto stall = write_progress_ + ctx_.options.send_timeout; stall < due()) set_due(stall);
-  out_payload_ = std::move(payload);
-  const std::size_t header = frame_header(opcode, out_payload_.size(), out_header_);
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_header_.data(), header),
-                                                  asio::buffer(out_payload_)};
   // The completion condition runs after every partial write: it records progress, so
   // a slow reader that keeps taking bytes is not mistaken for one that stopped.
   auto progress = [this](const boost::system::error_code& ec, std::size_t) -> std::size_t {
@@ -274,13 +358,22 @@ void WsSession<Stream>::write_frame(WsOpcode opcode, std::string payload) {
       });
 }
 
+// An asynchronous write completed: account for it, then write what is next.
 template <class Stream>
 void WsSession<Stream>::on_written(boost::system::error_code ec, WsOpcode opcode) {
+  written(ec, opcode);
+  pump_writes();
+}
+
+// The write in flight is complete (or failed: the connection is finished).
+template <class Stream>
+void WsSession<Stream>::written(boost::system::error_code ec, WsOpcode opcode) {
   writing_ = false;
   if (ec) return finish();
   if (opcode == WsOpcode::kText) {
-    ctx_.metrics.messages_out++;
-    ctx_.metrics.bytes_out += out_payload_.size();
+    ctx_.metrics.messages_out += out_messages_;
+    ctx_.metrics.bytes_out += out_payload_.size() - out_framing_;
+    ctx_.metrics.message_writes++;
   }
   // An idle connection holds no message (assigning an empty string would keep the
   // capacity).
@@ -291,9 +384,7 @@ void WsSession<Stream>::on_written(boost::system::error_code ec, WsOpcode opcode
     // end; keep reading until its close frame or EOF (or the close timeout).
     boost::system::error_code ignored;
     socket().shutdown(tcp::socket::shutdown_send, ignored);
-    return;
   }
-  pump_writes();
 }
 
 // --- deadlines and closing -------------------------------------------------------------
@@ -363,8 +454,11 @@ void WsSession<Stream>::publish_due() {
 // handshake, nothing left in the kernel's send buffer).
 template <class Stream>
 void WsSession<Stream>::abort_stalled_writer() {
-  spdlog::warn(R"({{"event":"send_timeout","ip":"{}","tenant":{},"queued":{},"queued_bytes":{}}})",
-               remote_ip_, json_quoted(identity_.tenant_id), queue_.size(), queue_.bytes());
+  log_event(spdlog::level::warn, "send_timeout",
+            {{"ip", remote_ip_},
+             {"tenant", tenant()},
+             {"queued", queue_.size()},
+             {"queued_bytes", queue_.bytes()}});
   boost::system::error_code ignored;
   socket().set_option(tcp::socket::linger(true, 0), ignored);
   finish();
@@ -398,70 +492,49 @@ void WsSession<Stream>::finish() {
   boost::system::error_code ignored;
   socket().close(ignored);
   while (!queue_.empty()) queue_.pop();
+  if (auto session = std::move(session_)) session->on_close();
   ctx_.sessions.remove(this);
   if (counted_) ctx_.metrics.connections_open--;
 }
 
-// --- requests and delivery -------------------------------------------------------------
+// --- delivery ----------------------------------------------------------------------
 
-template <class Stream>
-RequestTracker& WsSession<Stream>::requests() {
-  if (!requests_) requests_ = std::make_unique<RequestTracker>();
-  return *requests_;
-}
-
-// An idle connection keeps no tracker.
-template <class Stream>
-void WsSession<Stream>::drop_idle_requests() {
-  if (requests_ && requests_->empty()) requests_.reset();
-}
-
-template <class Stream>
-bool WsSession<Stream>::begin_request(std::string_view id) {
-  const bool ok = requests().begin(id, ctx_.options.max_concurrent_requests);
-  drop_idle_requests();
-  return ok;
-}
-
-template <class Stream>
-void WsSession<Stream>::end_request(std::string_view id) {
-  asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), id = std::string(id)] {
-    if (!self->requests_) return;
-    self->requests_->end(id);
-    self->drop_idle_requests();
-  });
-}
-
-template <class Stream>
-void WsSession<Stream>::expect_queued(std::string_view id) {
-  requests().expect_queued(id);
-}
-
+// From a handler this session's on_bytes() is running (this thread, this strand), the
+// message is queued at once; on_bytes() starts the write when it is done. From
+// anywhere else it goes through the strand.
 template <class Stream>
 void WsSession<Stream>::deliver(std::string_view request_id, MessageKind kind,
                                 std::string message) {
+  if (tls_feeding_session == this) {
+    if (!close_sent_ && !finished_) enqueue(request_id, kind, std::move(message));
+    return;
+  }
+  deliveries_pending_.fetch_add(1, std::memory_order_relaxed);
   asio::dispatch(
       stream_.get_executor(),
       [self = this->shared_from_this(), rid = std::string(request_id), kind,
        m = std::move(message)]() mutable { self->on_deliver(std::move(rid), kind, std::move(m)); });
 }
 
+// Queues the message. The last of the deliveries already handed to the strand starts
+// the write, so that messages published together (a commit round's `queued` answers
+// and results, a burst of progress) leave in one gathered write; a write in flight, or
+// on_bytes() still handling received messages, defers it too.
 template <class Stream>
 void WsSession<Stream>::on_deliver(std::string request_id, MessageKind kind, std::string message) {
+  const bool last = deliveries_pending_.fetch_sub(1, std::memory_order_relaxed) == 1;
   if (close_sent_ || finished_) return;
-  const auto route = requests().route(request_id, kind, message);
-  if (route == RequestTracker::Route::kSend) {
-    enqueue(request_id, kind, std::move(message));
-    if (kind == MessageKind::kQueued) {  // then what was held back for it
-      for (auto& [k, m] : requests().take_held(request_id)) on_deliver(request_id, k, std::move(m));
-    }
-    pump_writes();
-  }
-  drop_idle_requests();
+  enqueue(request_id, kind, std::move(message));
+  if (last) pump_writes();
 }
 
 template <class Stream>
-void WsSession<Stream>::enqueue(const std::string& request_id, MessageKind kind,
+std::string_view WsSession<Stream>::tenant() const {
+  return session_ ? std::string_view(session_->identity().tenant_id) : std::string_view();
+}
+
+template <class Stream>
+void WsSession<Stream>::enqueue(std::string_view request_id, MessageKind kind,
                                 std::string message) {
   switch (queue_.push(request_id, kind, std::move(message))) {
     case OutboundQueue::Push::kCoalesced:
@@ -471,8 +544,8 @@ void WsSession<Stream>::enqueue(const std::string& request_id, MessageKind kind,
       // Results alone overflow the bound: the client is too slow. It reconnects and
       // resubscribes to fetch them from the store.
       ctx_.metrics.slow_client_closes++;
-      spdlog::warn(R"({{"event":"slow_client","ip":"{}","tenant":{},"queued":{}}})", remote_ip_,
-                   json_quoted(identity_.tenant_id), queue_.size());
+      log_event(spdlog::level::warn, "slow_client",
+                {{"ip", remote_ip_}, {"tenant", tenant()}, {"queued", queue_.size()}});
       request_close(1013, "client too slow; resubscribe", true);
       break;
     case OutboundQueue::Push::kQueued:

@@ -1,8 +1,9 @@
-// One WebSocket connection after its upgrade: frames in (→ RequestService), messages
-// out (one write in flight, bounded OutboundQueue behind it), pings and deadlines
-// (woken by the gateway's sweeper, see SessionRegistry), and the close handshake.
-// Everything runs on the connection's strand, so its state needs no locks; other
-// threads reach it only through deliver()/close()/wake(), which post to the strand.
+// One WebSocket connection after its upgrade: frames in (→ the service's
+// ClientSession opened for the authenticated identity), messages out (one write in flight, bounded
+// OutboundQueue behind it), pings and deadlines (woken by the gateway's sweeper, see
+// SessionRegistry), and the close handshake. Everything runs on the connection's strand, so its
+// state needs no locks; other threads reach it only through deliver()/close()/wake(), which post to
+// the strand.
 //
 // Built for many idle connections: the framing is our own (ws_frames.hpp) on the bare
 // socket, so an idle plain connection holds no read buffer, no pending read operation
@@ -10,17 +11,17 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "core/message_sink.hpp"
 #include "gateway/gateway_context.hpp"
 #include "gateway/heartbeat.hpp"
 #include "gateway/outbound_queue.hpp"
-#include "gateway/request_tracker.hpp"
 #include "gateway/ws_frames.hpp"
-#include "service/client_connection.hpp"
 
 namespace streamer {
 
@@ -32,25 +33,26 @@ struct Refusal {
 
 // `Stream`: boost::asio::ip::tcp::socket (ws://) or beast::ssl_stream<beast::tcp_stream> (wss://).
 template <class Stream>
-class WsSession final : public ClientConnection,
+class WsSession final : public MessageSink,
                         public LiveSession,
                         private FrameSink,
                         public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(Stream&& stream, GatewayContext& ctx, std::string remote_ip);
+  // max_messages_per_second: this connection's message rate (clients and workers differ).
+  WsSession(Stream&& stream, GatewayContext& ctx, std::string remote_ip,
+            int max_messages_per_second);
   ~WsSession() override;
 
   // Serves the connection whose upgrade was just answered, until it closes; returns at
   // once (the session keeps itself alive). With `token`, the client is authenticated;
   // with `refusal` instead, it is sent and the connection closed. `early` holds bytes
   // the client sent after its upgrade request, before our answer.
-  void start(std::optional<VerifiedToken> token, std::optional<Refusal> refusal, std::string early);
+  // `service` opens the session of an admitted client (it outlives the connection).
+  void start(ServiceInterface& service, std::optional<VerifiedToken> token,
+             std::optional<Refusal> refusal, std::string early);
 
-  // ClientConnection
-  const Identity& identity() const override { return identity_; }
-  bool begin_request(std::string_view id) override;
-  void end_request(std::string_view id) override;
-  void expect_queued(std::string_view id) override;
+  // MessageSink: queues `message` on the connection's strand (coalescing progress per
+  // request_id); dropped once the close frame is out.
   void deliver(std::string_view request_id, MessageKind kind, std::string message) override;
   // LiveSession
   void close(unsigned short code, std::string reason) override;
@@ -70,8 +72,12 @@ class WsSession final : public ClientConnection,
   void on_bytes(char* data, std::size_t n);
 
   void pump_writes();
+  bool start_next_write();
+  void write_queued();
   void write_frame(WsOpcode opcode, std::string payload);
+  void start_write(WsOpcode opcode, std::size_t header_bytes);
   void on_written(boost::system::error_code ec, WsOpcode opcode);
+  void written(boost::system::error_code ec, WsOpcode opcode);
 
   void on_over_rate(std::string_view payload, SteadyTime now, std::int64_t wait_ms);
   void abort_stalled_writer();
@@ -82,23 +88,28 @@ class WsSession final : public ClientConnection,
   void finish();
   boost::asio::ip::tcp::socket& socket();
 
+  std::string_view tenant() const;  // for log lines ("" for a refused connection)
   void on_deliver(std::string request_id, MessageKind kind, std::string message);
-  void enqueue(const std::string& request_id, MessageKind kind, std::string message);
-  RequestTracker& requests();
-  void drop_idle_requests();
+  void enqueue(std::string_view request_id, MessageKind kind, std::string message);
 
   Stream stream_;
   GatewayContext& ctx_;
   std::string remote_ip_;
-  Identity identity_;
+  std::string tenant_;                      // for log lines
+  std::shared_ptr<ClientSession> session_;  // while an authenticated connection is open
   Heartbeat heartbeat_;
   FrameParser parser_;
   OutboundQueue queue_;
+  int max_messages_per_second_;
   TokenBucket message_rate_;
   std::unique_ptr<char[]> tls_chunk_;  // wss:// only: the buffer of the pending read
 
-  // Writing: one frame in flight; a pong or ping goes before queued messages.
+  // Writing: one write in flight: a pong or ping, or the queued messages gathered into
+  // it (frame_gather.hpp), or the close frame. out_payload_ holds either the payload
+  // behind out_header_ or, for a gathered write, complete frames (out_header_ unused).
   std::array<std::uint8_t, 10> out_header_{};
+  std::uint16_t out_messages_ = 0;  // text messages in the write in flight
+  std::uint32_t out_framing_ = 0;   // bytes of out_payload_ that are frame headers
   std::string out_payload_;
   std::string pong_payload_;
   SteadyTime write_started_{};
@@ -106,6 +117,9 @@ class WsSession final : public ClientConnection,
   bool writing_ = false;
   bool pong_due_ = false;
   bool ping_due_ = false;
+  bool feeding_ = false;  // inside on_bytes(): answers queue up and go out in one write after
+  // deliver() calls not yet handled on the strand (any thread increments it).
+  std::atomic<std::uint32_t> deliveries_pending_{0};
 
   // Closing: requested → close frame sent → peer's close frame or EOF → socket closed.
   std::optional<std::pair<unsigned short, std::string>> pending_close_;
@@ -115,12 +129,10 @@ class WsSession final : public ClientConnection,
   bool finished_ = false;
   bool counted_ = false;  // an accepted connection, counted in connections_open
 
-  SteadyTime message_deadline_{};   // while parser_.in_message(): the last fragment is due
-  SteadyTime rate_notice_quiet_{};    // no other null-id over-rate notice before this
-  SteadyTime over_rate_window_end_{};  // the current one-second window of over-rate answers
+  SteadyTime message_deadline_{};       // while parser_.in_message(): the last fragment is due
+  SteadyTime rate_notice_quiet_{};      // no other null-id over-rate notice before this
+  SteadyTime over_rate_window_end_{};   // the current one-second window of over-rate answers
   std::int64_t over_rate_answers_ = 0;  // answers to over-rate messages in that window
-
-  std::unique_ptr<RequestTracker> requests_;  // only while there is something to track
 };
 
 }  // namespace streamer

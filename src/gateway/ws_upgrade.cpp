@@ -31,9 +31,9 @@ asio::awaitable<bool> answer_upgrade(Stream& stream, const HttpRequest& req) {
 
 template <class SessionStream>
 void start_session(SessionStream&& stream, Upgrade& up, GatewayContext& ctx) {
-  auto session =
-      std::make_shared<WsSession<SessionStream>>(std::move(stream), ctx, std::move(up.remote_ip));
-  session->start(std::move(up.token), std::move(up.refusal), std::move(up.early));
+  auto session = std::make_shared<WsSession<SessionStream>>(
+      std::move(stream), ctx, std::move(up.remote_ip), up.max_messages_per_second);
+  session->start(*up.service, std::move(up.token), std::move(up.refusal), std::move(up.early));
 }
 
 }  // namespace

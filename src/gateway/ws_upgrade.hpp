@@ -17,9 +17,11 @@ namespace streamer {
 struct Upgrade {
   HttpRequest req;  // the upgrade request (dropped once answered)
   std::string remote_ip;
-  std::optional<VerifiedToken> token;  // set when the client is admitted
-  std::optional<Refusal> refusal;      // set when it is not
-  std::string early;                   // bytes the client sent after the request
+  std::optional<VerifiedToken> token;   // set when the client is admitted
+  std::optional<Refusal> refusal;       // set when it is not
+  std::string early;                    // bytes the client sent after the request
+  ServiceInterface* service = nullptr;  // what serves the connection (clients or workers)
+  int max_messages_per_second = 0;      // the connection's message rate bound
 };
 
 // Answers the upgrade on `stream` and starts the session; completes once the answer is

@@ -1,11 +1,11 @@
 #include "jobs/commit_loop.hpp"
 
 #include <pthread.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-#include "core/json_text.hpp"
+#include "core/log_batch.hpp"
+#include "core/log_event.hpp"
 
 namespace streamer {
 
@@ -53,7 +53,8 @@ void CommitLoop::finish(JobStore::FinishItem item, FinishDone done) {
 }
 
 void CommitLoop::check_store(SystemTime at) {
-  const auto when = Clock::now() + std::chrono::duration_cast<Clock::duration>(at - std::chrono::system_clock::now());
+  const auto when = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                       at - std::chrono::system_clock::now());
   {
     std::lock_guard lock(mutex_);
     if (when >= look_at_) return;
@@ -79,7 +80,8 @@ void CommitLoop::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
     cv_.wait_until(lock, look_at_, [this] {
-      return stop_ || !submits_.empty() || !finishes_.empty() || (store_may_have_work_ && capacity_grew_);
+      return stop_ || !submits_.empty() || !finishes_.empty() ||
+             (store_may_have_work_ && capacity_grew_);
     });
     if (const auto now = Clock::now(); now >= look_at_) {  // time for a look, news or not
       store_may_have_work_ = true;
@@ -103,8 +105,8 @@ void CommitLoop::run() {
   stopped_ = true;
 }
 
-void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want,
-                             bool look_in_store) {
+void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes,
+                             std::size_t want, bool look_in_store) {
   JobStore::Round round;
   round.worker_id = options_.worker_id;
   round.lease_ttl = options_.lease_ttl;
@@ -115,6 +117,9 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
   round.submits.reserve(submits.size());
   for (auto& s : submits) round.submits.push_back(std::move(s.job));
 
+  // The round's log lines (a request_finished line per outcome) go out in one write
+  // when it ends, after its answers and outcomes were handed to the sessions.
+  LogBatch log_batch;
   JobStore::RoundResult result;
   bool written = true;
   try {
@@ -123,8 +128,11 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
     // Nothing of it is stored: submitters are told, unrecorded outcomes' leases lapse
     // and their jobs run again (at-least-once).
     written = false;
-    spdlog::error(R"({{"event":"store_error","op":"commit_round","submits":{},"finishes":{},"error":{}}})",
-                  submits.size(), finishes.size(), json_quoted(e.what()));
+    log_event(spdlog::level::err, "store_error",
+              {{"op", "commit_round"},
+               {"submits", submits.size()},
+               {"finishes", finishes.size()},
+               {"error", e.what()}});
   }
   for (std::size_t i = 0; i < finishes.size(); ++i) {
     auto& item = round.finishes[i];
@@ -151,7 +159,8 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
     // Everything runnable was claimed: look again when the next job becomes runnable.
     store_may_have_work_ = false;
     if (result.next_wakeup) {
-      auto in = std::chrono::duration_cast<Clock::duration>(*result.next_wakeup - std::chrono::system_clock::now());
+      auto in = std::chrono::duration_cast<Clock::duration>(*result.next_wakeup -
+                                                            std::chrono::system_clock::now());
       look_at_ = std::min(look_at_, Clock::now() + in + std::chrono::milliseconds(1));
     }
   }  // else only this round's new jobs were claimed, all of them: nothing else changed

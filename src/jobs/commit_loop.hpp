@@ -1,9 +1,11 @@
-// The one thread through which a worker pool writes the job store: new jobs from the
+// The thread that writes a worker pool's group-committed work: new jobs from the
 // request service, outcomes from the workers, and claims of runnable jobs for the
 // workers, all gathered while the previous write was in progress and written together
 // as one JobStore::Round (one transaction). A job submitted while a worker is free is
 // committed and claimed in the same write, and its outcome shares a later write with
-// other jobs' submissions and outcomes.
+// other jobs' submissions and outcomes. The pool's other writes do not pass through
+// here: lease renewals, coalesced progress and releases (retries, jobs given back on
+// drain) go from the pool's own threads to the store directly.
 //
 // Durability order: callbacks run on this thread only after their round committed, so
 // `queued` and published outcomes always describe stored state.
@@ -37,7 +39,7 @@ class CommitLoop {
     std::function<void(std::vector<Lease>)> deliver;  // jobs claimed, after their round
   };
   struct Options {
-    std::string worker_id;                     // lease holder of claims and finishes
+    std::string worker_id;  // lease holder of claims and finishes
     std::chrono::milliseconds lease_ttl{10'000};
     std::chrono::milliseconds idle_poll{1'000};  // longest time between looks at the store
   };
@@ -89,7 +91,7 @@ class CommitLoop {
   std::atomic<bool> capacity_grew_{false};
   // Runnable jobs wait for their tenant's bound: the next finish may free them.
   bool capped_ = false;
-  Clock::time_point look_at_{};      // look at the store then, whatever happens
+  Clock::time_point look_at_{};  // look at the store then, whatever happens
   bool stop_ = false;
   bool stopped_ = false;
   std::thread thread_;

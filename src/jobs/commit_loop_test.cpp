@@ -20,7 +20,8 @@ struct Fixture {
   std::condition_variable cv;
   std::vector<Lease> claimed;
   std::atomic<std::size_t> capacity{0};
-  CommitLoop loop{store, {"pool", 10s, 1s},
+  CommitLoop loop{store,
+                  {"pool", 10s, 1s},
                   {[this] { return capacity.load(); },
                    [this](std::vector<Lease> leases) {
                      std::lock_guard lock(m);
@@ -74,13 +75,15 @@ TEST(CommitLoop, OutcomesAreWrittenOnceAndReportedAfterTheWrite) {
   f.submit_and_wait("a");
   auto lease = f.wait_claims(1).at(0);
   std::promise<std::pair<bool, std::string>> first, second;
-  f.loop.finish({lease.record.job_id, JobStatus::kSucceeded, "ok", ""},
+  f.loop.finish({lease.record.job_id, lease.fence, JobStatus::kSucceeded, "ok", ""},
                 [&](bool ended, JobStore::FinishItem& item) {
                   first.set_value({ended, f.store.find({"t", "u", "a"})->outcome_json});
                 });
   EXPECT_EQ(first.get_future().get(), std::make_pair(true, std::string("ok")));
-  f.loop.finish({lease.record.job_id, JobStatus::kFailed, "again", ""},
-                [&](bool ended, JobStore::FinishItem& item) { second.set_value({ended, item.outcome_json}); });
+  f.loop.finish({lease.record.job_id, lease.fence, JobStatus::kFailed, "again", ""},
+                [&](bool ended, JobStore::FinishItem& item) {
+                  second.set_value({ended, item.outcome_json});
+                });
   EXPECT_EQ(second.get_future().get(), std::make_pair(false, std::string("again")));
   f.loop.stop();
 }
@@ -93,7 +96,7 @@ TEST(CommitLoop, AnOutcomeAfterACancelRequestIsReportedAsTheStoredCancelled) {
   auto lease = f.wait_claims(1).at(0);
   ASSERT_EQ(f.store.request_cancel({"t", "u", "a"}, "cancelled!"), CancelOutcome::kCancelRequested);
   std::promise<std::tuple<bool, JobStatus, std::string>> done;
-  f.loop.finish({lease.record.job_id, JobStatus::kSucceeded, "result", ""},
+  f.loop.finish({lease.record.job_id, lease.fence, JobStatus::kSucceeded, "result", ""},
                 [&](bool ended, JobStore::FinishItem& item) {
                   done.set_value({ended, item.terminal, item.outcome_json});
                 });
@@ -113,7 +116,7 @@ TEST(CommitLoop, AJobHeldBackByItsTenantsBoundIsClaimedWithTheNextFinish) {
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(f.store.find({"t", "u", "b"})->status, JobStatus::kQueued);
   const auto t0 = std::chrono::steady_clock::now();
-  f.loop.finish({first[0].record.job_id, JobStatus::kSucceeded, "ok", ""},
+  f.loop.finish({first[0].record.job_id, first[0].fence, JobStatus::kSucceeded, "ok", ""},
                 [](bool, JobStore::FinishItem&) {});
   auto both = f.wait_claims(2);
   ASSERT_EQ(both.size(), 2u);

@@ -6,8 +6,8 @@ namespace streamer {
 
 std::string EventHub::topic(const JobKey& key) {
   // Length-prefixed so that no choice of ids can make two keys collide.
-  return std::to_string(key.tenant_id.size()) + ':' + key.tenant_id + std::to_string(key.user_id.size()) +
-         ':' + key.user_id + key.request_id;
+  return std::to_string(key.tenant_id.size()) + ':' + key.tenant_id +
+         std::to_string(key.user_id.size()) + ':' + key.user_id + key.request_id;
 }
 
 void EventHub::subscribe(const JobKey& key, const std::shared_ptr<MessageSink>& sink) {

@@ -10,25 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/message_sink.hpp"
 #include "jobs/job_store.hpp"
 
 namespace streamer {
-
-enum class MessageKind {
-  kReply,     // an answer that ends a sync request (response or error)
-  kQueued,    // `queued` (the request goes on)
-  kProgress,  // may be coalesced or dropped in favour of a newer one
-  kTerminal,  // an async request's `result` or `error`: never dropped
-  kNotice,    // anything else (subscribe/cancel answers, connection errors)
-};
-
-// Something that can take outgoing messages: a client connection. deliver() must be
-// thread-safe and must not block (implementations queue).
-class MessageSink {
- public:
-  virtual ~MessageSink() = default;
-  virtual void deliver(std::string_view request_id, MessageKind kind, std::string message) = 0;
-};
 
 class EventHub {
  public:

@@ -7,7 +7,9 @@ namespace {
 
 struct RecordingSink : MessageSink {
   std::vector<std::pair<MessageKind, std::string>> got;
-  void deliver(std::string_view, MessageKind kind, std::string message) override { got.emplace_back(kind, message); }
+  void deliver(std::string_view, MessageKind kind, std::string message) override {
+    got.emplace_back(kind, message);
+  }
 };
 
 TEST(EventHub, DeliversToSubscribersOfTheKeyOnly) {

@@ -1,6 +1,8 @@
 #include "jobs/job_store.hpp"
 
 #include <array>
+#include <stdexcept>
+#include <string>
 
 namespace streamer {
 namespace {
@@ -30,25 +32,36 @@ std::optional<JobStatus> job_status_from_string(std::string_view text) noexcept 
   return std::nullopt;
 }
 
-JobStore::RoundResult JobStore::commit_round(const Round& round) {
-  RoundResult out;
-  out.finished = finish_batch(round.worker_id, round.finishes);
-  if (round.claim_runnable) out.claimed = acquire_batch(round.worker_id, round.lease_ttl, round.max_claims);
-  out.submitted = submit_batch(round.submits);
-  if (out.claimed.size() < round.max_claims) {
-    // Then the new jobs, in order (they are the oldest runnable ones now).
-    for (auto& lease : acquire_batch(round.worker_id, round.lease_ttl, round.max_claims - out.claimed.size())) {
-      for (auto& s : out.submitted) {
-        if (s.created && s.record.job_id == lease.record.job_id) s.record = lease.record;
-      }
-      out.claimed.push_back(std::move(lease));
-    }
-  }
-  if (round.claim_runnable && round.max_claims > 0 && out.claimed.size() < round.max_claims) {
-    out.next_wakeup = next_wakeup();
-  }
-  // Without a backend's own answer, assume a short claim may have left capped jobs.
-  out.capped = limits_.max_running_per_tenant > 0 && out.claimed.size() < round.max_claims;
+namespace {
+[[noreturn]] void unsupported(const char* what) {
+  throw std::runtime_error(std::string("this job store does not support ") + what);
+}
+}  // namespace
+
+JobPage JobStore::list_jobs(const JobQuery&) { unsupported("listing jobs"); }
+std::vector<QueueStat> JobStore::queue_stats(const JobScope&) { unsupported("queue statistics"); }
+std::vector<JobRecord> JobStore::recent_failures(const JobScope&, std::size_t) {
+  unsupported("listing failures");
+}
+RequeueResult JobStore::requeue_failed(const JobKey&, int, std::string_view) {
+  unsupported("retrying jobs");
+}
+std::size_t JobStore::purge_finished(const JobScope&, SystemTime) { unsupported("scoped purges"); }
+std::vector<ProgressStep> JobStore::progress_history(const JobKey&) {
+  unsupported("progress history");
+}
+JobStore::RemoteActionEntry JobStore::put_remote_action(const RemoteActionEntry&, SystemTime) {
+  unsupported("a shared registry of remote actions");
+}
+std::vector<JobStore::RemoteActionEntry> JobStore::live_remote_actions(SystemTime) {
+  unsupported("a shared registry of remote actions");
+}
+
+std::vector<LeaseState> JobStore::renew_batch(const std::vector<RenewItem>& items,
+                                              std::chrono::milliseconds ttl) {
+  std::vector<LeaseState> out;
+  out.reserve(items.size());
+  for (const auto& i : items) out.push_back(renew(i.job_id, i.fence, ttl));
   return out;
 }
 

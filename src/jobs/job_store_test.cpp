@@ -1,36 +1,38 @@
-// Contract tests run against every JobStore backend: lease, retry, cancel, cleanup.
+// Contract tests run against every JobStore backend (SQLite, memory, and Redis on a
+// redis-server started for the test): lease, fencing, retry, cancel, cleanup.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "jobs/memory_job_store.hpp"
 #include "jobs/sqlite_job_store.hpp"
+#include "jobs/test_store_factories.hpp"
+#include "redis/redis_job_store.hpp"
+#include "redis/test_redis_server.hpp"
 
 namespace streamer {
 namespace {
 using namespace std::chrono_literals;
 
-struct SqliteFactory {
-  static std::unique_ptr<JobStore> make() {
-    static int n = 0;
-    auto path = std::filesystem::temp_directory_path() /
-                ("streamer-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".db");
-    std::filesystem::remove(path);
-    return std::make_unique<SqliteJobStore>(SqliteJobStoreOptions{path});
-  }
-};
-struct MemoryFactory {
-  static std::unique_ptr<JobStore> make() { return std::make_unique<MemoryJobStore>(); }
-};
+using testing_stores::MemoryFactory;
+using testing_stores::RedisFactory;
+using testing_stores::SqliteFactory;
 
 template <class Factory>
 class JobStoreContract : public ::testing::Test {
  protected:
   std::unique_ptr<JobStore> store = Factory::make();
   NewJob job(std::string id, std::string tenant = "t1", std::string user = "u1") {
-    return NewJob{{std::move(tenant), std::move(user), std::move(id)}, "delay", R"({"duration_ms":0})", "trace", 3};
+    return NewJob{{std::move(tenant), std::move(user), std::move(id)},
+                  "delay",
+                  R"({"duration_ms":0})",
+                  "trace",
+                  3};
   }
   JobStore::Round round(std::size_t max_claims, std::vector<NewJob> submits = {}) {
     JobStore::Round r;
@@ -53,7 +55,7 @@ std::vector<std::string> ids(const std::vector<Lease>& leases) {
     out.push_back(l.record.key.tenant_id + "/" + l.record.key.request_id);
   return out;
 }
-using Backends = ::testing::Types<SqliteFactory, MemoryFactory>;
+using Backends = ::testing::Types<SqliteFactory, MemoryFactory, RedisFactory>;
 TYPED_TEST_SUITE(JobStoreContract, Backends);
 
 TYPED_TEST(JobStoreContract, SubmitIsIdempotentPerTenantUserAndId) {
@@ -63,13 +65,15 @@ TYPED_TEST(JobStoreContract, SubmitIsIdempotentPerTenantUserAndId) {
   auto b = this->store->submit(this->job("r1"));
   EXPECT_FALSE(b.created);
   EXPECT_EQ(a.record.job_id, b.record.job_id);
-  EXPECT_TRUE(this->store->submit(this->job("r1", "t2")).created);  // other tenant, same id
+  EXPECT_TRUE(this->store->submit(this->job("r1", "t2")).created);        // other tenant, same id
   EXPECT_TRUE(this->store->submit(this->job("r1", "t1", "u2")).created);  // other user
 }
 
-TYPED_TEST(JobStoreContract, SubmitBatchIsLikeSubmitsInOrder) {
+TYPED_TEST(JobStoreContract, RoundSubmitsAreLikeSubmitsInOrder) {
   this->store->submit(this->job("old"));
-  auto results = this->store->submit_batch({this->job("a"), this->job("old"), this->job("b")});
+  auto results =
+      this->store->commit_round(this->round(0, {this->job("a"), this->job("old"), this->job("b")}))
+          .submitted;
   ASSERT_EQ(results.size(), 3u);
   EXPECT_TRUE(results[0].created);
   EXPECT_FALSE(results[1].created);
@@ -81,7 +85,8 @@ TYPED_TEST(JobStoreContract, SubmitBatchIsLikeSubmitsInOrder) {
 TYPED_TEST(JobStoreContract, FinishCanStoreTheFinalProgress) {
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
-  EXPECT_TRUE(this->store->finish(l->record.job_id, "w1", JobStatus::kSucceeded, "ok", R"({"progress":100})"));
+  EXPECT_TRUE(this->store->finish(l->record.job_id, l->fence, JobStatus::kSucceeded, "ok",
+                                  R"({"progress":100})"));
   EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->progress_json, R"({"progress":100})");
 }
 
@@ -92,10 +97,10 @@ TYPED_TEST(JobStoreContract, BatchAcquireAndFinish) {
   EXPECT_EQ(leases[0].record.key.request_id, "a");
   EXPECT_EQ(leases[1].record.key.request_id, "b");
   EXPECT_EQ(this->store->acquire_batch("pool", 10s, 5).size(), 1u);  // only "c" left
-  auto results =
-      this->store->finish_batch("pool", {{leases[0].record.job_id, JobStatus::kSucceeded, "ra", ""},
-                                         {leases[0].record.job_id, JobStatus::kFailed, "again", ""},
-                                         {leases[1].record.job_id, JobStatus::kFailed, "rb", "p"}});
+  auto results = this->store->finish_batch(
+      {{leases[0].record.job_id, leases[0].fence, JobStatus::kSucceeded, "ra", ""},
+       {leases[0].record.job_id, leases[0].fence, JobStatus::kFailed, "again", ""},
+       {leases[1].record.job_id, leases[1].fence, JobStatus::kFailed, "rb", "p"}});
   EXPECT_EQ(ended(results), (std::vector<bool>{true, false, true}));
   EXPECT_EQ(this->store->find({"t1", "u1", "a"})->outcome_json, "ra");
   EXPECT_EQ(this->store->find({"t1", "u1", "b"})->progress_json, "p");
@@ -105,14 +110,16 @@ TYPED_TEST(JobStoreContract, RoundFinishesThenSubmitsThenClaimsOldestFirst) {
   for (auto id : {"old", "running"}) this->store->submit(this->job(id));
   auto running = this->store->acquire_batch("pool", 10s, 2);
   ASSERT_EQ(running.size(), 2u);
-  EXPECT_TRUE(this->store->release(running[0].record.job_id, "pool", std::chrono::system_clock::now(), "", true));
+  EXPECT_TRUE(this->store->release(running[0].record.job_id, running[0].fence,
+                                   std::chrono::system_clock::now(), "", true));
 
   JobStore::Round round;
   round.worker_id = "pool";
   round.lease_ttl = 10s;
   round.max_claims = 2;
-  round.finishes = {{running[1].record.job_id, JobStatus::kSucceeded, "done", "p"},
-                    {running[1].record.job_id, JobStatus::kFailed, "again", ""}};
+  round.finishes = {
+      {running[1].record.job_id, running[1].fence, JobStatus::kSucceeded, "done", "p"},
+      {running[1].record.job_id, running[1].fence, JobStatus::kFailed, "again", ""}};
   round.submits = {this->job("new1"), this->job("old"), this->job("new2")};
   auto r = this->store->commit_round(round);
 
@@ -137,14 +144,15 @@ TYPED_TEST(JobStoreContract, RoundFinishesThenSubmitsThenClaimsOldestFirst) {
   EXPECT_EQ(this->store->find({"t1", "u1", "new1"})->status, JobStatus::kRunning);
   // The round's leases are real: the lease holder can finish, nobody else can take it.
   EXPECT_FALSE(this->store->acquire_batch("other", 10s, 5).empty());  // only new2
-  EXPECT_TRUE(this->store->finish(r.claimed[1].record.job_id, "pool", JobStatus::kSucceeded, "ok"));
+  EXPECT_TRUE(this->store->finish(r.claimed[1].record.job_id, r.claimed[1].fence,
+                                  JobStatus::kSucceeded, "ok"));
 }
 
 TYPED_TEST(JobStoreContract, RoundWithShortClaimsReportsTheNextWakeup) {
   this->store->submit(this->job("later"));
   auto l = this->store->acquire("pool", 10s);
   auto retry_at = std::chrono::system_clock::now() + 1h;
-  this->store->release(l->record.job_id, "pool", retry_at, "boom", false);
+  this->store->release(l->record.job_id, l->fence, retry_at, "boom", false);
   JobStore::Round round;
   round.worker_id = "pool";
   round.lease_ttl = 10s;
@@ -206,17 +214,55 @@ TYPED_TEST(JobStoreContract, ExpiredLeaseIsTakenOverAndOldOwnerLosesIt) {
   auto b = this->store->acquire("w2", 10s);
   ASSERT_TRUE(b);
   EXPECT_EQ(b->record.attempts, 2);
-  EXPECT_FALSE(this->store->renew(a->record.job_id, "dead", 10s).owned);
-  EXPECT_FALSE(this->store->finish(a->record.job_id, "dead", JobStatus::kSucceeded, "late"));
-  EXPECT_TRUE(this->store->finish(b->record.job_id, "w2", JobStatus::kSucceeded, "ok"));
+  EXPECT_FALSE(this->store->renew(a->record.job_id, a->fence, 10s).owned);
+  EXPECT_FALSE(this->store->finish(a->record.job_id, a->fence, JobStatus::kSucceeded, "late"));
+  EXPECT_TRUE(this->store->finish(b->record.job_id, b->fence, JobStatus::kSucceeded, "ok"));
   EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->outcome_json, "ok");
+}
+
+// The lease holder used to be the whole process: when a process re-claimed its own lapsed
+// job, its stale attempt could still renew, save progress, release or finish it. Writes
+// are now fenced by the claim, whoever made it.
+TYPED_TEST(JobStoreContract, AStaleAttemptOfTheSameWorkerCannotWriteAfterItsJobIsReclaimed) {
+  this->store->submit(this->job("r1"));
+  auto stale = this->store->acquire("same-process", 20ms);
+  ASSERT_TRUE(stale);
+  std::this_thread::sleep_for(40ms);
+  auto current = this->store->acquire("same-process", 10s);
+  ASSERT_TRUE(current);
+  EXPECT_EQ(current->record.job_id, stale->record.job_id);
+  EXPECT_GT(current->fence, stale->fence);
+  EXPECT_FALSE(this->store->renew(stale->record.job_id, stale->fence, 10s).owned);
+  this->store->save_progress_batch({{stale->record.job_id, stale->fence, "stale-progress"}});
+  EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->progress_json, "");
+  EXPECT_FALSE(this->store->release(stale->record.job_id, stale->fence,
+                                    std::chrono::system_clock::now(), "stale", true));
+  EXPECT_FALSE(
+      this->store->finish(stale->record.job_id, stale->fence, JobStatus::kFailed, "stale"));
+  auto rec = this->store->find({"t1", "u1", "r1"});
+  EXPECT_EQ(rec->status, JobStatus::kRunning);
+  EXPECT_EQ(rec->attempts, 2);
+  // The current claim is untouched by all of that and ends the job.
+  EXPECT_TRUE(this->store->renew(current->record.job_id, current->fence, 10s).owned);
+  EXPECT_TRUE(
+      this->store->finish(current->record.job_id, current->fence, JobStatus::kSucceeded, "ok"));
+  EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->outcome_json, "ok");
+}
+
+TYPED_TEST(JobStoreContract, ARoundsFirstClaimOfANewJobIsFencedToo) {
+  auto r = this->store->commit_round(this->round(1, {this->job("r1")}));
+  ASSERT_EQ(r.claimed.size(), 1u);
+  const auto& lease = r.claimed[0];
+  EXPECT_FALSE(this->store->renew(lease.record.job_id, lease.fence + 1, 10s).owned);
+  EXPECT_FALSE(this->store->renew(lease.record.job_id, lease.fence - 1, 10s).owned);
+  EXPECT_TRUE(this->store->renew(lease.record.job_id, lease.fence, 10s).owned);
 }
 
 TYPED_TEST(JobStoreContract, FinishHappensExactlyOnce) {
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
-  EXPECT_TRUE(this->store->finish(l->record.job_id, "w1", JobStatus::kFailed, "first"));
-  EXPECT_FALSE(this->store->finish(l->record.job_id, "w1", JobStatus::kSucceeded, "second"));
+  EXPECT_TRUE(this->store->finish(l->record.job_id, l->fence, JobStatus::kFailed, "first"));
+  EXPECT_FALSE(this->store->finish(l->record.job_id, l->fence, JobStatus::kSucceeded, "second"));
   auto rec = this->store->find({"t1", "u1", "r1"});
   EXPECT_EQ(rec->status, JobStatus::kFailed);
   EXPECT_EQ(rec->outcome_json, "first");
@@ -227,7 +273,7 @@ TYPED_TEST(JobStoreContract, ReleaseSchedulesARetryLater) {
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
   auto later = std::chrono::system_clock::now() + 60ms;
-  EXPECT_TRUE(this->store->release(l->record.job_id, "w1", later, "boom", false));
+  EXPECT_TRUE(this->store->release(l->record.job_id, l->fence, later, "boom", false));
   EXPECT_FALSE(this->store->acquire("w1", 10s));  // not yet
   auto wake = this->store->next_wakeup();
   ASSERT_TRUE(wake);
@@ -242,7 +288,8 @@ TYPED_TEST(JobStoreContract, ReleaseSchedulesARetryLater) {
 TYPED_TEST(JobStoreContract, RefundedReleaseDoesNotCountAnAttempt) {
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
-  EXPECT_TRUE(this->store->release(l->record.job_id, "w1", std::chrono::system_clock::now(), "shutdown", true));
+  EXPECT_TRUE(this->store->release(l->record.job_id, l->fence, std::chrono::system_clock::now(),
+                                   "shutdown", true));
   EXPECT_EQ(this->store->acquire("w2", 10s)->record.attempts, 1);
 }
 
@@ -251,22 +298,25 @@ TYPED_TEST(JobStoreContract, CancelQueuedEndsItRunningFlagsIt) {
   this->store->submit(this->job("running"));
   auto l = this->store->acquire("w1", 10s);  // takes "queued" (oldest)
   ASSERT_EQ(l->record.key.request_id, "queued");
-  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "running"}, "cancelled!"), CancelOutcome::kCancelledNow);
+  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "running"}, "cancelled!"),
+            CancelOutcome::kCancelledNow);
   EXPECT_EQ(this->store->find({"t1", "u1", "running"})->status, JobStatus::kCancelled);
   EXPECT_EQ(this->store->find({"t1", "u1", "running"})->outcome_json, "cancelled!");
-  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "queued"}, "x"), CancelOutcome::kCancelRequested);
-  EXPECT_TRUE(this->store->renew(l->record.job_id, "w1", 10s).cancel_requested);
+  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "queued"}, "x"),
+            CancelOutcome::kCancelRequested);
+  EXPECT_TRUE(this->store->renew(l->record.job_id, l->fence, 10s).cancel_requested);
   EXPECT_EQ(this->store->request_cancel({"t1", "u1", "nope"}, "x"), CancelOutcome::kNotFound);
   EXPECT_EQ(this->store->request_cancel({"t9", "u1", "queued"}, "x"), CancelOutcome::kNotFound);
-  this->store->finish(l->record.job_id, "w1", JobStatus::kCancelled, "c");
-  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "queued"}, "x"), CancelOutcome::kAlreadyFinished);
+  this->store->finish(l->record.job_id, l->fence, JobStatus::kCancelled, "c");
+  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "queued"}, "x"),
+            CancelOutcome::kAlreadyFinished);
 }
 
 TYPED_TEST(JobStoreContract, ProgressIsKeptOnlyForTheLeaseHolder) {
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
-  this->store->save_progress(l->record.job_id, "w1", R"({"progress":50})");
-  this->store->save_progress(l->record.job_id, "intruder", R"({"progress":99})");
+  this->store->save_progress_batch({{l->record.job_id, l->fence, R"({"progress":50})"}});
+  this->store->save_progress_batch({{l->record.job_id, l->fence + 1, R"({"progress":99})"}});
   EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->progress_json, R"({"progress":50})");
 }
 
@@ -274,7 +324,8 @@ TYPED_TEST(JobStoreContract, ProgressBatchWritesEveryHeldJob) {
   this->store->submit(this->job("a"));
   this->store->submit(this->job("b"));
   auto leases = this->store->acquire_batch("pool", 10s, 2);
-  this->store->save_progress_batch("pool", {{leases[0].record.job_id, "pa"}, {leases[1].record.job_id, "pb"}});
+  this->store->save_progress_batch({{leases[0].record.job_id, leases[0].fence, "pa"},
+                                    {leases[1].record.job_id, leases[1].fence, "pb"}});
   EXPECT_EQ(this->store->find({"t1", "u1", "a"})->progress_json, "pa");
   EXPECT_EQ(this->store->find({"t1", "u1", "b"})->progress_json, "pb");
 }
@@ -283,7 +334,7 @@ TYPED_TEST(JobStoreContract, PurgeRemovesOnlyOldFinishedJobs) {
   this->store->submit(this->job("done"));
   this->store->submit(this->job("pending"));
   auto l = this->store->acquire("w1", 10s);
-  this->store->finish(l->record.job_id, "w1", JobStatus::kSucceeded, "ok");
+  this->store->finish(l->record.job_id, l->fence, JobStatus::kSucceeded, "ok");
   EXPECT_EQ(this->store->purge_finished_before(std::chrono::system_clock::now() - 1h), 0u);
   EXPECT_EQ(this->store->purge_finished_before(std::chrono::system_clock::now() + 1s), 1u);
   EXPECT_FALSE(this->store->find({"t1", "u1", "done"}));
@@ -313,10 +364,11 @@ TYPED_TEST(JobStoreContract, ATenantNeverHoldsMoreLeasesThanItsBound) {
   EXPECT_FALSE(this->store->acquire("pool", 10s));  // A is at its bound, nobody else waits
   this->store->submit(this->job("b1", "B"));
   EXPECT_EQ(this->store->acquire("pool", 10s)->record.key.request_id, "b1");  // B is not held up
-  EXPECT_TRUE(this->store->finish(first[0].record.job_id, "pool", JobStatus::kSucceeded, "ok"));
+  EXPECT_TRUE(
+      this->store->finish(first[0].record.job_id, first[0].fence, JobStatus::kSucceeded, "ok"));
   EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 8)), (std::vector<std::string>{"A/a3"}));
   // A given-back job frees its slot too (runnable since before a4, it goes first).
-  EXPECT_TRUE(this->store->release(first[1].record.job_id, "pool",
+  EXPECT_TRUE(this->store->release(first[1].record.job_id, first[1].fence,
                                    std::chrono::system_clock::now() - 1h, "", true));
   EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 8)), (std::vector<std::string>{"A/a2"}));
 }
@@ -338,7 +390,8 @@ TYPED_TEST(JobStoreContract, ARoundLeasesNewJobsOnlyWithinTheBoundAndSaysSo) {
   EXPECT_GT(*look.next_wakeup, std::chrono::system_clock::now() + 5s);
   // A's finish in a round frees the slot for a2 in the same round.
   auto next = this->round(4);
-  next.finishes = {{r.claimed[0].record.job_id, JobStatus::kSucceeded, "ok", ""}};
+  next.finishes = {
+      {r.claimed[0].record.job_id, r.claimed[0].fence, JobStatus::kSucceeded, "ok", ""}};
   auto after = this->store->commit_round(next);
   EXPECT_EQ(ids(after.claimed), (std::vector<std::string>{"A/a2"}));
   EXPECT_FALSE(after.capped);
@@ -357,8 +410,10 @@ TYPED_TEST(JobStoreContract, QueuedBoundsRefuseNewJobsButNeverAResend) {
   EXPECT_EQ(resend.refused, QueueLimit::kNone);
   EXPECT_EQ(resend.record.key.request_id, "r1");
   EXPECT_TRUE(this->store->submit(this->job("r4", "T", "u2")).created);  // 3 queued in T now
-  auto over_tenant =
-      this->store->submit_batch({this->job("r5", "T", "u3"), this->job("x1", "other", "u1")});
+  auto over_tenant = this->store
+                         ->commit_round(this->round(
+                             0, {this->job("r5", "T", "u3"), this->job("x1", "other", "u1")}))
+                         .submitted;
   EXPECT_EQ(over_tenant[0].refused, QueueLimit::kQueuedPerTenant);
   EXPECT_EQ(over_tenant[0].limit_value, 3u);
   EXPECT_TRUE(over_tenant[1].created);  // other tenants are not affected
@@ -392,7 +447,8 @@ TYPED_TEST(JobStoreContract, AFinishAfterACancelRequestRecordsCancelled) {
   auto l = this->store->acquire("w1", 10s);
   ASSERT_EQ(this->store->request_cancel({"t1", "u1", "r1"}, "cancelled!"),
             CancelOutcome::kCancelRequested);
-  auto f = this->store->finish_job(l->record.job_id, "w1", JobStatus::kSucceeded, "result", "p");
+  auto f =
+      this->store->finish_job(l->record.job_id, l->fence, JobStatus::kSucceeded, "result", "p");
   EXPECT_TRUE(f.ended);
   EXPECT_TRUE(f.cancelled_instead);
   EXPECT_EQ(f.outcome_json, "cancelled!");
@@ -406,7 +462,8 @@ TYPED_TEST(JobStoreContract, AWorkersOwnCancelledOutcomeIsKept) {
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
   this->store->request_cancel({"t1", "u1", "r1"}, "from-cancel");
-  auto f = this->store->finish_job(l->record.job_id, "w1", JobStatus::kCancelled, "from-worker");
+  auto f =
+      this->store->finish_job(l->record.job_id, l->fence, JobStatus::kCancelled, "from-worker");
   EXPECT_TRUE(f.ended);
   EXPECT_FALSE(f.cancelled_instead);
   EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->outcome_json, "from-worker");
@@ -415,7 +472,7 @@ TYPED_TEST(JobStoreContract, AWorkersOwnCancelledOutcomeIsKept) {
 TYPED_TEST(JobStoreContract, AFinishBeforeTheCancelStandsAndTheCancelSaysSo) {
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
-  EXPECT_FALSE(this->store->finish_job(l->record.job_id, "w1", JobStatus::kSucceeded, "result")
+  EXPECT_FALSE(this->store->finish_job(l->record.job_id, l->fence, JobStatus::kSucceeded, "result")
                    .cancelled_instead);
   EXPECT_EQ(this->store->request_cancel({"t1", "u1", "r1"}, "x"), CancelOutcome::kAlreadyFinished);
   EXPECT_EQ(this->store->find({"t1", "u1", "r1"})->status, JobStatus::kSucceeded);
@@ -426,7 +483,7 @@ TYPED_TEST(JobStoreContract, ARoundReportsAFinishTurnedIntoCancelled) {
   auto l = this->store->acquire("pool", 10s);
   this->store->request_cancel({"t1", "u1", "r1"}, "cancelled!");
   auto next = this->round(0);
-  next.finishes = {{l->record.job_id, JobStatus::kFailed, "error", ""}};
+  next.finishes = {{l->record.job_id, l->fence, JobStatus::kFailed, "error", ""}};
   auto r = this->store->commit_round(next);
   ASSERT_EQ(r.finished.size(), 1u);
   EXPECT_TRUE(r.finished[0].ended);
@@ -438,8 +495,8 @@ TYPED_TEST(JobStoreContract, AReleasedJobWhoseCancelWasRequestedIsRunnableAtOnce
   this->store->submit(this->job("r1"));
   auto l = this->store->acquire("w1", 10s);
   this->store->request_cancel({"t1", "u1", "r1"}, "cancelled!");
-  EXPECT_TRUE(this->store->release(l->record.job_id, "w1", std::chrono::system_clock::now() + 1h,
-                                   "boom", false));
+  EXPECT_TRUE(this->store->release(l->record.job_id, l->fence,
+                                   std::chrono::system_clock::now() + 1h, "boom", false));
   auto again = this->store->acquire("w2", 10s);  // not an hour later
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->record.cancel_requested);
@@ -455,7 +512,7 @@ TYPED_TEST(JobStoreContract, CancelRacingFinishNeverEndsACancellingRequestInSucc
     std::thread canceller([&] {
       answer = this->store->request_cancel({"t1", "u1", id}, "cancelled");
     });
-    this->store->finish(l->record.job_id, "w", JobStatus::kSucceeded, "result");
+    this->store->finish(l->record.job_id, l->fence, JobStatus::kSucceeded, "result");
     canceller.join();
     auto rec = this->store->find({"t1", "u1", id});
     if (answer == CancelOutcome::kCancelRequested) {
@@ -469,7 +526,8 @@ TYPED_TEST(JobStoreContract, CancelRacingFinishNeverEndsACancellingRequestInSucc
 }
 
 TEST(SqliteJobStore, SurvivesReopen) {
-  auto path = std::filesystem::temp_directory_path() / ("streamer-reopen-" + std::to_string(::getpid()) + ".db");
+  auto path = std::filesystem::temp_directory_path() /
+              ("streamer-reopen-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
   {
     SqliteJobStore s({path});
@@ -483,6 +541,207 @@ TEST(SqliteJobStore, SurvivesReopen) {
   EXPECT_EQ(lease->record.key.request_id, "r");
   EXPECT_EQ(lease->record.attempts, 2);
   std::filesystem::remove(path);
+}
+
+TEST(SqliteJobStore, ADatabaseFromBeforeFencingIsUpgradedAndItsOldLeasesCannotWrite) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("streamer-prefence-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    // The schema as it was, with one job leased to a process that is gone.
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "CREATE TABLE jobs(job_id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id "
+                     "TEXT NOT NULL, user_id TEXT NOT NULL, request_id TEXT NOT NULL, action "
+                     "TEXT NOT NULL, payload TEXT NOT NULL, trace_id TEXT NOT NULL DEFAULT '', "
+                     "status INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, "
+                     "max_attempts INTEGER NOT NULL DEFAULT 3, cancel_requested INTEGER NOT "
+                     "NULL DEFAULT 0, available_at INTEGER NOT NULL, lease_owner TEXT, "
+                     "lease_until INTEGER, progress TEXT NOT NULL DEFAULT '', outcome TEXT NOT "
+                     "NULL DEFAULT '', last_error TEXT NOT NULL DEFAULT '', created_at INTEGER "
+                     "NOT NULL, updated_at INTEGER NOT NULL, finished_at INTEGER, "
+                     "UNIQUE(tenant_id, user_id, request_id));"
+                     "INSERT INTO jobs(tenant_id,user_id,request_id,action,payload,status,"
+                     "attempts,available_at,lease_owner,lease_until,created_at,updated_at) "
+                     "VALUES('t','u','r','delay','{}',1,1,0,'old-process',0,0,0);",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  SqliteJobStore store({path});
+  auto lease = store.acquire("new-process", 10s);  // the old lease had lapsed
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->fence, 1);
+  EXPECT_FALSE(store.finish("1", 0, JobStatus::kSucceeded, "from the old process"));
+  EXPECT_TRUE(store.finish(lease->record.job_id, lease->fence, JobStatus::kSucceeded, "ok"));
+  std::filesystem::remove(path);
+}
+
+// ------------------------------------------------------------------ lanes
+// Jobs of a lane other than the built-in one ("") are claimed only by acquire_lane for
+// that lane: never by a worker pool's claims, rounds or wake-ups.
+template <class Factory>
+class JobStoreLanes : public JobStoreContract<Factory> {
+ protected:
+  NewJob in_lane(std::string id, std::string lane, std::string tenant = "t1") {
+    NewJob j = this->job(std::move(id), std::move(tenant));
+    j.action = lane;
+    j.lane = std::move(lane);
+    return j;
+  }
+};
+using LaneBackends = ::testing::Types<SqliteFactory, MemoryFactory, RedisFactory>;
+TYPED_TEST_SUITE(JobStoreLanes, LaneBackends);
+
+TYPED_TEST(JobStoreLanes, BuiltInClaimsNeverTakeAJobOfAnotherLane) {
+  this->store->submit(this->in_lane("remote", "resize"));
+  this->store->submit(this->job("local"));
+  EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 5)),
+            (std::vector<std::string>{"t1/local"}));
+  auto r = this->store->commit_round(this->round(5, {this->in_lane("remote2", "resize")}));
+  EXPECT_TRUE(r.claimed.empty());
+  ASSERT_EQ(r.submitted.size(), 1u);
+  EXPECT_EQ(r.submitted[0].record.status, JobStatus::kQueued);
+  EXPECT_EQ(r.submitted[0].record.lane, "resize");
+  EXPECT_FALSE(r.capped);
+  EXPECT_EQ(this->store->find({"t1", "u1", "remote"})->lane, "resize");
+}
+
+TYPED_TEST(JobStoreLanes, AcquireLaneTakesOnlyItsLaneOldestFirst) {
+  this->store->submit(this->in_lane("a", "resize"));
+  this->store->submit(this->job("local"));
+  this->store->submit(this->in_lane("b", "transcode"));
+  this->store->submit(this->in_lane("c", "resize"));
+  auto leases = this->store->acquire_lane("resize", "", "remote", 10s, 5);
+  EXPECT_EQ(ids(leases), (std::vector<std::string>{"t1/a", "t1/c"}));
+  EXPECT_EQ(leases[0].record.status, JobStatus::kRunning);
+  EXPECT_EQ(leases[0].record.attempts, 1);
+  EXPECT_EQ(ids(this->store->acquire_lane("transcode", "", "remote", 10s, 5)),
+            (std::vector<std::string>{"t1/b"}));
+  EXPECT_TRUE(this->store->acquire_lane("nothing", "", "remote", 10s, 5).empty());
+  EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 5)),
+            (std::vector<std::string>{"t1/local"}));
+}
+
+TYPED_TEST(JobStoreLanes, AcquireLaneCanBeLimitedToOneTenant) {
+  this->store->submit(this->in_lane("x", "resize", "t2"));
+  this->store->submit(this->in_lane("y", "resize", "t1"));
+  EXPECT_EQ(ids(this->store->acquire_lane("resize", "t1", "remote", 10s, 5)),
+            (std::vector<std::string>{"t1/y"}));
+  EXPECT_TRUE(this->store->acquire_lane("resize", "t1", "remote", 10s, 5).empty());
+  EXPECT_EQ(ids(this->store->acquire_lane("resize", "", "remote", 10s, 5)),
+            (std::vector<std::string>{"t2/x"}));
+}
+
+TYPED_TEST(JobStoreLanes, ALapsedLeaseInALaneIsTakenAgainOnlyInThatLane) {
+  this->store->submit(this->in_lane("a", "resize"));
+  auto first = this->store->acquire_lane("resize", "", "w1", 1ms, 1);
+  ASSERT_EQ(first.size(), 1u);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(this->store->acquire_batch("pool", 10s, 5).empty());
+  EXPECT_TRUE(this->store->acquire_lane("resize", "t2", "w2", 10s, 5).empty());
+  auto again = this->store->acquire_lane("resize", "t1", "w2", 10s, 5);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].record.attempts, 2);
+  EXPECT_GT(again[0].fence, first[0].fence);
+  EXPECT_FALSE(
+      this->store->finish(first[0].record.job_id, first[0].fence, JobStatus::kSucceeded, "stale"));
+  EXPECT_TRUE(
+      this->store->finish(again[0].record.job_id, again[0].fence, JobStatus::kSucceeded, "ok"));
+}
+
+TYPED_TEST(JobStoreLanes, ALanesLapsedLeaseDoesNotWakeThePool) {
+  this->store->submit(this->in_lane("a", "resize"));
+  ASSERT_EQ(this->store->acquire_lane("resize", "", "w1", 1ms, 1).size(), 1u);
+  std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(this->store->next_wakeup(), std::nullopt);
+}
+
+TYPED_TEST(JobStoreLanes, TheRunningBoundIsTheBuiltInLanesAndLanesCountApart) {
+  this->store->set_limits({0, 0, 1});
+  this->store->submit(this->in_lane("r1", "resize"));
+  this->store->submit(this->in_lane("r2", "resize"));
+  this->store->submit(this->job("b1"));
+  this->store->submit(this->job("b2"));
+  // A lane's claims are not bounded by max_running_per_tenant ...
+  EXPECT_EQ(this->store->acquire_lane("resize", "", "remote", 10s, 5).size(), 2u);
+  // ... nor do its leases use up the tenant's built-in bound.
+  EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 5)), (std::vector<std::string>{"t1/b1"}));
+  EXPECT_TRUE(this->store->acquire_batch("pool", 10s, 5).empty());
+}
+
+TYPED_TEST(JobStoreLanes, TheWaitingLaneHasItsOwnPerTenantBoundApartFromTheRunningOne) {
+  JobLimits limits;
+  limits.max_running_per_tenant = 1;
+  limits.max_waiting_per_tenant = 3;
+  this->store->set_limits(limits);
+  const std::string waiting(kWaitingLane);
+  for (int i = 0; i < 5; ++i) this->store->submit(this->in_lane("w" + std::to_string(i), waiting));
+  this->store->submit(this->in_lane("o1", waiting, "t2"));
+  this->store->submit(this->job("b1"));
+  this->store->submit(this->job("b2"));
+  // The built-in lane's bound neither limits nor is used up by waiting jobs ...
+  auto first = this->store->acquire_lane(waiting, "", "pool", 10s, 10);
+  EXPECT_EQ(first.size(), 4u);  // t1 up to its 3, and t2's one: fair between tenants
+  EXPECT_EQ(std::count_if(first.begin(), first.end(),
+                          [](const Lease& l) { return l.record.key.tenant_id == "t2"; }),
+            1);
+  EXPECT_EQ(ids(this->store->acquire_batch("pool", 10s, 5)), (std::vector<std::string>{"t1/b1"}));
+  // ... and t1 gets its next waiting job once one of its three ends.
+  EXPECT_TRUE(this->store->acquire_lane(waiting, "", "pool", 10s, 10).empty());
+  const Lease& done = first.front().record.key.tenant_id == "t1" ? first.front() : first.back();
+  ASSERT_TRUE(this->store->finish(done.record.job_id, done.fence, JobStatus::kSucceeded, "ok"));
+  EXPECT_EQ(this->store->acquire_lane(waiting, "", "pool", 10s, 10).size(), 1u);
+}
+
+// Renewing many leases at once answers each as renew() would, in order: a stale fence
+// (lapsed and claimed again), an ended job and an unknown id are refused without
+// affecting the others, which are extended and report a requested cancel.
+TYPED_TEST(JobStoreContract, RenewBatchAnswersEachLeaseAndRefusesOnlyTheStaleOnes) {
+  EXPECT_TRUE(this->store->renew_batch({}, 10s).empty());
+  this->store->submit(this->job("lapsed"));
+  auto stale = this->store->acquire("w1", 20ms);
+  ASSERT_TRUE(stale);
+  std::this_thread::sleep_for(40ms);
+  auto current = this->store->acquire("w1", 10s);  // the same job, a newer fence
+  ASSERT_TRUE(current);
+  ASSERT_EQ(current->record.job_id, stale->record.job_id);
+  this->store->submit(this->job("short"));
+  this->store->submit(this->job("cancelled"));
+  this->store->submit(this->job("ended"));
+  auto short_lease = this->store->acquire("w1", 30ms);
+  auto cancelled = this->store->acquire("w1", 10s);
+  auto ended = this->store->acquire("w1", 10s);
+  ASSERT_TRUE(short_lease && cancelled && ended);
+  ASSERT_EQ(short_lease->record.key.request_id, "short");
+  EXPECT_EQ(this->store->request_cancel({"t1", "u1", "cancelled"}, "c"),
+            CancelOutcome::kCancelRequested);
+  ASSERT_TRUE(this->store->finish(ended->record.job_id, ended->fence, JobStatus::kSucceeded, "ok"));
+
+  const auto states = this->store->renew_batch({{short_lease->record.job_id, short_lease->fence},
+                                                {stale->record.job_id, stale->fence},
+                                                {cancelled->record.job_id, cancelled->fence},
+                                                {ended->record.job_id, ended->fence},
+                                                {current->record.job_id, current->fence}},
+                                               10s);
+  ASSERT_EQ(states.size(), 5u);
+  EXPECT_TRUE(states[0].owned);
+  EXPECT_FALSE(states[0].cancel_requested);
+  EXPECT_FALSE(states[1].owned);  // the stale fence
+  EXPECT_TRUE(states[2].owned);
+  EXPECT_TRUE(states[2].cancel_requested);
+  EXPECT_FALSE(states[3].owned);  // already ended
+  EXPECT_TRUE(states[4].owned);   // the stale item did not touch the current claim
+
+  // The short lease was extended to 10 s: it does not lapse and nobody takes it over.
+  std::this_thread::sleep_for(60ms);
+  EXPECT_FALSE(this->store->acquire("w2", 10s));
+  EXPECT_TRUE(
+      this->store->finish(current->record.job_id, current->fence, JobStatus::kSucceeded, "ok"));
+  EXPECT_TRUE(this->store->finish(short_lease->record.job_id, short_lease->fence,
+                                  JobStatus::kSucceeded, "ok"));
 }
 
 }  // namespace

@@ -15,9 +15,10 @@ MemoryJobStore::Row* MemoryJobStore::by_key(const JobKey& key) {
   return nullptr;
 }
 
-MemoryJobStore::Row* MemoryJobStore::leased(std::string_view job_id, std::string_view worker_id) {
+MemoryJobStore::Row* MemoryJobStore::leased(std::string_view job_id, std::int64_t fence) {
   auto it = rows_.find(std::stoll(std::string(job_id)));
-  if (it == rows_.end() || it->second.record.status != JobStatus::kRunning || it->second.lease_owner != worker_id) {
+  if (it == rows_.end() || it->second.record.status != JobStatus::kRunning ||
+      it->second.fence != fence) {
     return nullptr;
   }
   return &it->second;
@@ -58,6 +59,7 @@ SubmitResult MemoryJobStore::submit_locked(const NewJob& job, const std::string*
   row.record.action = job.action;
   row.record.payload_json = job.payload_json;
   row.record.trace_id = job.trace_id;
+  row.record.lane = job.lane;
   row.record.max_attempts = job.max_attempts;
   row.record.created_at = row.record.updated_at = row.available_at = now();
   if (lease_owner) {
@@ -65,9 +67,19 @@ SubmitResult MemoryJobStore::submit_locked(const NewJob& job, const std::string*
     row.record.attempts = 1;
     row.lease_owner = *lease_owner;
     row.lease_until = lease_until;
+    row.fence = 1;
   }
   auto& stored = rows_[next_id_++] = std::move(row);
   return {stored.record, true};
+}
+
+std::size_t MemoryJobStore::running_builtin_locked(std::string_view tenant) const {
+  std::size_t n = 0;
+  for (const auto& [id, row] : rows_) {
+    n += row.record.status == JobStatus::kRunning && row.record.lane.empty() &&
+         row.record.key.tenant_id == tenant;
+  }
+  return n;
 }
 
 std::optional<JobRecord> MemoryJobStore::find(const JobKey& key) {
@@ -83,28 +95,35 @@ Lease MemoryJobStore::lease_locked(Row& row, std::string_view worker_id, SystemT
   row.record.updated_at = t;
   row.lease_owner = std::string(worker_id);
   row.lease_until = t + ttl;
-  return Lease{row.record, row.lease_owner, row.lease_until};
-}
-
-std::optional<Lease> MemoryJobStore::acquire(std::string_view worker_id, std::chrono::milliseconds ttl) {
-  auto leases = acquire_batch(worker_id, ttl, 1);
-  if (leases.empty()) return std::nullopt;
-  return std::move(leases.front());
+  row.fence += 1;
+  return Lease{row.record, row.lease_owner, row.lease_until, row.fence};
 }
 
 std::vector<Lease> MemoryJobStore::acquire_batch(std::string_view worker_id,
                                                  std::chrono::milliseconds ttl, std::size_t max) {
   std::lock_guard lock(mutex_);
-  return acquire_locked(worker_id, ttl, max);
+  return acquire_locked("", worker_id, ttl, max);
 }
 
-std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view worker_id,
-                                                  std::chrono::milliseconds ttl, std::size_t max) {
+std::vector<Lease> MemoryJobStore::acquire_lane(std::string_view lane, std::string_view tenant,
+                                                std::string_view worker_id,
+                                                std::chrono::milliseconds ttl, std::size_t max) {
+  std::lock_guard lock(mutex_);
+  return acquire_locked(lane, worker_id, ttl, max, tenant);
+}
+
+std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view lane, std::string_view worker_id,
+                                                  std::chrono::milliseconds ttl, std::size_t max,
+                                                  std::string_view tenant) {
   const auto t = now();
-  const std::size_t cap = limits_.max_running_per_tenant;
+  // The lane's per-tenant bound: the worker threads' for the built-in lane, the waiting
+  // lane's own, none for a remote action's lane (its workers' credits bound it). Leases are counted
+  // within the lane.
+  const std::size_t cap = lane_cap(lane);
   std::unordered_map<std::string, std::size_t> running;
   for (const auto& [id, row] : rows_) {
-    if (row.record.status == JobStatus::kRunning) ++running[row.record.key.tenant_id];
+    if (row.record.status == JobStatus::kRunning && row.record.lane == lane)
+      ++running[row.record.key.tenant_id];
   }
   std::vector<Lease> out;
   // Queued: each pick is the oldest runnable job of the tenant with the fewest leases.
@@ -112,7 +131,9 @@ std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view worker_id,
     Row* pick = nullptr;
     std::tuple<std::size_t, SystemTime, std::int64_t> best{};
     for (auto& [id, row] : rows_) {
-      if (row.record.status != JobStatus::kQueued || row.available_at > t) continue;
+      if (row.record.status != JobStatus::kQueued || row.available_at > t ||
+          row.record.lane != lane || (!tenant.empty() && row.record.key.tenant_id != tenant))
+        continue;
       const std::size_t r = running[row.record.key.tenant_id];
       if (cap > 0 && r >= cap) continue;
       std::tuple<std::size_t, SystemTime, std::int64_t> rank{r, row.available_at, id};
@@ -128,7 +149,8 @@ std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view worker_id,
   // Then jobs whose worker stopped renewing its lease (already counted as leased).
   for (auto& [id, row] : rows_) {
     if (out.size() >= max) break;
-    if (row.record.status == JobStatus::kRunning && row.lease_until <= t)
+    if (row.record.status == JobStatus::kRunning && row.lease_until <= t &&
+        row.record.lane == lane && (tenant.empty() || row.record.key.tenant_id == tenant))
       out.push_back(lease_locked(row, worker_id, t, ttl));
   }
   return out;
@@ -136,7 +158,8 @@ std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view worker_id,
 
 bool MemoryJobStore::capped_locked(SystemTime t) const {
   for (const auto& [id, row] : rows_) {
-    if (row.record.status == JobStatus::kQueued && row.available_at <= t) return true;
+    if (row.record.status == JobStatus::kQueued && row.available_at <= t && row.record.lane.empty())
+      return true;
   }
   return false;
 }
@@ -145,22 +168,19 @@ JobStore::RoundResult MemoryJobStore::commit_round(const Round& round) {
   std::lock_guard lock(mutex_);
   RoundResult out;
   out.finished.reserve(round.finishes.size());
-  for (const auto& f : round.finishes) {
-    out.finished.push_back(finish_locked(f.job_id, round.worker_id, f.terminal, f.outcome_json,
-                                         f.final_progress_json));
-  }
+  for (const auto& f : round.finishes) out.finished.push_back(finish_locked(f));
   if (round.claim_runnable)
-    out.claimed = acquire_locked(round.worker_id, round.lease_ttl, round.max_claims);
+    out.claimed = acquire_locked("", round.worker_id, round.lease_ttl, round.max_claims);
   const auto t = now();
   const auto lease_until = t + round.lease_ttl;
   const std::size_t cap = limits_.max_running_per_tenant;
   for (const auto& job : round.submits) {
-    const bool lease = out.claimed.size() < round.max_claims &&
-                       (cap == 0 || count_locked(JobStatus::kRunning, job.key.tenant_id) < cap);
+    const bool lease = out.claimed.size() < round.max_claims && job.lane.empty() &&
+                       (cap == 0 || running_builtin_locked(job.key.tenant_id) < cap);
     out.submitted.push_back(submit_locked(job, lease ? &round.worker_id : nullptr, lease_until));
     const auto& s = out.submitted.back();
     if (s.created && s.record.status == JobStatus::kRunning)
-      out.claimed.push_back({s.record, round.worker_id, lease_until});
+      out.claimed.push_back({s.record, round.worker_id, lease_until, 1});
   }
   const auto after = now();
   if (round.claim_runnable && round.max_claims > 0 && out.claimed.size() < round.max_claims) {
@@ -171,36 +191,54 @@ JobStore::RoundResult MemoryJobStore::commit_round(const Round& round) {
   return out;
 }
 
-LeaseState MemoryJobStore::renew(std::string_view job_id, std::string_view worker_id,
+LeaseState MemoryJobStore::renew(std::string_view job_id, std::int64_t fence,
                                  std::chrono::milliseconds ttl) {
   std::lock_guard lock(mutex_);
-  Row* row = leased(job_id, worker_id);
+  Row* row = leased(job_id, fence);
   if (!row) return {};
   row->lease_until = now() + ttl;
   return {true, row->record.cancel_requested};
 }
 
-void MemoryJobStore::save_progress(std::string_view job_id, std::string_view worker_id,
-                                   std::string_view progress_json) {
+void MemoryJobStore::save_progress_batch(const std::vector<ProgressItem>& items) {
   std::lock_guard lock(mutex_);
-  if (Row* row = leased(job_id, worker_id)) row->record.progress_json = std::string(progress_json);
+  for (const auto& i : items) {
+    if (Row* row = leased(i.job_id, i.fence)) {
+      row->record.progress_json = i.progress_json;
+      append_progress_locked(*row, i.progress_json);
+    }
+  }
 }
 
-FinishResult MemoryJobStore::finish_job(std::string_view job_id, std::string_view worker_id,
-                                        JobStatus terminal, std::string_view outcome_json,
-                                        std::string_view final_progress_json) {
-  std::lock_guard lock(mutex_);
-  return finish_locked(job_id, worker_id, terminal, outcome_json, final_progress_json);
+void MemoryJobStore::append_progress_locked(Row& row, const std::string& progress_json) {
+  const std::size_t keep = limits_.progress_history_steps;
+  if (keep == 0 || progress_json.empty()) return;
+  if (!row.history.empty() && row.history.back().attempt == row.record.attempts &&
+      row.history.back().progress_json == progress_json) {
+    return;  // a repeat of the attempt's last step (a finish racing a progress write)
+  }
+  row.history.push_back({row.record.attempts, now(), progress_json});
+  while (row.history.size() > keep) row.history.pop_front();
 }
 
-FinishResult MemoryJobStore::finish_locked(std::string_view job_id, std::string_view worker_id,
-                                           JobStatus terminal, std::string_view outcome_json,
-                                           std::string_view final_progress_json) {
-  Row* row = leased(job_id, worker_id);
+std::vector<FinishResult> MemoryJobStore::finish_batch(const std::vector<FinishItem>& items) {
+  std::lock_guard lock(mutex_);
+  std::vector<FinishResult> out;
+  out.reserve(items.size());
+  for (const auto& i : items) out.push_back(finish_locked(i));
+  return out;
+}
+
+FinishResult MemoryJobStore::finish_locked(const FinishItem& item) {
+  const JobStatus terminal = item.terminal;
+  Row* row = leased(item.job_id, item.fence);
   if (!row) return {};
+  const auto& final_progress_json = item.final_progress_json;
+  const auto& outcome_json = item.outcome_json;
   FinishResult out;
   out.ended = true;
   if (!final_progress_json.empty()) row->record.progress_json = std::string(final_progress_json);
+  append_progress_locked(*row, final_progress_json);
   if (row->record.cancel_requested && terminal != JobStatus::kCancelled &&
       !row->record.outcome_json.empty()) {
     out.cancelled_instead = true;
@@ -215,10 +253,10 @@ FinishResult MemoryJobStore::finish_locked(std::string_view job_id, std::string_
   return out;
 }
 
-bool MemoryJobStore::release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
+bool MemoryJobStore::release(std::string_view job_id, std::int64_t fence, SystemTime available_at,
                              std::string_view last_error, bool refund_attempt) {
   std::lock_guard lock(mutex_);
-  Row* row = leased(job_id, worker_id);
+  Row* row = leased(job_id, fence);
   if (!row) return false;
   row->record.status = JobStatus::kQueued;
   row->record.last_error = std::string(last_error);
@@ -228,7 +266,8 @@ bool MemoryJobStore::release(std::string_view job_id, std::string_view worker_id
   return true;
 }
 
-CancelOutcome MemoryJobStore::request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) {
+CancelOutcome MemoryJobStore::request_cancel(const JobKey& key,
+                                             std::string_view cancelled_outcome_json) {
   std::lock_guard lock(mutex_);
   Row* row = by_key(key);
   if (!row) return CancelOutcome::kNotFound;
@@ -262,12 +301,46 @@ std::optional<SystemTime> MemoryJobStore::next_wakeup() {
 std::optional<SystemTime> MemoryJobStore::next_wakeup_locked(SystemTime after) const {
   std::optional<SystemTime> best;
   for (const auto& [id, row] : rows_) {
+    if (!row.record.lane.empty()) continue;
     std::optional<SystemTime> t;
     if (row.record.status == JobStatus::kQueued && row.available_at > after) t = row.available_at;
     if (row.record.status == JobStatus::kRunning) t = row.lease_until;
     if (t && (!best || *t < *best)) best = t;
   }
   return best;
+}
+
+JobStore::RemoteActionEntry MemoryJobStore::put_remote_action(const RemoteActionEntry& entry,
+                                                              SystemTime now) {
+  std::lock_guard lock(mutex_);
+  auto it = remote_actions_.find(entry.name);
+  if (it != remote_actions_.end() && it->second.expires_at > now &&
+      it->second.spec_json != entry.spec_json)
+    return it->second;
+  remote_actions_[entry.name] = entry;
+  return entry;
+}
+
+std::vector<JobStore::RemoteActionEntry> MemoryJobStore::live_remote_actions(SystemTime now) {
+  std::lock_guard lock(mutex_);
+  std::vector<RemoteActionEntry> out;
+  for (const auto& [name, e] : remote_actions_)
+    if (e.expires_at > now) out.push_back(e);
+  return out;
+}
+
+std::vector<LeaseState> MemoryJobStore::renew_batch(const std::vector<RenewItem>& items,
+                                                    std::chrono::milliseconds ttl) {
+  std::lock_guard lock(mutex_);
+  const auto until = now() + ttl;
+  std::vector<LeaseState> out(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (Row* row = leased(items[i].job_id, items[i].fence)) {
+      row->lease_until = until;
+      out[i] = {true, row->record.cancel_requested};
+    }
+  }
+  return out;
 }
 
 }  // namespace streamer

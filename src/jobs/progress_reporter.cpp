@@ -7,14 +7,16 @@
 
 namespace streamer {
 
-ProgressReporter::ProgressReporter(std::string request_id, std::chrono::milliseconds interval, Emit emit)
+ProgressReporter::ProgressReporter(std::string request_id, std::chrono::milliseconds interval,
+                                   Emit emit)
     : request_id_(std::move(request_id)), interval_(interval), emit_(std::move(emit)) {}
 
-void ProgressReporter::report(double percent, std::string_view message, boost::json::object metadata) {
+void ProgressReporter::report(double percent, std::string_view message,
+                              boost::json::object metadata) {
   if (std::isnan(percent)) return;
   percent = std::clamp(percent, 0.0, 100.0);
   percent = std::round(percent * 100.0) / 100.0;  // two decimals on the wire
-  std::lock_guard order(emit_order_);  // outer lock: emits leave in percent order
+  std::lock_guard order(emit_order_);             // outer lock: emits leave in percent order
   std::optional<boost::json::object> out;
   {
     std::lock_guard lock(mutex_);
@@ -30,8 +32,8 @@ std::optional<boost::json::object> ProgressReporter::take_locked(bool force) {
   if (!pending_) return std::nullopt;
   auto now = Clock::now();
   if (!force && last_emitted_ >= 0 && now - last_emit_at_ < interval_) return std::nullopt;
-  auto body = protocol::progress_body(request_id_, pending_->percent, pending_->message, pending_->metadata,
-                                      std::chrono::system_clock::now());
+  auto body = protocol::progress_body(request_id_, pending_->percent, pending_->message,
+                                      pending_->metadata, std::chrono::system_clock::now());
   last_emitted_ = pending_->percent;
   last_emit_at_ = now;
   pending_.reset();

@@ -1,7 +1,5 @@
 #include "jobs/sqlite_job_store.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -39,8 +37,14 @@ CREATE TABLE IF NOT EXISTS jobs(
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   finished_at INTEGER,
+  fence INTEGER NOT NULL DEFAULT 0,
+  lane TEXT NOT NULL DEFAULT '',
   UNIQUE(tenant_id, user_id, request_id)
 );
+)sql";
+
+// Indexes, created once the columns they cover exist (after the upgrades below).
+constexpr const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS jobs_queued ON jobs(available_at, job_id) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_until) WHERE status = 1;
 -- Fair claims and the per-tenant and per-user bounds: each tenant's queue in claim
@@ -49,55 +53,66 @@ CREATE INDEX IF NOT EXISTS jobs_queued_by_tenant ON jobs(tenant_id, available_at
 CREATE INDEX IF NOT EXISTS jobs_queued_by_user ON jobs(tenant_id, user_id) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS jobs_leased_by_tenant ON jobs(tenant_id) WHERE status = 1;
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+-- Each job's latest progress steps (seq grows per job), deleted with the job.
+CREATE TABLE IF NOT EXISTS job_progress(
+  job_id INTEGER NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  progress TEXT NOT NULL,
+  PRIMARY KEY(job_id, seq)
+) WITHOUT ROWID;
+-- Claims within a lane: each lane's queue per tenant in claim order, its leases by expiry.
+CREATE INDEX IF NOT EXISTS jobs_queued_by_lane ON jobs(lane, tenant_id, available_at, job_id) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS jobs_leased_by_lane ON jobs(lane, lease_until) WHERE status = 1;
 )sql";
+
+sqlite::Database open_database(const std::filesystem::path& path) {
+  try {
+    return sqlite::Database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  } catch (const sqlite::Error& e) {
+    throw sqlite::Error("cannot open job store " + path.string(), e.message(), e.code());
+  }
+}
 
 constexpr const char* kColumns =
     "job_id, tenant_id, user_id, request_id, action, payload, trace_id, status, attempts, "
     "max_attempts, cancel_requested, progress, outcome, last_error, created_at, updated_at, "
-    "finished_at, lease_owner, lease_until";
+    "finished_at, lease_owner, lease_until, fence, lane";
+constexpr int kFenceColumn = 19;
+constexpr int kLaneColumn = 20;
 
 }  // namespace
 
-// RAII prepared statement with typed binds; throws on errors other than BUSY-after-timeout.
+// One use of a cached prepared statement: typed binds, steps and columns; it is reset
+// and its bindings cleared when this object goes away. Throws sqlite::Error.
 class SqliteJobStore::Statement {
  public:
-  // Borrows the store's cached prepared statement for `sql` (prepared on first use);
-  // it is reset and its bindings cleared when this object goes away.
-  Statement(SqliteJobStore& store, const std::string& sql) : db_(store.db_), stmt_(store.prepared(sql)) {}
-  ~Statement() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
+  // Borrows the store's cached prepared statement for `sql` (prepared on first use).
+  Statement(SqliteJobStore& store, const std::string& sql)
+      : db_(store.db_), stmt_(store.prepared(sql)) {}
+  ~Statement() { stmt_.reset(); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
   Statement& bind(int i, std::string_view v) {
-    // An empty view may have a null data(); SQLite would bind NULL, we mean "".
-    sqlite3_bind_text(stmt_, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    stmt_.bind(i, v);
     return *this;
   }
   Statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
+    stmt_.bind(i, v);
     return *this;
   }
   Statement& bind_null(int i) {
-    sqlite3_bind_null(stmt_, i);
+    stmt_.bind_null(i);
     return *this;
   }
   // Steps once; true when a row is available.
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("sqlite step: ") + sqlite3_errmsg(db_));
-  }
-  std::string text(int col) const {
-    auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  int changes() const { return sqlite3_changes(db_); }
+  bool step() { return stmt_.step(); }
+  std::string text(int col) const { return std::string(stmt_.text(col)); }
+  std::int64_t integer(int col) const { return stmt_.int64(col); }
+  bool is_null(int col) const { return stmt_.is_null(col); }
+  std::int64_t changes() const { return db_.changes(); }
 
   // Reads a row selected with kColumns.
   JobRecord record() const {
@@ -117,23 +132,26 @@ class SqliteJobStore::Statement {
     r.created_at = from_ms(integer(14));
     r.updated_at = from_ms(integer(15));
     if (!is_null(16)) r.finished_at = from_ms(integer(16));
+    r.lane = text(kLaneColumn);
     return r;
   }
 
  private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
+  const sqlite::Database& db_;
+  sqlite::Statement& stmt_;
 };
 
 class SqliteJobStore::TenantLeases {
  public:
-  explicit TenantLeases(SqliteJobStore& store) : store_(store) {}
-  // The tenant's leased jobs; the caller adds its own claims.
+  // Counts leases within `lane` (bounded per tenant by JobStore::lane_cap(lane); a lane
+  // without a bound uses the count only to rank tenants).
+  TenantLeases(SqliteJobStore& store, std::string_view lane) : store_(store), lane_(lane) {}
+  // The tenant's leased jobs in the lane; the caller adds its own claims.
   std::size_t& operator[](const std::string& tenant) {
     auto it = counts_.find(tenant);
     if (it == counts_.end()) {
-      Statement s(store_, "SELECT COUNT(*) FROM jobs WHERE tenant_id=?1 AND status=1");
-      s.bind(1, tenant);
+      Statement s(store_, "SELECT COUNT(*) FROM jobs WHERE tenant_id=?1 AND status=1 AND lane=?2");
+      s.bind(1, tenant).bind(2, lane_);
       s.step();
       it = counts_.emplace(tenant, static_cast<std::size_t>(s.integer(0))).first;
     }
@@ -142,51 +160,42 @@ class SqliteJobStore::TenantLeases {
 
  private:
   SqliteJobStore& store_;
+  std::string lane_;
   std::unordered_map<std::string, std::size_t> counts_;
 };
 
-SqliteJobStore::SqliteJobStore(SqliteJobStoreOptions options) {
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(options.path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    throw std::runtime_error("cannot open job store " + options.path.string() + ": " + msg);
-  }
-  sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA journal_mode=WAL");
-  exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  exec("PRAGMA foreign_keys=ON");
-  exec(kSchema);
+SqliteJobStore::SqliteJobStore(SqliteJobStoreOptions options) : db_(open_database(options.path)) {
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  db_.exec("PRAGMA foreign_keys=ON");
+  db_.exec(kSchema);
+  // Databases created before leases were fenced get the column (every job at fence 0:
+  // a lease taken before the upgrade cannot write after it, and its job runs again).
+  Statement has_fence(*this, "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name='fence'");
+  has_fence.step();
+  if (has_fence.integer(0) == 0)
+    db_.exec("ALTER TABLE jobs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0");
+  // Databases created before lanes: every job is in the built-in lane.
+  Statement has_lane(*this, "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name='lane'");
+  has_lane.step();
+  if (has_lane.integer(0) == 0)
+    db_.exec("ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT ''");
+  db_.exec(kIndexes);
 }
 
-SqliteJobStore::~SqliteJobStore() {
-  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-  sqlite3_close(db_);
-}
+SqliteJobStore::~SqliteJobStore() = default;
 
-sqlite3_stmt* SqliteJobStore::prepared(const std::string& sql) {
+sqlite::Statement& SqliteJobStore::prepared(const std::string& sql) {
   auto it = statements_.find(sql);
-  if (it != statements_.end()) return it->second;
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-    throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
+  if (it == statements_.end()) {
+    it = statements_.emplace(sql, sqlite::Statement(db_, sql, SQLITE_PREPARE_PERSISTENT)).first;
   }
-  statements_.emplace(sql, stmt);
-  return stmt;
-}
-
-void SqliteJobStore::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown";
-    sqlite3_free(err);
-    throw std::runtime_error("sqlite: " + msg);
-  }
+  return it->second;
 }
 
 std::optional<JobRecord> SqliteJobStore::find_locked(const JobKey& key) {
   Statement s(*this, std::string("SELECT ") + kColumns +
-                       " FROM jobs WHERE tenant_id=?1 AND user_id=?2 AND request_id=?3");
+                         " FROM jobs WHERE tenant_id=?1 AND user_id=?2 AND request_id=?3");
   s.bind(1, key.tenant_id).bind(2, key.user_id).bind(3, key.request_id);
   if (!s.step()) return std::nullopt;
   return s.record();
@@ -200,7 +209,7 @@ auto SqliteJobStore::in_transaction(Fn&& fn) {
     Statement(*this, "COMMIT").step();
     return result;
   } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    db_.rollback();
     throw;
   }
 }
@@ -210,24 +219,22 @@ SubmitResult SqliteJobStore::submit(const NewJob& job) {
   return in_transaction([&] { return submit_locked(job); });
 }
 
-std::vector<SubmitResult> SqliteJobStore::submit_batch(const std::vector<NewJob>& jobs) {
-  std::lock_guard lock(mutex_);
-  return in_transaction([&] { return submit_all_locked(jobs); });
-}
-
-std::vector<SubmitResult> SqliteJobStore::submit_all_locked(const std::vector<NewJob>& jobs) {
-  std::vector<SubmitResult> out;
-  out.reserve(jobs.size());
-  for (const auto& job : jobs) out.push_back(submit_locked(job));
-  return out;
-}
-
-std::vector<Lease> SqliteJobStore::acquire_batch(std::string_view worker_id, std::chrono::milliseconds ttl,
-                                                 std::size_t max) {
+std::vector<Lease> SqliteJobStore::acquire_batch(std::string_view worker_id,
+                                                 std::chrono::milliseconds ttl, std::size_t max) {
   std::lock_guard lock(mutex_);
   return in_transaction([&] {
-    TenantLeases leases(*this);
-    return acquire_locked(worker_id, ttl, max, leases);
+    TenantLeases leases(*this, "");
+    return acquire_locked("", worker_id, ttl, max, leases);
+  });
+}
+
+std::vector<Lease> SqliteJobStore::acquire_lane(std::string_view lane, std::string_view tenant,
+                                                std::string_view worker_id,
+                                                std::chrono::milliseconds ttl, std::size_t max) {
+  std::lock_guard lock(mutex_);
+  return in_transaction([&] {
+    TenantLeases leases(*this, lane);
+    return acquire_locked(lane, worker_id, ttl, max, leases, nullptr, tenant);
   });
 }
 
@@ -235,24 +242,24 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
   std::lock_guard lock(mutex_);
   return in_transaction([&] {
     RoundResult out;
-    out.finished = finish_all_locked(round.worker_id, round.finishes);
-    TenantLeases leases(*this);
+    out.finished = finish_all_locked(round.finishes);
+    TenantLeases leases(*this, "");
     const std::size_t cap = limits_.max_running_per_tenant;
     // Jobs runnable before this round go first; then new ones, inserted already leased
     // (one write per job instead of an insert and a claim) while claims remain and
     // their tenant is under its bound.
     if (round.claim_runnable) {
-      out.claimed =
-          acquire_locked(round.worker_id, round.lease_ttl, round.max_claims, leases, &out.capped);
+      out.claimed = acquire_locked("", round.worker_id, round.lease_ttl, round.max_claims, leases,
+                                   &out.capped);
     }
     out.submitted.reserve(round.submits.size());
     const auto lease_until = from_ms(now_ms() + round.lease_ttl.count());
     for (const auto& job : round.submits) {
-      const bool claims_left = out.claimed.size() < round.max_claims;
+      const bool claims_left = out.claimed.size() < round.max_claims && job.lane.empty();
       if (claims_left && (cap == 0 || leases[job.key.tenant_id] < cap)) {
-        out.submitted.push_back(submit_locked(job, Lease{{}, round.worker_id, lease_until}));
+        out.submitted.push_back(submit_locked(job, Lease{{}, round.worker_id, lease_until, 1}));
         if (out.submitted.back().created) {
-          out.claimed.push_back({out.submitted.back().record, round.worker_id, lease_until});
+          out.claimed.push_back({out.submitted.back().record, round.worker_id, lease_until, 1});
           if (cap > 0) ++leases[job.key.tenant_id];
         }
       } else {
@@ -267,19 +274,15 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
   });
 }
 
-std::vector<FinishResult> SqliteJobStore::finish_batch(std::string_view worker_id,
-                                                       const std::vector<FinishItem>& items) {
+std::vector<FinishResult> SqliteJobStore::finish_batch(const std::vector<FinishItem>& items) {
   std::lock_guard lock(mutex_);
-  return in_transaction([&] { return finish_all_locked(worker_id, items); });
+  return in_transaction([&] { return finish_all_locked(items); });
 }
 
-std::vector<FinishResult> SqliteJobStore::finish_all_locked(std::string_view worker_id,
-                                                            const std::vector<FinishItem>& items) {
+std::vector<FinishResult> SqliteJobStore::finish_all_locked(const std::vector<FinishItem>& items) {
   std::vector<FinishResult> out;
   out.reserve(items.size());
-  for (const auto& i : items) {
-    out.push_back(finish_locked(i.job_id, worker_id, i.terminal, i.outcome_json, i.final_progress_json));
-  }
+  for (const auto& i : items) out.push_back(finish_locked(i));
   return out;
 }
 
@@ -326,13 +329,14 @@ SubmitResult SqliteJobStore::submit_locked(const NewJob& job, const std::optiona
   const auto now = now_ms();
   Statement ins(*this,
                 "INSERT INTO jobs(tenant_id, user_id, request_id, action, payload, trace_id, "
-                "max_attempts, available_at, created_at, updated_at, status, attempts, lease_owner, lease_until) "
-                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?8,?9,?9,?10,?11) "
+                "max_attempts, available_at, created_at, updated_at, status, attempts, fence, "
+                "lease_owner, lease_until, lane) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?8,?9,?9,?9,?10,?11,?12) "
                 "ON CONFLICT(tenant_id, user_id, request_id) DO NOTHING");
   ins.bind(1, job.key.tenant_id).bind(2, job.key.user_id).bind(3, job.key.request_id);
   ins.bind(4, job.action).bind(5, job.payload_json).bind(6, job.trace_id);
-  ins.bind(7, static_cast<std::int64_t>(job.max_attempts)).bind(8, now);
-  if (lease) {  // status running, first attempt (?9 = 1 for both)
+  ins.bind(7, static_cast<std::int64_t>(job.max_attempts)).bind(8, now).bind(12, job.lane);
+  if (lease) {  // status running, first attempt, first claim (?9 = 1 for all three)
     ins.bind(9, std::int64_t{1}).bind(10, lease->worker_id).bind(11, to_ms(lease->lease_until));
   } else {
     ins.bind(9, std::int64_t{0}).bind_null(10).bind_null(11);
@@ -346,11 +350,12 @@ SubmitResult SqliteJobStore::submit_locked(const NewJob& job, const std::optiona
   // Created: the row is exactly what was inserted, no need to read it back.
   SubmitResult out{{}, true};
   JobRecord& r = out.record;
-  r.job_id = std::to_string(sqlite3_last_insert_rowid(db_));
+  r.job_id = std::to_string(db_.last_insert_rowid());
   r.key = job.key;
   r.action = job.action;
   r.payload_json = job.payload_json;
   r.trace_id = job.trace_id;
+  r.lane = job.lane;
   r.max_attempts = job.max_attempts;
   r.created_at = r.updated_at = from_ms(now);
   if (lease) {
@@ -365,61 +370,67 @@ std::optional<JobRecord> SqliteJobStore::find(const JobKey& key) {
   return find_locked(key);
 }
 
-void SqliteJobStore::claim_locked(const char* select_sql, std::string_view worker_id,
-                                  std::chrono::milliseconds ttl, std::size_t max, std::vector<Lease>& out) {
+void SqliteJobStore::claim_locked(const char* select_sql, std::string_view lane,
+                                  std::string_view tenant, std::string_view worker_id,
+                                  std::chrono::milliseconds ttl, std::size_t max,
+                                  std::vector<Lease>& out) {
   const auto now = now_ms();
-  Statement s(*this, std::string("UPDATE jobs SET status=1, attempts=attempts+1, lease_owner=?1, "
-                               "lease_until=?2, updated_at=?3 WHERE job_id IN (") +
-                       select_sql + ") RETURNING " + kColumns);
-  s.bind(1, worker_id).bind(2, now + ttl.count()).bind(3, now).bind(4, static_cast<std::int64_t>(max));
+  Statement s(*this,
+              std::string("UPDATE jobs SET status=1, attempts=attempts+1, fence=fence+1, "
+                          "lease_owner=?1, lease_until=?2, updated_at=?3 WHERE job_id IN (") +
+                  select_sql + ") RETURNING " + kColumns);
+  s.bind(1, worker_id)
+      .bind(2, now + ttl.count())
+      .bind(3, now)
+      .bind(4, static_cast<std::int64_t>(max))
+      .bind(5, lane)
+      .bind(6, tenant);
   const std::size_t first = out.size();
   while (s.step()) {
     Lease lease;
     lease.record = s.record();
     lease.worker_id = std::string(worker_id);
     lease.lease_until = from_ms(now + ttl.count());
+    lease.fence = s.integer(kFenceColumn);
     out.push_back(std::move(lease));
   }
   // RETURNING gives no order; hand them out oldest first.
-  std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), [](const Lease& a, const Lease& b) {
-    return std::stoll(a.record.job_id) < std::stoll(b.record.job_id);
-  });
+  std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+            [](const Lease& a, const Lease& b) {
+              return std::stoll(a.record.job_id) < std::stoll(b.record.job_id);
+            });
 }
 
-std::optional<Lease> SqliteJobStore::acquire(std::string_view worker_id, std::chrono::milliseconds ttl) {
-  std::lock_guard lock(mutex_);
-  auto out = in_transaction([&] {
-    TenantLeases leases(*this);
-    return acquire_locked(worker_id, ttl, 1, leases);
-  });
-  if (out.empty()) return std::nullopt;
-  return std::move(out.front());
-}
-
-std::vector<std::string> SqliteJobStore::queued_tenants_locked() {
+std::vector<std::string> SqliteJobStore::queued_tenants_locked(std::string_view lane) {
   std::vector<std::string> tenants;
   {
-    Statement first(*this, "SELECT tenant_id FROM jobs WHERE status=0 ORDER BY tenant_id LIMIT 1");
+    Statement first(
+        *this, "SELECT tenant_id FROM jobs WHERE status=0 AND lane=?1 ORDER BY tenant_id LIMIT 1");
+    first.bind(1, lane);
     if (!first.step()) return tenants;
     tenants.push_back(first.text(0));
   }
   for (;;) {
     Statement next(
         *this,
-        "SELECT tenant_id FROM jobs WHERE status=0 AND tenant_id>?1 ORDER BY tenant_id LIMIT 1");
-    next.bind(1, tenants.back());
+        "SELECT tenant_id FROM jobs WHERE status=0 AND lane=?2 AND tenant_id>?1 ORDER BY "
+        "tenant_id LIMIT 1");
+    next.bind(1, tenants.back()).bind(2, lane);
     if (!next.step()) return tenants;
     tenants.push_back(next.text(0));
   }
 }
 
-std::vector<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id,
+std::vector<Lease> SqliteJobStore::acquire_locked(std::string_view lane, std::string_view worker_id,
                                                   std::chrono::milliseconds ttl, std::size_t max,
-                                                  TenantLeases& leases, bool* capped) {
+                                                  TenantLeases& leases, bool* capped,
+                                                  std::string_view tenant) {
   std::vector<Lease> out;
   if (max == 0) return out;
   const auto now = now_ms();
-  const std::size_t cap = limits_.max_running_per_tenant;
+  // The lane's per-tenant bound: the worker threads' for the built-in lane, the waiting
+  // lane's own, none for a remote action's lane (its workers' credits bound it).
+  const std::size_t cap = lane_cap(lane);
   // Each tenant's runnable jobs in claim order, as many as it may take (plus one, to
   // tell whether its bound left some behind).
   struct Candidate {
@@ -428,14 +439,16 @@ std::vector<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id,
     std::size_t next = 0;
   };
   std::vector<Candidate> candidates;
-  for (auto& tenant : queued_tenants_locked()) {
+  auto tenants =
+      tenant.empty() ? queued_tenants_locked(lane) : std::vector<std::string>{std::string(tenant)};
+  for (auto& tenant : tenants) {
     const std::size_t held = leases[tenant];
     const std::size_t room = cap == 0 ? max : (held < cap ? std::min(cap - held, max) : 0);
     Statement s(*this,
-                "SELECT job_id, available_at FROM jobs WHERE status=0 AND tenant_id=?1 AND "
-                "available_at<=?2 "
+                "SELECT job_id, available_at FROM jobs WHERE status=0 AND lane=?4 AND "
+                "tenant_id=?1 AND available_at<=?2 "
                 "ORDER BY available_at, job_id LIMIT ?3");
-    s.bind(1, tenant).bind(2, now).bind(3, static_cast<std::int64_t>(room + 1));
+    s.bind(1, tenant).bind(2, now).bind(3, static_cast<std::int64_t>(room + 1)).bind(4, lane);
     Candidate c{std::move(tenant), {}, 0};
     while (s.step()) c.jobs.emplace_back(s.integer(0), s.integer(1));
     if (!c.jobs.empty()) candidates.push_back(std::move(c));
@@ -459,7 +472,7 @@ std::vector<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id,
     if (!pick) break;
     static const std::string kClaimOne =
         std::string(
-            "UPDATE jobs SET status=1, attempts=attempts+1, lease_owner=?1, "
+            "UPDATE jobs SET status=1, attempts=attempts+1, fence=fence+1, lease_owner=?1, "
             "lease_until=?2, updated_at=?3 WHERE job_id=?4 AND status=0 RETURNING ") +
         kColumns;
     Statement claim(*this, kClaimOne);
@@ -469,7 +482,8 @@ std::vector<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id,
         .bind(4, pick->jobs[pick->next].first);
     ++pick->next;
     if (!claim.step()) continue;
-    out.push_back(Lease{claim.record(), std::string(worker_id), from_ms(lease_until)});
+    out.push_back(Lease{claim.record(), std::string(worker_id), from_ms(lease_until),
+                        claim.integer(kFenceColumn)});
     while (claim.step()) {
     }
     ++leases[pick->tenant];
@@ -479,19 +493,21 @@ std::vector<Lease> SqliteJobStore::acquire_locked(std::string_view worker_id,
   }
   // Then jobs whose worker stopped renewing its lease (their tenant's count is unchanged).
   if (out.size() < max) {
-    claim_locked("SELECT job_id FROM jobs WHERE status=1 AND lease_until<=?3 ORDER BY lease_until LIMIT ?4",
-                 worker_id, ttl, max - out.size(), out);
+    claim_locked(
+        "SELECT job_id FROM jobs WHERE status=1 AND lane=?5 AND (?6='' OR tenant_id=?6) AND "
+        "lease_until<=?3 ORDER BY lease_until LIMIT ?4",
+        lane, tenant, worker_id, ttl, max - out.size(), out);
   }
   return out;
 }
 
-LeaseState SqliteJobStore::renew(std::string_view job_id, std::string_view worker_id,
+LeaseState SqliteJobStore::renew(std::string_view job_id, std::int64_t fence,
                                  std::chrono::milliseconds ttl) {
   std::lock_guard lock(mutex_);
   Statement s(*this,
-              "UPDATE jobs SET lease_until=?1 WHERE job_id=?2 AND status=1 AND lease_owner=?3 "
+              "UPDATE jobs SET lease_until=?1 WHERE job_id=?2 AND status=1 AND fence=?3 "
               "RETURNING cancel_requested");
-  s.bind(1, now_ms() + ttl.count()).bind(2, std::stoll(std::string(job_id))).bind(3, worker_id);
+  s.bind(1, now_ms() + ttl.count()).bind(2, std::stoll(std::string(job_id))).bind(3, fence);
   LeaseState state;
   if (s.step()) {
     state.owned = true;
@@ -502,42 +518,81 @@ LeaseState SqliteJobStore::renew(std::string_view job_id, std::string_view worke
   return state;
 }
 
-void SqliteJobStore::save_progress(std::string_view job_id, std::string_view worker_id,
-                                   std::string_view progress_json) {
-  std::lock_guard lock(mutex_);
-  save_progress_locked(job_id, worker_id, progress_json);
-}
-
-void SqliteJobStore::save_progress_batch(std::string_view worker_id,
-                                         const std::vector<std::pair<std::string, std::string>>& items) {
+void SqliteJobStore::save_progress_batch(const std::vector<ProgressItem>& items) {
   std::lock_guard lock(mutex_);
   in_transaction([&] {
-    for (const auto& [job_id, progress] : items) save_progress_locked(job_id, worker_id, progress);
+    const auto now = now_ms();
+    for (const auto& i : items) {
+      Statement s(
+          *this,
+          "UPDATE jobs SET progress=?1, updated_at=?2 WHERE job_id=?3 AND status=1 AND fence=?4");
+      const auto job_id = std::stoll(i.job_id);
+      s.bind(1, i.progress_json).bind(2, now).bind(3, job_id).bind(4, i.fence);
+      s.step();
+      if (s.changes() == 1) append_progress_locked(job_id, i.progress_json, now);
+    }
     return true;
   });
 }
 
-void SqliteJobStore::save_progress_locked(std::string_view job_id, std::string_view worker_id,
-                                          std::string_view progress_json) {
-  Statement s(*this,
-              "UPDATE jobs SET progress=?1, updated_at=?2 WHERE job_id=?3 AND status=1 AND lease_owner=?4");
-  s.bind(1, progress_json).bind(2, now_ms()).bind(3, std::stoll(std::string(job_id))).bind(4, worker_id);
-  s.step();
+void SqliteJobStore::append_progress_locked(std::int64_t job_id, const std::string& progress_json,
+                                            std::int64_t now) {
+  const auto keep = static_cast<std::int64_t>(limits_.progress_history_steps);
+  if (keep <= 0 || progress_json.empty()) return;
+  // Two single-row statements rather than one INSERT ... SELECT ... RETURNING: that
+  // form makes SQLite open a statement journal (a savepoint and its memory) for every
+  // step, which was a third of the commit thread's time when every job's last step is
+  // kept. The job exists (callers have just updated it).
+  std::int64_t seq = 1;
+  {
+    // The last step, and whether this one repeats it in the same attempt (a finish
+    // may carry the progress a racing progress write just stored): then nothing is added.
+    Statement last(*this,
+                   "SELECT p.seq, p.progress=?2 AND p.attempt=j.attempts FROM job_progress p "
+                   "JOIN jobs j ON j.job_id=p.job_id WHERE p.job_id=?1 ORDER BY p.seq DESC LIMIT 1");
+    last.bind(1, job_id).bind(2, progress_json);
+    if (last.step()) {
+      if (last.integer(1) != 0) return;
+      seq = last.integer(0) + 1;
+    }
+  }
+  {
+    Statement add(*this,
+                  "INSERT INTO job_progress(job_id, seq, attempt, at, progress) "
+                  "VALUES(?1, ?4, (SELECT attempts FROM jobs WHERE job_id=?1), ?2, ?3)");
+    add.bind(1, job_id).bind(2, now).bind(3, progress_json).bind(4, seq);
+    add.step();
+  }
+  if (seq <= keep) return;
+  Statement trim(*this, "DELETE FROM job_progress WHERE job_id=?1 AND seq<=?2");
+  trim.bind(1, job_id).bind(2, seq - keep);
+  trim.step();
 }
 
-FinishResult SqliteJobStore::finish_job(std::string_view job_id, std::string_view worker_id,
-                                        JobStatus terminal, std::string_view outcome_json,
-                                        std::string_view final_progress_json) {
-  std::lock_guard lock(mutex_);
-  return finish_locked(job_id, worker_id, terminal, outcome_json, final_progress_json);
-}
-
-FinishResult SqliteJobStore::finish_locked(std::string_view job_id, std::string_view worker_id,
-                                           JobStatus terminal, std::string_view outcome_json,
-                                           std::string_view final_progress_json) {
+FinishResult SqliteJobStore::finish_locked(const FinishItem& item) {
   const auto now = now_ms();
-  // A requested cancel (its outcome stored by request_cancel) wins over any other
-  // outcome: the job ends CANCELLED and the caller learns which outcome was recorded.
+  FinishResult out;
+  // Most jobs end with no cancel requested: one plain UPDATE records the outcome handed
+  // in. (The statement below, with RETURNING, runs as a trigger under a statement
+  // journal: it cost about a third of each round's SQLite time.)
+  {
+    Statement plain(*this,
+                    "UPDATE jobs SET status=?1, outcome=?2, updated_at=?3, finished_at=?3, "
+                    "lease_owner=NULL, lease_until=NULL, "
+                    "progress=CASE WHEN ?6='' THEN progress ELSE ?6 END "
+                    "WHERE job_id=?4 AND status=1 AND fence=?5 AND cancel_requested=0");
+    plain.bind(1, static_cast<std::int64_t>(item.terminal)).bind(2, item.outcome_json).bind(3, now);
+    plain.bind(4, std::stoll(item.job_id)).bind(5, item.fence).bind(6, item.final_progress_json);
+    plain.step();
+    if (plain.changes() == 1) {
+      out.ended = true;
+      append_progress_locked(std::stoll(item.job_id), item.final_progress_json, now);
+      return out;
+    }
+  }
+  // A cancel was requested (or the lease is lost: nothing matches). A requested cancel (its outcome
+  // stored by request_cancel) wins over any other outcome: the job ends CANCELLED and the caller
+  // learns which outcome was recorded.
   Statement s(
       *this,
       "UPDATE jobs SET "
@@ -545,11 +600,10 @@ FinishResult SqliteJobStore::finish_locked(std::string_view job_id, std::string_
       "outcome=CASE WHEN cancel_requested=1 AND ?1<>4 AND outcome<>'' THEN outcome ELSE ?2 END, "
       "updated_at=?3, finished_at=?3, lease_owner=NULL, lease_until=NULL, "
       "progress=CASE WHEN ?6='' THEN progress ELSE ?6 END "
-      "WHERE job_id=?4 AND status=1 AND lease_owner=?5 "
+      "WHERE job_id=?4 AND status=1 AND fence=?5 "
       "RETURNING status<>?1, CASE WHEN status<>?1 THEN outcome ELSE '' END");
-  s.bind(1, static_cast<std::int64_t>(terminal)).bind(2, outcome_json).bind(3, now);
-  s.bind(4, std::stoll(std::string(job_id))).bind(5, worker_id).bind(6, final_progress_json);
-  FinishResult out;
+  s.bind(1, static_cast<std::int64_t>(item.terminal)).bind(2, item.outcome_json).bind(3, now);
+  s.bind(4, std::stoll(item.job_id)).bind(5, item.fence).bind(6, item.final_progress_json);
   if (s.step()) {
     out.ended = true;
     out.cancelled_instead = s.integer(0) != 0;
@@ -557,24 +611,28 @@ FinishResult SqliteJobStore::finish_locked(std::string_view job_id, std::string_
     while (s.step()) {
     }
   }
+  if (out.ended) append_progress_locked(std::stoll(item.job_id), item.final_progress_json, now);
   return out;
 }
 
-bool SqliteJobStore::release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
+bool SqliteJobStore::release(std::string_view job_id, std::int64_t fence, SystemTime available_at,
                              std::string_view last_error, bool refund_attempt) {
   std::lock_guard lock(mutex_);
   Statement s(
       *this,
       "UPDATE jobs SET status=0, available_at=CASE WHEN cancel_requested=1 THEN ?3 ELSE ?1 END, "
       "last_error=?2, updated_at=?3, lease_owner=NULL, "
-      "lease_until=NULL, attempts=attempts-?6 WHERE job_id=?4 AND status=1 AND lease_owner=?5");
+      "lease_until=NULL, attempts=attempts-?6 WHERE job_id=?4 AND status=1 AND fence=?5");
   s.bind(1, to_ms(available_at)).bind(2, last_error).bind(3, now_ms());
-  s.bind(4, std::stoll(std::string(job_id))).bind(5, worker_id).bind(6, std::int64_t{refund_attempt ? 1 : 0});
+  s.bind(4, std::stoll(std::string(job_id)))
+      .bind(5, fence)
+      .bind(6, std::int64_t{refund_attempt ? 1 : 0});
   s.step();
   return s.changes() == 1;
 }
 
-CancelOutcome SqliteJobStore::request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) {
+CancelOutcome SqliteJobStore::request_cancel(const JobKey& key,
+                                             std::string_view cancelled_outcome_json) {
   std::lock_guard lock(mutex_);
   return in_transaction([&] {
     const auto now = now_ms();
@@ -617,11 +675,85 @@ std::optional<SystemTime> SqliteJobStore::next_wakeup() {
 std::optional<SystemTime> SqliteJobStore::next_wakeup_locked(std::optional<std::int64_t> after_ms) {
   Statement s(*this,
               "SELECT MIN(t) FROM (SELECT MIN(available_at) AS t FROM jobs WHERE status=0 AND "
-              "available_at>?1 "
-              "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status=1)");
+              "lane='' AND available_at>?1 "
+              "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE status=1 AND lane='')");
   s.bind(1, after_ms.value_or(std::numeric_limits<std::int64_t>::min()));
   if (!s.step() || s.is_null(0)) return std::nullopt;
   return from_ms(s.integer(0));
+}
+
+// ------------------------------------------------------------------- remote actions
+
+void SqliteJobStore::ensure_remote_actions_table_locked() {
+  if (remote_actions_table_) return;
+  db_.exec(
+      "CREATE TABLE IF NOT EXISTS remote_actions(name TEXT PRIMARY KEY, spec TEXT NOT NULL, "
+      "tenant_scope TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID");
+  remote_actions_table_ = true;
+}
+
+JobStore::RemoteActionEntry SqliteJobStore::put_remote_action(const RemoteActionEntry& entry,
+                                                              SystemTime now) {
+  std::lock_guard lock(mutex_);
+  ensure_remote_actions_table_locked();
+  return in_transaction([&] {
+    Statement live(*this,
+                   "SELECT spec, tenant_scope, expires_at FROM remote_actions WHERE name=?1 AND "
+                   "expires_at>?2");
+    live.bind(1, entry.name).bind(2, to_ms(now));
+    if (live.step() && live.text(0) != entry.spec_json) {
+      return RemoteActionEntry{entry.name, live.text(0), live.text(1), from_ms(live.integer(2))};
+    }
+    Statement put(*this,
+                  "INSERT INTO remote_actions(name, spec, tenant_scope, expires_at) "
+                  "VALUES(?1,?2,?3,?4) ON CONFLICT(name) DO UPDATE SET spec=excluded.spec, "
+                  "tenant_scope=excluded.tenant_scope, "
+                  "expires_at=MAX(expires_at, excluded.expires_at)");
+    put.bind(1, entry.name)
+        .bind(2, entry.spec_json)
+        .bind(3, entry.tenant_scope)
+        .bind(4, to_ms(entry.expires_at));
+    put.step();
+    return entry;
+  });
+}
+
+std::vector<JobStore::RemoteActionEntry> SqliteJobStore::live_remote_actions(SystemTime now) {
+  std::lock_guard lock(mutex_);
+  ensure_remote_actions_table_locked();
+  Statement s(*this,
+              "SELECT name, spec, tenant_scope, expires_at FROM remote_actions WHERE expires_at>?1 "
+              "ORDER BY name");
+  s.bind(1, to_ms(now));
+  std::vector<RemoteActionEntry> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), from_ms(s.integer(3))});
+  return out;
+}
+
+std::vector<LeaseState> SqliteJobStore::renew_batch(const std::vector<RenewItem>& items,
+                                                    std::chrono::milliseconds ttl) {
+  std::vector<LeaseState> out(items.size());
+  if (items.empty()) return out;
+  std::lock_guard lock(mutex_);
+  in_transaction([&] {
+    const auto until = now_ms() + ttl.count();
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      // Read first, then a plain UPDATE: RETURNING would open a statement journal per item.
+      const auto job_id = std::stoll(items[i].job_id);
+      {
+        Statement read(
+            *this, "SELECT cancel_requested FROM jobs WHERE job_id=?1 AND status=1 AND fence=?2");
+        read.bind(1, job_id).bind(2, items[i].fence);
+        if (!read.step()) continue;
+        out[i] = {true, read.integer(0) != 0};
+      }
+      Statement extend(*this, "UPDATE jobs SET lease_until=?1 WHERE job_id=?2");
+      extend.bind(1, until).bind(2, job_id);
+      extend.step();
+    }
+    return true;
+  });
+  return out;
 }
 
 }  // namespace streamer

@@ -9,48 +9,54 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/sqlite_db.hpp"
 #include "jobs/job_store.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace streamer {
 
 struct SqliteJobStoreOptions {
-  std::filesystem::path path;      // database file (":memory:" for tests)
-  bool synchronous_full = false;   // FULL: fsync every commit (power-loss durable); NORMAL: WAL,
-                                   // durable across process crashes, fsync at checkpoints
+  std::filesystem::path path;     // database file (":memory:" for tests)
+  bool synchronous_full = false;  // FULL: fsync every commit (power-loss durable); NORMAL: WAL,
+                                  // durable across process crashes, fsync at checkpoints
 };
 
 class SqliteJobStore final : public JobStore {
  public:
-  // Opens (creating if needed) the database and its schema. Throws std::runtime_error.
+  // Opens (creating if needed) the database and its schema. Throws sqlite::Error (a
+  // std::runtime_error).
   explicit SqliteJobStore(SqliteJobStoreOptions options);
   ~SqliteJobStore() override;
 
   SubmitResult submit(const NewJob& job) override;
-  std::vector<SubmitResult> submit_batch(const std::vector<NewJob>& jobs) override;
   std::optional<JobRecord> find(const JobKey& key) override;
-  std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) override;
   std::vector<Lease> acquire_batch(std::string_view worker_id, std::chrono::milliseconds ttl,
                                    std::size_t max) override;
-  std::vector<FinishResult> finish_batch(std::string_view worker_id,
-                                         const std::vector<FinishItem>& items) override;
+  std::vector<Lease> acquire_lane(std::string_view lane, std::string_view tenant,
+                                  std::string_view worker_id, std::chrono::milliseconds ttl,
+                                  std::size_t max) override;
+  std::vector<FinishResult> finish_batch(const std::vector<FinishItem>& items) override;
   RoundResult commit_round(const Round& round) override;
-  LeaseState renew(std::string_view job_id, std::string_view worker_id,
+  LeaseState renew(std::string_view job_id, std::int64_t fence,
                    std::chrono::milliseconds ttl) override;
-  void save_progress(std::string_view job_id, std::string_view worker_id,
-                     std::string_view progress_json) override;
-  void save_progress_batch(std::string_view worker_id,
-                           const std::vector<std::pair<std::string, std::string>>& items) override;
-  FinishResult finish_job(std::string_view job_id, std::string_view worker_id, JobStatus terminal,
-                          std::string_view outcome_json,
-                          std::string_view final_progress_json) override;
-  bool release(std::string_view job_id, std::string_view worker_id, SystemTime available_at,
+  void save_progress_batch(const std::vector<ProgressItem>& items) override;
+  bool release(std::string_view job_id, std::int64_t fence, SystemTime available_at,
                std::string_view last_error, bool refund_attempt) override;
   CancelOutcome request_cancel(const JobKey& key, std::string_view cancelled_outcome_json) override;
   std::size_t purge_finished_before(SystemTime cutoff) override;
   std::optional<SystemTime> next_wakeup() override;
+
+  // Admin API reads, retry and scoped purge (sqlite_job_store_queries.cpp).
+  JobPage list_jobs(const JobQuery& query) override;
+  std::vector<QueueStat> queue_stats(const JobScope& scope) override;
+  std::vector<JobRecord> recent_failures(const JobScope& scope, std::size_t limit) override;
+  RequeueResult requeue_failed(const JobKey& key, int extra_attempts,
+                               std::string_view note) override;
+  std::size_t purge_finished(const JobScope& scope, SystemTime cutoff) override;
+  std::vector<ProgressStep> progress_history(const JobKey& key) override;
+
+  // One transaction for all items.
+  std::vector<LeaseState> renew_batch(const std::vector<RenewItem>& items,
+                                      std::chrono::milliseconds ttl) override;
 
  private:
   class Statement;
@@ -65,37 +71,47 @@ class SqliteJobStore final : public JobStore {
   // Queued jobs of the tenant (of the user, when given), counted up to `limit`.
   std::size_t count_queued_locked(const std::string& tenant, const std::string* user,
                                   std::size_t limit);
-  std::vector<SubmitResult> submit_all_locked(const std::vector<NewJob>& jobs);
-  std::vector<FinishResult> finish_all_locked(std::string_view worker_id,
-                                              const std::vector<FinishItem>& items);
-  void save_progress_locked(std::string_view job_id, std::string_view worker_id, std::string_view progress_json);
-  // Claims up to `max` runnable jobs in the order of JobStore::acquire(): queued ones
-  // fairly across tenants within max_running_per_tenant, then lapsed leases. Sets
-  // *capped when a runnable job was left for its tenant's bound.
-  std::vector<Lease> acquire_locked(std::string_view worker_id, std::chrono::milliseconds ttl,
-                                    std::size_t max, TenantLeases& leases, bool* capped = nullptr);
-  // Tenants that have queued jobs (runnable or not), by a skip scan of their index.
-  std::vector<std::string> queued_tenants_locked();
+  std::vector<FinishResult> finish_all_locked(const std::vector<FinishItem>& items);
+  // Claims up to `max` runnable jobs of `lane` (and of `tenant`, unless "") in the order of
+  // JobStore::acquire(): queued ones fairly across tenants within max_running_per_tenant, then
+  // lapsed leases. Sets *capped when a runnable job was left for its tenant's bound.
+  std::vector<Lease> acquire_locked(std::string_view lane, std::string_view worker_id,
+                                    std::chrono::milliseconds ttl, std::size_t max,
+                                    TenantLeases& leases, bool* capped = nullptr,
+                                    std::string_view tenant = {});
+  // Tenants that have queued jobs of `lane` (runnable or not), by a skip scan of its index.
+  std::vector<std::string> queued_tenants_locked(std::string_view lane);
   // The earliest time a queued job becomes runnable (after `after_ms`, when given) or a
   // lease expires.
   std::optional<SystemTime> next_wakeup_locked(std::optional<std::int64_t> after_ms = std::nullopt);
-  FinishResult finish_locked(std::string_view job_id, std::string_view worker_id,
-                             JobStatus terminal, std::string_view outcome_json,
-                             std::string_view final_progress_json);
+  FinishResult finish_locked(const FinishItem& item);
+  // Adds a step to the job's progress history (its current attempt, at `now`) and drops
+  // the steps beyond limits_.progress_history_steps; nothing for an empty progress.
+  void append_progress_locked(std::int64_t job_id, const std::string& progress_json,
+                              std::int64_t now);
   // Runs fn() inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it throws).
   template <class Fn>
   auto in_transaction(Fn&& fn);
-  // Leases the jobs chosen by `select_sql` (a SELECT of job_ids with ?3 = now, ?4 = limit)
-  // and appends them to `out`.
-  void claim_locked(const char* select_sql, std::string_view worker_id, std::chrono::milliseconds ttl,
-                    std::size_t max, std::vector<Lease>& out);
-  void exec(const char* sql);
+  // Leases the jobs chosen by `select_sql` (a SELECT of job_ids with ?3 = now, ?4 = limit,
+  // ?5 = lane, ?6 = tenant or "") and appends them to `out`.
+  void claim_locked(const char* select_sql, std::string_view lane, std::string_view tenant,
+                    std::string_view worker_id, std::chrono::milliseconds ttl, std::size_t max,
+                    std::vector<Lease>& out);
   // The cached prepared statement for `sql` (caller holds mutex_).
-  sqlite3_stmt* prepared(const std::string& sql);
+  sqlite::Statement& prepared(const std::string& sql);
 
   std::mutex mutex_;
-  sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  sqlite::Database db_;
+  std::unordered_map<std::string, sqlite::Statement> statements_;  // destroyed before db_
+
+ public:
+  // A table of its own, remote_actions, created on first use.
+  RemoteActionEntry put_remote_action(const RemoteActionEntry& entry, SystemTime now) override;
+  std::vector<RemoteActionEntry> live_remote_actions(SystemTime now) override;
+
+ private:
+  void ensure_remote_actions_table_locked();
+  bool remote_actions_table_ = false;
 };
 
 }  // namespace streamer

@@ -4,6 +4,7 @@
 
 #include <future>
 
+#include "jobs/in_process_event_bus.hpp"
 #include "jobs/memory_job_store.hpp"
 
 namespace streamer {
@@ -31,12 +32,18 @@ struct WaitingSink : MessageSink {
 };
 
 // Fails (retryably) until attempt `succeed_on`, reports progress, honours cancel.
-class ScriptedHandler : public Handler {
+class ScriptedHandler : public JsonHandler {
  public:
-  explicit ScriptedHandler(HandlerSpec spec) : Handler(std::move(spec)) {}
+  explicit ScriptedHandler(HandlerSpec spec) : JsonHandler(std::move(spec)) {}
+  json::object parse(const json::object& payload) const override {
+    ++parses;
+    return payload;
+  }
+  mutable std::atomic<int> parses{0};
   HandlerResult run(const json::object& payload, JobContext& ctx) override {
     const auto mode = std::string(payload.at("mode").as_string());
-    if (mode == "flaky" && ctx.attempt < payload.at("succeed_on").as_int64()) throw std::runtime_error("flaky");
+    if (mode == "flaky" && ctx.attempt < payload.at("succeed_on").as_int64())
+      throw std::runtime_error("flaky");
     if (mode == "invalid") throw HandlerError(ErrorCode::kNotFound, "no such thing");
     if (mode == "wait") {
       ctx.cancel.wait_for(10s);
@@ -47,32 +54,51 @@ class ScriptedHandler : public Handler {
   }
 };
 
+// The memory store, except that release() throws while `fail_release` is set.
+struct ReleaseFailingStore : MemoryJobStore {
+  std::atomic<bool> fail_release{false};
+  std::atomic<int> failed_releases{0};
+  bool release(std::string_view job_id, std::int64_t fence, SystemTime available_at,
+               std::string_view last_error, bool refund_attempt) override {
+    if (fail_release.load()) {
+      ++failed_releases;
+      throw std::runtime_error("store unavailable");
+    }
+    return MemoryJobStore::release(job_id, fence, available_at, last_error, refund_attempt);
+  }
+};
+
 class WorkerPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    registry.add(std::make_unique<ScriptedHandler>(HandlerSpec{"scripted", 60s, "", 300ms, 3, true}));
+    registry.add(std::make_unique<ScriptedHandler>(
+        HandlerSpec{"scripted", 60s, "", 300ms, 3, Execution::kAsync}));
     WorkerPoolOptions opts;
     opts.workers = 2;
     opts.progress_interval = 0ms;
     opts.retry.base = 5ms;
     opts.lease_ttl = 2s;
+    opts.idle_poll = 20ms;  // how soon jobs stored by someone else are seen
     pool = std::make_unique<WorkerPool>(store, hub, registry, env, opts);
     pool->start();
   }
   void TearDown() override { pool->stop(2s); }
 
+  // Submits through the pool (as the request service does) and returns once stored.
   std::shared_ptr<WaitingSink> submit(const std::string& id, json::object payload) {
     auto sink = std::make_shared<WaitingSink>();
     JobKey key{"t", "u", id};
     hub.subscribe(key, sink);
-    store.submit(NewJob{key, "scripted", json::serialize(payload), "", 3});
-    pool->notify();
+    std::promise<bool> stored;
+    pool->submit(NewJob{key, "scripted", json::serialize(payload), "", 3},
+                 [&](const SubmitResult* r) { stored.set_value(r && r->created); });
+    EXPECT_TRUE(stored.get_future().get()) << id;
     sinks.push_back(sink);
     return sink;
   }
 
-  MemoryJobStore store;
-  EventHub hub;
+  ReleaseFailingStore store;
+  InProcessEventBus hub;
   HandlerRegistry registry;
   HandlerEnvironment env;
   std::unique_ptr<WorkerPool> pool;
@@ -87,7 +113,8 @@ TEST_F(WorkerPoolTest, SuccessEndsWithProgressAtOneHundredThenResult) {
   EXPECT_TRUE(msg.at("result").at("success").as_bool());
   EXPECT_EQ(msg.at("result").at("metadata").at("handler").as_string(), "scripted");
   ASSERT_FALSE(sink->progress.empty());
-  EXPECT_EQ(json::parse(sink->progress.back()).at("progress").at("progress").to_number<double>(), 100.0);
+  EXPECT_EQ(json::parse(sink->progress.back()).at("progress").at("progress").to_number<double>(),
+            100.0);
   EXPECT_EQ(store.find({"t", "u", "ok"})->status, JobStatus::kSucceeded);
 }
 
@@ -139,14 +166,30 @@ TEST_F(WorkerPoolTest, SubmitThroughThePoolIsStoredBeforeItIsAnsweredThenRuns) {
   EXPECT_EQ(store.find(key)->status, JobStatus::kSucceeded);
 }
 
-TEST_F(WorkerPoolTest, CancelEndsAJobClaimedButNotStarted) {
-  // Three jobs claimed in one round for two free workers: "behind" waits in the ready
-  // queue while both workers wait in their handlers.
+TEST_F(WorkerPoolTest, AJobSubmittedWithItsParseRunsOnItWithoutParsingAgainEvenWhenRetried) {
+  auto* handler = static_cast<ScriptedHandler*>(registry.find("scripted"));
+  json::object payload{{"mode", "flaky"}, {"succeed_on", 2}};
+  ParsedRequest parsed = handler->parse_payload(payload);
+  ASSERT_EQ(handler->parses.load(), 1);
   auto sink = std::make_shared<WaitingSink>();
-  hub.subscribe({"t", "u", "behind"}, sink);
-  for (auto id : {"w1", "w2"}) store.submit(NewJob{{"t", "u", id}, "scripted", R"({"mode":"wait"})", "", 3});
-  store.submit(NewJob{{"t", "u", "behind"}, "scripted", R"({"mode":"ok"})", "", 3});
-  pool->notify();
+  JobKey key{"t", "u", "handed-over"};
+  hub.subscribe(key, sink);
+  pool->submit(
+      NewJob{key, "scripted", json::serialize(payload), "", 3}, [](const SubmitResult*) {}, parsed);
+  auto msg = sink->wait();
+  EXPECT_EQ(msg.at("result").at("data").at("attempt").as_int64(), 2);
+  EXPECT_EQ(handler->parses.load(), 1);  // both attempts ran on the parse made at submission
+  // A job that reaches the workers without one (stored by someone else) is parsed from the store.
+  EXPECT_EQ(submit("stored", {{"mode", "ok"}})->wait().at("type").as_string(), "result");
+  EXPECT_EQ(handler->parses.load(), 2);
+}
+
+TEST_F(WorkerPoolTest, CancelEndsAJobClaimedButNotStarted) {
+  // Three jobs claimed for two free workers: "behind" waits in the ready queue while
+  // both workers wait in their handlers.
+  submit("w1", {{"mode", "wait"}});
+  submit("w2", {{"mode", "wait"}});
+  auto sink = submit("behind", {{"mode", "ok"}});
   for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(2ms);
   ASSERT_EQ(pool->running(), 2u);
   ASSERT_EQ(store.request_cancel({"t", "u", "behind"}, "unused"), CancelOutcome::kCancelRequested);
@@ -163,8 +206,7 @@ TEST_F(WorkerPoolTest, AJobCancelledWhileItsLeaseLapsedEndsCancelledWithoutRunni
   store.submit(NewJob{key, "scripted", R"({"mode":"ok"})", "", 3});
   ASSERT_TRUE(store.acquire("dead-worker", 1ms));  // its worker died right away
   ASSERT_EQ(store.request_cancel(key, "unused"), CancelOutcome::kCancelRequested);
-  std::this_thread::sleep_for(5ms);
-  pool->notify();
+  // The pool finds it on its next look at the store, once the dead worker's lease lapsed.
   auto msg = sink->wait();
   ASSERT_TRUE(msg.is_object());
   EXPECT_EQ(msg.at("error").at("code").as_string(), "CANCELLED");
@@ -181,6 +223,34 @@ TEST_F(WorkerPoolTest, DrainGivesRunningAndUnstartedJobsBackWithTheirAttemptRefu
     auto rec = store.find({"t", "u", id});
     EXPECT_EQ(rec->status, JobStatus::kQueued) << id;
     EXPECT_EQ(rec->attempts, 0) << id;
+  }
+}
+
+TEST_F(WorkerPoolTest, AStoreErrorReleasingARetryIsSurvivedAndTheJobRunsAgainWhenItsLeaseLapses) {
+  store.fail_release = true;
+  auto sink = submit("flaky", {{"mode", "flaky"}, {"succeed_on", 2}});
+  for (int i = 0; i < 200 && store.failed_releases.load() == 0; ++i)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(store.failed_releases.load(), 1);
+  store.fail_release = false;
+  // Attempt 1 failed and could not be released: its lease (2 s) lapses, attempt 2 runs.
+  auto msg = sink->wait(6s);
+  ASSERT_TRUE(msg.is_object());
+  EXPECT_EQ(msg.at("type").as_string(), "result");
+  EXPECT_EQ(msg.at("result").at("data").at("attempt").as_int64(), 2);
+  EXPECT_EQ(pool->stats().retried.load(), 0u);  // no retry was recorded by the pool
+}
+
+TEST_F(WorkerPoolTest, AStoreErrorGivingJobsBackOnDrainIsSurvivedAndTheJobsKeepTheirLeases) {
+  for (auto id : {"w1", "w2", "w3"}) submit(id, {{"mode", "wait"}});  // 2 workers: one waits
+  for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(pool->running(), 2u);
+  store.fail_release = true;
+  pool->stop(2s);
+  EXPECT_EQ(store.failed_releases.load(), 3);  // two interrupted, one never started
+  for (auto id : {"w1", "w2", "w3"}) {
+    // Still leased: they run again when the leases lapse, as after a crash.
+    EXPECT_EQ(store.find({"t", "u", id})->status, JobStatus::kRunning) << id;
   }
 }
 

@@ -9,7 +9,9 @@
 #include <list>
 
 #include "core/json_text.hpp"
+#include "core/log_event.hpp"
 #include "core/time_util.hpp"
+#include "service/stats_requests.hpp"
 #include "service/sync_answer.hpp"
 
 namespace streamer {
@@ -52,8 +54,9 @@ json::object snapshot_of(const JobRecord& r) {
 
 // One sync call in flight: whoever answers first (handler or time-limit watchdog) wins.
 struct RequestService::SyncCall {
-  std::shared_ptr<ClientConnection> conn;
+  std::shared_ptr<ServiceSession> conn;
   protocol::Request req;
+  ParsedRequest parsed;  // req.payload, parsed once by the handler before acceptance
   const Handler* handler = nullptr;
   CancelToken cancel;
   std::atomic<bool> answered{false};
@@ -62,8 +65,8 @@ struct RequestService::SyncCall {
   std::list<std::shared_ptr<SyncCall>>::iterator position;  // in sync_inflight_
 };
 
-RequestService::RequestService(const HandlerRegistry& registry, JobStore& store, EventHub& hub,
-                               WorkerPool* workers, const HandlerEnvironment& env, Metrics& metrics,
+RequestService::RequestService(const HandlerRegistry& registry, JobStore& store, EventBus& hub,
+                               WorkerPool& workers, const HandlerEnvironment& env, Metrics& metrics,
                                asio::any_io_executor timers, RequestServiceOptions options)
     : registry_(registry),
       store_(store),
@@ -76,11 +79,19 @@ RequestService::RequestService(const HandlerRegistry& registry, JobStore& store,
       sync_pool_(options.sync_threads, std::chrono::microseconds(500),
                  static_cast<std::size_t>(std::max(1, options.max_sync_per_connection))),
       inline_budget_(kInlineBudget, std::chrono::seconds(10), metrics.inline_overruns),
+      sync_log_(options.log_sync_success_every),
       watchdog_(std::make_shared<asio::steady_timer>(asio::make_strand(timers_))) {
   arm_watchdog();
 }
 
 RequestService::~RequestService() { drain(); }
+
+std::shared_ptr<ClientSession> RequestService::open_session(Identity who,
+                                                            std::weak_ptr<MessageSink> sink) {
+  return std::make_shared<ServiceSession>(
+      *this, std::move(who), std::move(sink),
+      static_cast<int>(std::min<std::int64_t>(options_.max_concurrent_requests, INT32_MAX)));
+}
 
 void RequestService::drain() {
   sync_pool_.join();
@@ -128,20 +139,29 @@ void RequestService::arm_watchdog() {
           call->req.id, MessageKind::kReply,
           protocol::error_message(call->req.id, ErrorCode::kTimeout,
                                   "Request exceeded its time limit", std::move(details)));
-      metrics_.record_request(spec.name, "TIMEOUT", since(call->received));
+      record_sync(*call->conn, call->req, spec.name, "TIMEOUT", call->received);
     }
     arm_watchdog();
   });
 }
 
-void RequestService::reject(const std::shared_ptr<ClientConnection>& conn, std::string_view action,
+void RequestService::record_sync(const ServiceSession& conn, const protocol::Request& req,
+                                 std::string_view action, std::string_view outcome,
+                                 SteadyClock::time_point received) {
+  const double seconds = since(received);
+  metrics_.record_request(action, outcome, seconds);
+  const Identity& who = conn.identity();
+  sync_log_.finished(req.id, who.tenant_id, who.user_id, action, outcome, seconds, req.trace_id);
+}
+
+void RequestService::reject(const std::shared_ptr<ServiceSession>& conn, std::string_view action,
                             const std::optional<std::string>& req_id, const std::string& message,
                             std::string_view code, SteadyClock::time_point received) {
   conn->deliver(req_id.value_or(""), MessageKind::kNotice, message);
   metrics_.record_request(action, code, since(received));
 }
 
-std::optional<JobKey> RequestService::target_key(const std::shared_ptr<ClientConnection>& conn,
+std::optional<JobKey> RequestService::target_key(const std::shared_ptr<ServiceSession>& conn,
                                                  const protocol::Request& req,
                                                  std::string_view action,
                                                  SteadyClock::time_point received) {
@@ -156,7 +176,7 @@ std::optional<JobKey> RequestService::target_key(const std::shared_ptr<ClientCon
   return std::nullopt;
 }
 
-void RequestService::reject_not_found(const std::shared_ptr<ClientConnection>& conn,
+void RequestService::reject_not_found(const std::shared_ptr<ServiceSession>& conn,
                                       std::string_view action, const std::string& req_id,
                                       const JobKey& key, SteadyClock::time_point received) {
   json::object details;
@@ -167,8 +187,7 @@ void RequestService::reject_not_found(const std::shared_ptr<ClientConnection>& c
       "NOT_FOUND", received);
 }
 
-void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn,
-                              std::string_view frame) {
+void RequestService::on_frame(const std::shared_ptr<ServiceSession>& conn, std::string_view frame) {
   const auto received = SteadyClock::now();
   auto parsed = protocol::parse_request(frame);
   if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
@@ -177,12 +196,18 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn,
   }
   auto& req = std::get<protocol::Request>(parsed);
   if (!req.trace_id.empty()) {
-    spdlog::info(R"({{"event":"request","request_id":{},"action":{},"trace_id":{},"tenant":{}}})",
-                 json_quoted(req.id), json_quoted(req.action), json_quoted(req.trace_id),
-                 json_quoted(conn->identity().tenant_id));
+    log_event(spdlog::level::info, "request",
+              {{"request_id", req.id},
+               {"action", req.action},
+               {"trace_id", req.trace_id},
+               {"tenant", conn->identity().tenant_id}});
   }
   if (req.action == "subscribe") return subscribe(conn, std::move(req), received);
   if (req.action == "cancel") return cancel(conn, std::move(req), received);
+  if (is_stats_action(req.action)) {
+    const auto outcome = handle_stats_request(options_.stats_feed, conn, req, since(received));
+    return metrics_.record_request(req.action, outcome, since(received));
+  }
 
   Handler* handler = registry_.find(req.action);
   if (!handler) {
@@ -208,11 +233,21 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn,
                                 std::move(details)),
         "UNAUTHORIZED", received);
   }
+  // Parsed once, here: a sync request runs on this parse, and an async one hands it to
+  // the workers of this process (a worker elsewhere, or after a restart, parses the
+  // stored payload).
+  ParsedRequest request;
   try {
-    handler->validate(req.payload);
+    request = handler->parse_payload(req.payload);
   } catch (const HandlerError& e) {
     return reject(conn, spec.name, req.id, protocol::error_message(req.id, e), to_string(e.code()),
                   received);
+  } catch (const std::exception& e) {  // a handler bug: answer rather than stop the I/O thread
+    log_event(spdlog::level::err, "handler_exception",
+              {{"action", spec.name}, {"request_id", req.id}, {"error", e.what()}});
+    return reject(conn, spec.name, req.id,
+                  protocol::error_message(req.id, ErrorCode::kInternalError, "Internal error"),
+                  "INTERNAL_ERROR", received);
   }
   if (!conn->begin_request(req.id)) {
     metrics_.record_rate_limited("concurrent_requests");
@@ -222,19 +257,21 @@ void RequestService::on_frame(const std::shared_ptr<ClientConnection>& conn,
                   "RATE_LIMITED", received);
   }
   if (handler->is_async()) {
-    submit_async(conn, *handler, std::move(req), received);
+    submit_async(conn, *handler, std::move(req), std::move(request), received);
   } else if (handler->runs_inline() && frame.size() <= kInlineMaxFrameBytes) {
-    run_inline(conn, *handler, req, received);
+    run_inline(conn, *handler, req, request, received);
   } else {
-    run_sync(conn, *handler, std::move(req), received);
+    run_sync(conn, *handler, std::move(req), std::move(request), received);
   }
 }
 
-void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Handler& handler,
-                              protocol::Request req, SteadyClock::time_point received) {
+void RequestService::run_sync(const std::shared_ptr<ServiceSession>& conn, Handler& handler,
+                              protocol::Request req, ParsedRequest parsed,
+                              SteadyClock::time_point received) {
   auto call = std::make_shared<SyncCall>();
   call->conn = conn;
   call->req = std::move(req);
+  call->parsed = std::move(parsed);
   call->handler = &handler;
   call->received = received;
   call->deadline = received + handler.spec().time_limit;
@@ -247,8 +284,8 @@ void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Han
   // limit), so one connection's burst cannot push other connections' calls back.
   sync_pool_.post(conn.get(), [this, call, &handler] {
     if (call->answered.load()) return;  // timed out while it waited
-    auto answer = run_sync_handler(handler, call->req, call->conn->identity(), call->cancel, env_,
-                                   call->received);
+    auto answer = run_sync_handler(handler, call->req, call->parsed, call->conn->identity(),
+                                   call->cancel, env_, call->received);
     if (!answer) return;  // only the time limit cancels a sync call, and it has answered
     if (call->answered.exchange(true)) return;  // the watchdog answered TIMEOUT already
     {
@@ -256,17 +293,19 @@ void RequestService::run_sync(const std::shared_ptr<ClientConnection>& conn, Han
       sync_inflight_.erase(call->position);
     }
     call->conn->deliver(call->req.id, MessageKind::kReply, std::move(answer->text));
-    metrics_.record_request(handler.spec().name, answer->outcome, since(call->received));
+    record_sync(*call->conn, call->req, handler.spec().name, answer->outcome, call->received);
   });
 }
 
-void RequestService::run_inline(const std::shared_ptr<ClientConnection>& conn, Handler& handler,
-                                const protocol::Request& req, SteadyClock::time_point received) {
+void RequestService::run_inline(const std::shared_ptr<ServiceSession>& conn, Handler& handler,
+                                const protocol::Request& req, const ParsedRequest& parsed,
+                                SteadyClock::time_point received) {
   // No time limit can interrupt a run on this thread (the declaration promises
   // microseconds); the budget check reports handlers that break the promise.
   static const CancelToken never_cancelled;
   const auto started = SteadyClock::now();
-  auto answer = run_sync_handler(handler, req, conn->identity(), never_cancelled, env_, received);
+  auto answer =
+      run_sync_handler(handler, req, parsed, conn->identity(), never_cancelled, env_, received);
   inline_budget_.check(handler.spec().name, SteadyClock::now() - started);
   if (!answer) {  // cannot happen with a token nobody cancels; answer rather than leak the slot
     answer =
@@ -274,35 +313,29 @@ void RequestService::run_inline(const std::shared_ptr<ClientConnection>& conn, H
                    "INTERNAL_ERROR"};
   }
   conn->deliver(req.id, MessageKind::kReply, std::move(answer->text));
-  metrics_.record_request(handler.spec().name, answer->outcome, since(received));
+  record_sync(*conn, req, handler.spec().name, answer->outcome, received);
 }
 
-void RequestService::submit_async(const std::shared_ptr<ClientConnection>& conn,
+void RequestService::submit_async(const std::shared_ptr<ServiceSession>& conn,
                                   const Handler& handler, protocol::Request req,
-                                  SteadyClock::time_point received) {
+                                  ParsedRequest parsed, SteadyClock::time_point received) {
   JobKey key{conn->identity().tenant_id, conn->identity().user_id, req.id};
   conn->expect_queued(req.id);
-  hub_.subscribe(key, conn);  // before the job exists, so no event can be missed
+  hub_.subscribe_for_submit(key, conn);  // before the job exists, so no event can be missed
   NewJob job{key, handler.spec().name, to_json_text(req.payload), req.trace_id,
              handler.spec().max_attempts};
+  job.lane = handler.spec().lane;
   auto done = [this, conn, spec = &handler.spec(), key = std::move(key),
                received](const SubmitResult* stored) {
     answer_submit(conn, *spec, key, stored, received);
+    if (stored && stored->created && !spec->lane.empty() && options_.on_lane_submitted)
+      options_.on_lane_submitted(spec->lane);
   };
   // The workers' commit thread stores it with their other writes (group commit).
-  if (workers_) return workers_->submit(std::move(job), std::move(done));
-  asio::post(store_pool_, [this, job = std::move(job), done = std::move(done)] {
-    std::optional<SubmitResult> stored;
-    try {
-      stored = store_.submit(job);
-    } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"store_error","op":"submit","error":{}}})", json_quoted(e.what()));
-    }
-    done(stored ? &*stored : nullptr);
-  });
+  workers_.submit(std::move(job), std::move(done), std::move(parsed));
 }
 
-void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn,
+void RequestService::answer_submit(const std::shared_ptr<ServiceSession>& conn,
                                    const HandlerSpec& spec, const JobKey& key,
                                    const SubmitResult* stored, SteadyClock::time_point received) {
   const std::string& id = key.request_id;
@@ -330,6 +363,7 @@ void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn
   const double estimate = std::chrono::duration<double>(spec.estimated_duration).count();
   const JobRecord& rec = stored->record;
   if (stored->created) {
+    metrics_.record_job_submitted(rec);
     conn->deliver(id, MessageKind::kQueued, protocol::queued_response(id, estimate));
   } else if (is_terminal(rec.status)) {
     // Finished already: the stored outcome is the answer (a reply, so it is sent even
@@ -338,24 +372,28 @@ void RequestService::answer_submit(const std::shared_ptr<ClientConnection>& conn
     hub_.unsubscribe(key, conn);
     conn->deliver(id, MessageKind::kReply, rec.outcome_json);
   } else {
+    hub_.subscribe(key, conn);  // stored before: registered (and caught up) as any subscribe
     conn->deliver(id, MessageKind::kQueued,
                   protocol::queued_response(id, estimate, "Request already accepted"));
   }
   metrics_.record_request(spec.name, "queued", since(received));
 }
 
-void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
+void RequestService::subscribe(const std::shared_ptr<ServiceSession>& conn, protocol::Request req,
                                SteadyClock::time_point received) {
   auto target = target_key(conn, req, "subscribe", received);
   if (!target) return;
   JobKey key = std::move(*target);
-  hub_.subscribe(key, conn);
+  conn->watch_again(key.request_id);  // a retried request's next terminal is new
   asio::post(store_pool_, [this, conn, req = std::move(req), key = std::move(key), received] {
+    // Registered before the snapshot is read, so no event falls between them; off the
+    // I/O thread, since a shared bus may wait for Redis.
+    hub_.subscribe_before_snapshot(key, conn);
     std::optional<JobRecord> rec;
     try {
       rec = store_.find(key);
     } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"store_error","op":"find","error":{}}})", json_quoted(e.what()));
+      log_event(spdlog::level::err, "store_error", {{"op", "find"}, {"error", e.what()}});
     }
     if (!rec || is_terminal(rec->status)) hub_.unsubscribe(key, conn);  // no event will come
     if (!rec) return reject_not_found(conn, "subscribe", req.id, key, received);
@@ -369,7 +407,7 @@ void RequestService::subscribe(const std::shared_ptr<ClientConnection>& conn, pr
   });
 }
 
-void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, protocol::Request req,
+void RequestService::cancel(const std::shared_ptr<ServiceSession>& conn, protocol::Request req,
                             SteadyClock::time_point received) {
   auto target = target_key(conn, req, "cancel", received);
   if (!target) return;
@@ -383,7 +421,7 @@ void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, proto
       outcome = store_.request_cancel(key, cancelled);
       if (outcome == CancelOutcome::kAlreadyFinished) rec = store_.find(key);
     } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"store_error","op":"cancel","error":{}}})", json_quoted(e.what()));
+      log_event(spdlog::level::err, "store_error", {{"op", "cancel"}, {"error", e.what()}});
     }
     if (outcome == CancelOutcome::kNotFound)
       return reject_not_found(conn, "cancel", req.id, key, received);
@@ -408,7 +446,9 @@ void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, proto
     if (outcome == CancelOutcome::kCancelledNow)
       hub_.publish(key, MessageKind::kTerminal, cancelled);
     if (outcome != CancelOutcome::kCancelRequested) return;
-    if (workers_) workers_->cancel_local(key);
+    workers_.cancel_local(key);
+    if (options_.on_cancel_requested) options_.on_cancel_requested(key);
+    hub_.push_cancel(key);  // it may run in another process (a `streamer worker`)
     // The store records CANCELLED for it whoever finishes it; if that happened before the
     // subscription above, the stored outcome is sent here (once: terminals are
     // de-duplicated per connection).
@@ -417,7 +457,7 @@ void RequestService::cancel(const std::shared_ptr<ClientConnection>& conn, proto
         conn->deliver(key.request_id, MessageKind::kTerminal, now->outcome_json);
       }
     } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"store_error","op":"find","error":{}}})", json_quoted(e.what()));
+      log_event(spdlog::level::err, "store_error", {{"op", "find"}, {"error", e.what()}});
     }
   });
 }

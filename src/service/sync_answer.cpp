@@ -1,8 +1,6 @@
 #include "service/sync_answer.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include "core/json_text.hpp"
+#include "core/log_event.hpp"
 #include "core/time_util.hpp"
 
 namespace streamer {
@@ -16,13 +14,13 @@ struct DiscardProgress final : Progress {
 }  // namespace
 
 std::optional<SyncAnswer> run_sync_handler(Handler& handler, const protocol::Request& req,
-                                           const Identity& caller, const CancelToken& cancel,
-                                           const HandlerEnvironment& env,
+                                           const ParsedRequest& request, const Identity& caller,
+                                           const CancelToken& cancel, const HandlerEnvironment& env,
                                            std::chrono::steady_clock::time_point received) {
   DiscardProgress progress;
   JobContext ctx{caller, req.id, req.trace_id, 1, progress, cancel, env};
   try {
-    HandlerResult result = handler.run(req.payload, ctx);
+    HandlerResult result = handler.run_parsed(request, ctx);
     const double took = seconds_between(received, std::chrono::steady_clock::now());
     return SyncAnswer{protocol::success_response(req.id, std::move(result.data), took), "success"};
   } catch (const HandlerError& e) {
@@ -30,8 +28,8 @@ std::optional<SyncAnswer> run_sync_handler(Handler& handler, const protocol::Req
   } catch (const OperationCancelled&) {
     return std::nullopt;
   } catch (const std::exception& e) {
-    spdlog::error(R"({{"event":"handler_exception","action":{},"request_id":{},"error":{}}})",
-                  json_quoted(handler.spec().name), json_quoted(req.id), json_quoted(e.what()));
+    log_event(spdlog::level::err, "handler_exception",
+              {{"action", handler.spec().name}, {"request_id", req.id}, {"error", e.what()}});
     return SyncAnswer{protocol::error_message(req.id, ErrorCode::kInternalError, "Internal error"),
                       "INTERNAL_ERROR"};
   }

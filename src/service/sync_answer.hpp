@@ -17,13 +17,13 @@ struct SyncAnswer {
   std::string_view outcome;  // "success" or the error code, for the metrics
 };
 
-// Runs `handler` on `req`. A result becomes a success response (processing time
-// counted from `received`), a HandlerError its error envelope, any other exception
+// Runs `handler` on `request` (its parse of `req.payload`). A result becomes a success response
+// (processing time counted from `received`), a HandlerError its error envelope, any other exception
 // INTERNAL_ERROR (logged, without the payload). nullopt when the handler stopped
 // because `cancel` fired: whoever cancelled it answers.
 std::optional<SyncAnswer> run_sync_handler(Handler& handler, const protocol::Request& req,
-                                           const Identity& caller, const CancelToken& cancel,
-                                           const HandlerEnvironment& env,
+                                           const ParsedRequest& request, const Identity& caller,
+                                           const CancelToken& cancel, const HandlerEnvironment& env,
                                            std::chrono::steady_clock::time_point received);
 
 }  // namespace streamer

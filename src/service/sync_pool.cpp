@@ -1,11 +1,9 @@
 #include "service/sync_pool.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <exception>
 
-#include "core/json_text.hpp"
+#include "core/log_event.hpp"
 
 namespace streamer {
 
@@ -90,9 +88,9 @@ void SyncPool::thread_main(std::size_t index) {
     try {
       (*task)();
     } catch (const std::exception& e) {
-      spdlog::error(R"({{"event":"sync_task_exception","error":{}}})", json_quoted(e.what()));
+      log_event(spdlog::level::err, "sync_task_exception", {{"error", e.what()}});
     } catch (...) {
-      spdlog::error(R"({{"event":"sync_task_exception","error":"unknown"}})");
+      log_event(spdlog::level::err, "sync_task_exception", {{"error", "unknown"}});
     }
     task.reset();  // release the task's captures before counting it done
     queue_.done(index);

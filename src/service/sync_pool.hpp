@@ -1,4 +1,4 @@
-// The thread pool that runs sync handlers off the I/O threads (DESIGN §2): a fixed set
+// The thread pool that runs sync handlers off the I/O threads: a fixed set
 // of threads taking tasks from a LazyWakeQueue, so that one awake thread drains quick
 // handlers back to back and another is woken only when a task would otherwise wait
 // (see core/lazy_wake_queue.hpp; asio::thread_pool woke a thread per post, a fifth of

@@ -1,4 +1,4 @@
-"""Async requests (issue 3; DESIGN §2; docs/protocol.md "Sync and async", "Beyond the
+"""Async requests (docs/protocol.md "Sync and async", "Beyond the
 seed"): queued -> progress -> result, subscribe after reconnect, cancel, time limit,
 retries, idempotent ids, tenant isolation, validation, and slow readers."""
 from __future__ import annotations
@@ -226,7 +226,8 @@ async def test_foreign_subscribe_and_cancel_are_not_found(server, other):
 # -- cancel ----------------------------------------------------------------------------------------------
 
 async def test_cancel_queued_and_running(start_server):
-    s = start_server("--workers", "1")
+    # One waiting job of the tenant at once: "waiting" stays queued behind "running".
+    s = start_server("--workers", "1", "--max-waiting-per-tenant", "1")
     async with connect(s.ws_url(s.token())) as ws:
         assert_queued(await call(ws, "running", "delay", {"duration_ms": 10000, "steps": 100}), "running")
         await recv_for(ws, "running", lambda m: m["type"] == "progress", timeout=10)
@@ -599,8 +600,9 @@ PROCESS = {"pipeline": "classification", "data_source": {"type": "file", "path":
                                                      ("process_data", PROCESS, 300)])
 async def test_seed_handlers_queue_with_their_estimated_duration(start_server, action, payload, estimate):
     # One worker kept busy (until cancelled below: a fixed duration races a loaded
-    # machine), so the request stays queued while we look at it.
-    s = start_server("--workers", "1")
+    # machine), so the request stays queued while we look at it: with
+    # --max-waiting-jobs 0 the delay holds the worker thread.
+    s = start_server("--workers", "1", "--max-waiting-jobs", "0")
     async with connect(s.ws_url(s.token())) as ws:
         assert_queued(await call(ws, "busy", "delay", {"duration_ms": 120000}), "busy")
         q = assert_queued(await call(ws, "seed", action, payload), "seed")

@@ -1,4 +1,4 @@
-"""Authentication (DESIGN §2 "Authentication", docs/protocol.md "Connecting"): every
+"""Authentication (docs/protocol.md "Connecting"): every
 rejection is an upgraded connection that gets exactly one `error` (request_id null,
 UNAUTHORIZED, details.reason) and then close 4401."""
 from __future__ import annotations

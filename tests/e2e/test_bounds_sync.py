@@ -35,7 +35,8 @@ async def _answers(ws, ids, timeout=60.0) -> dict:
 
 async def _hammer_stream_append(url: str, stream_id: str, stop: asyncio.Event, in_flight: int = 10) -> int:
     """Keeps `in_flight` stream_append calls of 200 records outstanding on one
-    connection until `stop`; returns how many succeeded."""
+    connection until `stop` (backing off when the message rate limit answers);
+    returns how many succeeded."""
     records = [{"i": i, "v": "x" * 40} for i in range(200)]
     done = 0
     async with connect(url) as ws:
@@ -52,6 +53,11 @@ async def _hammer_stream_append(url: str, stream_id: str, stop: asyncio.Event, i
             rid = body.get("request_id")
             if rid in pending:
                 pending.discard(rid)
+                if msg["type"] == "error" and body.get("code") == "RATE_LIMITED":
+                    # A fast machine answers appends quicker than the per-connection
+                    # message rate allows: back off as a client must, and go on.
+                    await asyncio.sleep(body["details"]["retry_after_ms"] / 1000)
+                    continue
                 assert msg["type"] == "response", msg
                 done += 1
     return done

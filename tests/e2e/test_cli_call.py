@@ -35,6 +35,36 @@ def test_call_echo_returns_the_payload(server):
     assert data == {"x": 1.5}, data
 
 
+def test_call_prints_numbers_as_the_wire_writes_them(server):
+    """The printed data is the wire's text: 1.5, 100, 0.25 (not Boost's 1.5E0)."""
+    r = call(server, server.token(), "echo", '{"x":1.5,"n":100,"f":0.25,"big":12345678.5}')
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == '{"x":1.5,"n":100,"f":0.25,"big":12345678.5}\n', r.stdout
+
+
+def test_call_follows_an_async_request_to_its_result(server):
+    r = call(server, server.token(), "delay", '{"duration_ms":600,"steps":3}')
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert "progress " in r.stderr, r.stderr  # not a TTY: plain progress lines
+    data = json.loads(r.stdout.strip().splitlines()[-1])
+    assert isinstance(data, dict), data
+
+
+def test_call_with_an_invalid_payload_exits_2_with_validation_error(server):
+    r = call(server, server.token(), "generate_report", '{"start_date":"nope"}')
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.startswith("error: VALIDATION_ERROR"), r.stderr
+
+
+def test_call_to_a_closed_port_exits_3_with_a_clear_message(tmp_path):
+    from conftest import free_port, mint_token
+    port = free_port()
+    r = subprocess.run([str(BINARY), "call", "health", "--url", f"ws://127.0.0.1:{port}/production",
+                        "--token", mint_token()], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    assert f"cannot connect to 127.0.0.1:{port}" in r.stderr, r.stderr
+
+
 def test_call_json_lines_shows_the_final_response(server):
     r = call(server, server.token(), "echo", '{"x":1.5}', "--json")
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)

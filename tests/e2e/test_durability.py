@@ -1,4 +1,4 @@
-"""Durability (issue 3 "Done means"): an accepted request is committed before `queued`
+"""Durability: an accepted request is committed before `queued`
 is sent, survives kill -9 and restarts on the same data dir, and reaches exactly one
 terminal state, retrievable with `subscribe`. Results expire after --result-ttl
 (purged by a janitor at start-up and every minute)."""

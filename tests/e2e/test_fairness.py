@@ -31,8 +31,10 @@ async def submit_by_reconnecting(server, token, ids, per_connection=10):
 
 
 async def test_a_flooding_tenant_is_bounded_and_another_tenants_job_runs_at_once(start_server):
-    # Two workers: the flooding tenant may hold one (workers - 1), the other stays free.
-    s = start_server("--workers", "2", "--max-connections-per-minute", "100000")
+    # One waiting job of a tenant runs at once (--max-waiting-per-tenant 1), so the
+    # flood's delays queue up against the queued bounds; another tenant's has its own slot.
+    s = start_server("--workers", "2", "--max-connections-per-minute", "100000",
+                     "--max-waiting-per-tenant", "1")
     per_user = 210  # the per-user bound is 200 queued; five users fill the tenant's 1,000
     accepted, refused = {}, {}
     for u in range(6):

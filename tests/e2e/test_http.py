@@ -1,4 +1,4 @@
-"""HTTP endpoints on the WebSocket port: /healthz, /readyz, /metrics (issue 2 §3)."""
+"""HTTP endpoints on the WebSocket port: /healthz, /readyz, /metrics."""
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +25,7 @@ def test_metrics_is_prometheus_text_with_all_families(server):
     assert ctype.startswith("text/plain"), ctype
     text = body.decode()
     parse_metrics(text)  # every line parses
-    for family, kind in [("streamer_connections", "gauge"), ("streamer_messages_in_total", "counter"),
+    for family, kind in [("streamer_connections_open", "gauge"), ("streamer_messages_in_total", "counter"),
                          ("streamer_messages_out_total", "counter"),
                          ("streamer_requests_total", "counter"),
                          ("streamer_request_duration_seconds", "histogram"),
@@ -37,16 +37,23 @@ def test_metrics_is_prometheus_text_with_all_families(server):
 
 async def test_metrics_count_connections_messages_and_requests(server):
     m0 = get_metrics(server)
-    assert metric(m0, "streamer_connections") == 0
+    assert metric(m0, "streamer_connections_open") == 0
     async with connect(server.ws_url(server.token())) as ws:
         await call(ws, "1", "health")
         await call(ws, "2", "echo", {"x": 1})
         await call(ws, "3", "no_such_action")
+        # A message is counted once its write completes, which may trail the client's
+        # read of it: wait (bounded) for the third answer to be counted.
         m1 = get_metrics(server)
-        assert metric(m1, "streamer_connections") == 1
+        for _ in range(40):
+            if metric(m1, "streamer_messages_out_total") - _m(m0, "streamer_messages_out_total") >= 3:
+                break
+            await asyncio.sleep(0.05)
+            m1 = get_metrics(server)
+        assert metric(m1, "streamer_connections_open") == 1
         async with connect(server.ws_url(server.token())):
             await asyncio.sleep(0.1)
-            assert metric(get_metrics(server), "streamer_connections") == 2
+            assert metric(get_metrics(server), "streamer_connections_open") == 2
     assert metric(m1, "streamer_messages_in_total") - _m(m0, "streamer_messages_in_total") >= 3
     assert metric(m1, "streamer_messages_out_total") - _m(m0, "streamer_messages_out_total") >= 3
     assert metric(m1, "streamer_requests_total", action="health", outcome="success") >= 1
@@ -63,10 +70,10 @@ async def test_metrics_count_connections_messages_and_requests(server):
     assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), buckets
     # Connections go back to zero once closed.
     for _ in range(50):
-        if metric(get_metrics(server), "streamer_connections") == 0:
+        if metric(get_metrics(server), "streamer_connections_open") == 0:
             break
         await asyncio.sleep(0.1)
-    assert metric(get_metrics(server), "streamer_connections") == 0
+    assert metric(get_metrics(server), "streamer_connections_open") == 0
 
 
 async def test_metrics_count_async_outcomes(server):
@@ -123,7 +130,7 @@ async def test_connections_gauge_returns_to_zero_after_abrupt_and_rejected_conne
     async with connect(server.ws_url(tok)) as ws:
         await call(ws, "1", "health")
         await asyncio.sleep(0.1)
-        assert metric(get_metrics(server), "streamer_connections") == 4
+        assert metric(get_metrics(server), "streamer_connections_open") == 4
     for r in raws:  # reset, no close frame
         r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         r.close()
@@ -135,10 +142,10 @@ async def test_connections_gauge_returns_to_zero_after_abrupt_and_rejected_conne
             except Exception:
                 pass
     for _ in range(50):
-        if metric(get_metrics(server), "streamer_connections") == 0:
+        if metric(get_metrics(server), "streamer_connections_open") == 0:
             break
         await asyncio.sleep(0.1)
-    assert metric(get_metrics(server), "streamer_connections") == 0
+    assert metric(get_metrics(server), "streamer_connections_open") == 0
 
 
 async def test_metric_labels_are_bounded_for_unknown_actions(server):

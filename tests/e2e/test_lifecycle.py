@@ -1,4 +1,4 @@
-"""Connection and process lifecycle (DESIGN §2 "Heartbeats and lifetime"): SIGTERM
+"""Connection and process lifecycle: SIGTERM
 drain (1012, exit 0, async work left in the store), maximum connection lifetime
 (1001), server pings and the idle timeout."""
 from __future__ import annotations
@@ -178,7 +178,7 @@ async def test_sigint_drains_like_sigterm(start_server):
 
 
 async def test_log_lines_are_structured_json(start_server):
-    """DESIGN §3: structured JSON logs, trace_id carried into them."""
+    """Every log line is one JSON object, and a request's trace_id is carried into them."""
     s = start_server()
     async with connect(s.ws_url(s.token())) as ws:
         await call(ws, "1", "health", {}, {"trace_id": "json-log-trace"})

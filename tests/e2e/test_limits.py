@@ -1,4 +1,4 @@
-"""Limits (seed "Rate Limits", DESIGN §2 "Limits", docs/protocol.md close codes):
+"""Limits (docs/protocol.md "Rate limits" and close codes):
 connection rate per IP (4429), message rate and concurrent requests per connection
 (RATE_LIMITED with details.limit -- the limit's name -- details.limit_value and
 details.retry_after_ms; the connection stays open),

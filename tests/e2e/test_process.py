@@ -1,4 +1,4 @@
-"""process_data end to end (issue 5): every pipeline on generated data with a known
+"""process_data end to end (docs/process_data.md): every pipeline on generated data with a known
 answer, cross-checked against scikit-learn on the same (documented) split; every
 source (HTTP upload, SQL query, stream_append); every output format read back by an
 independent reader (json, csv module, pyarrow); bad inputs with the right codes.
@@ -8,11 +8,14 @@ to 1e-6 (1e-3 for silhouette: features are float32); a scikit-learn model traine
 the same split must reach the same quality within the tolerance stated per test."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import os
 import subprocess
+import time
+import uuid
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -20,13 +23,15 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 from sklearn.covariance import EllipticEnvelope
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.linear_model import LinearRegression
+
+import websockets
 
 from conftest import BINARY
 from test_process_helpers import (blobs, download, error_of, linear_target, outliers, process, put_file,
-                                  result_data, run_action, separable_classes, split_is_test, stream_append,
-                                  to_csv)
+                                  result_data, run_action, separable_classes, split_is_test, splitmix64,
+                                  stream_append, to_csv)
 
 TENANT = "acme"
 SEED_FIELDS = {"summary", "data", "output_location"}
@@ -44,7 +49,9 @@ def check_shape(data, pipeline, fmt, total):
     s = data["summary"]
     assert set(s) == {"total_records", "processing_time", "model_version", "pipeline", "metrics"}
     assert s["total_records"] == total and s["pipeline"] == pipeline
-    assert s["model_version"].startswith("opencv-4.6.0/"), s["model_version"]
+    # Classification is XGBoost's boosted trees (Debian's libxgboost 1.7); the rest OpenCV 4.6.
+    prefix = "xgboost-1.7." if pipeline == "classification" else "opencv-4.6.0/"
+    assert s["model_version"].startswith(prefix), s["model_version"]
     assert isinstance(s["processing_time"], (int, float)) and s["processing_time"] >= 0
     assert data["output_location"].startswith("http://127.0.0.1:") and "sig=" in data["output_location"]
     if fmt == "json":
@@ -101,7 +108,8 @@ async def test_classification_from_uploaded_csv_json_output(server):
     check_shape(data, "classification", "json", 3000)
     check_progress(msgs, 3000)
     m = data["summary"]["metrics"]
-    assert "RTrees" in data["summary"]["model_version"]
+    assert "gbtree(hist,multi:softprob)" in data["summary"]["model_version"]
+    assert m["boosting_rounds"] == 50 and m["training_rows_used"] == m["train_records"]
     assert m["accuracy"] >= 0.99 and m["f1_score"] >= 0.99 and m["average"] == "macro"
 
     rows = rows_of("json", download(server, data["output_location"]))
@@ -223,6 +231,134 @@ async def test_anomaly_injected_outliers_json_output(server):
 def seed_sales(data_dir, tenant, rows):
     subprocess.run([str(BINARY), "seed-data", "--data-dir", str(data_dir), "--tenant", tenant, "--rows", str(rows)],
                    check=True, capture_output=True, timeout=120)
+
+
+async def test_regression_boosted_trees_fit_a_nonlinear_target(server):
+    """options.model = boosted_trees: XGBoost on every training row fits a target that
+    least squares cannot (|a| and a step in b), as well as scikit-learn's
+    HistGradientBoostingRegressor on the same split (r2 within 0.02); missing cells
+    stay missing (not imputed) and are counted."""
+    tok = server.token(tenant=TENANT)
+    rng = np.random.default_rng(11)
+    n = 6000
+    a, b = rng.normal(0, 2, n), rng.uniform(-1, 1, n)
+    y = 2 * np.abs(a) + 3 * (b > 0.2) + rng.normal(0, 0.2, n)
+    a_cells = [("" if i % 50 == 7 else f"{v:.6f}") for i, v in enumerate(a)]
+    await upload(server, tok, "/nl/train.csv", {"a": a_cells, "b": b.round(6), "y": y.round(6)})
+    p = payload("regression", {"type": "file", "path": "/nl/train.csv"}, "parquet", target="y", model="boosted_trees")
+    msgs, final = await process(server, tok, p)
+    data = result_data(final)
+    s, m = data["summary"], data["summary"]["metrics"]
+    assert s["model_version"].startswith("xgboost-1.7.") and "reg:squarederror" in s["model_version"], s
+    assert m["missing_values_kept"] == n // 50 and m["missing_values_imputed"] == 0, m
+    assert m["boosting_rounds"] == 100 and m["r2"] >= 0.95, m
+    rows = rows_of("parquet", download(server, data["output_location"]))
+    split = np.array(split_is_test(n, 0.2, 42))
+    test = [r for r in rows if r["split"] == "test"]
+    yt, yp = [r["y"] for r in test], [r["prediction"] for r in test]
+    assert m["r2"] == pytest.approx(skm.r2_score(yt, yp), abs=1e-6)
+    X = np.column_stack([np.where(np.arange(n) % 50 == 7, np.nan, a.round(6)), b.round(6)])
+    hgb = HistGradientBoostingRegressor(max_iter=100, early_stopping=False, random_state=0)
+    hgb.fit(X[~split], y.round(6)[~split])
+    assert abs(m["r2"] - skm.r2_score(y.round(6)[split], hgb.predict(X[split]))) <= 0.02
+    # Least squares on the same data is far worse: the boosted model is what fits.
+    _, lin = await process(server, tok, payload("regression", {"type": "file", "path": "/nl/train.csv"}, "json",
+                                                target="y"))
+    assert result_data(lin)["summary"]["metrics"]["r2"] < 0.6
+
+
+def noisy_classes_csv(n, seed=21):
+    """Overlapping classes: boosting keeps improving for many rounds (no early fit)."""
+    rng = np.random.default_rng(seed)
+    cls = np.arange(n) % 3
+    cols = {f"x{j}": (cls * 0.6 * (j % 2 * 2 - 1) + rng.normal(0, 1.5, n)).round(4) for j in range(6)}
+    cols["label"] = cls
+    return cols
+
+
+async def test_classification_reports_each_boosting_round_and_cancels_mid_training(start_server):
+    """Training reports progress per boosting round inside model_processing (60-85 %),
+    and a cancel sent while it trains ends the job within a second of the next round
+    (not after training: 10,000 rounds would take minutes; early stopping is off so
+    that training would run them all)."""
+    server = start_server("--progress-interval-ms", "0")
+    tok = server.token(tenant=TENANT)
+    await upload(server, tok, "/cls/noisy.csv", noisy_classes_csv(20000))
+    rid = f"train-{uuid.uuid4().hex[:8]}"
+    async with websockets.connect(server.ws_url(tok), max_size=None, ping_interval=None) as ws:
+        await ws.send(json.dumps({"id": rid, "action": "process_data", "payload": payload(
+            "classification", {"type": "file", "path": "/cls/noisy.csv"}, "json", max_iterations=10000,
+            early_stopping=False)}))
+        rounds = []
+        deadline = time.monotonic() + 120
+        while len(rounds) < 3:
+            m = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic())))
+            assert m["type"] in ("response", "progress"), m
+            if m["type"] == "progress" and m["progress"]["message"].startswith("Boosting round"):
+                assert m["progress"]["metadata"]["current_step"] == "model_processing"
+                assert 60 <= m["progress"]["progress"] <= 75, m
+                rounds.append(int(m["progress"]["message"].split()[2].split("/")[0]))
+        assert rounds == sorted(rounds) and rounds[-1] >= 3 and rounds[-1] < 10000, rounds
+        t0 = time.monotonic()
+        await ws.send(json.dumps({"id": "c", "action": "cancel", "payload": {"request_id": rid}}))
+        while True:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if m["type"] == "error" and m["error"]["request_id"] == rid:
+                break
+        elapsed = time.monotonic() - t0
+    assert m["error"]["code"] == "CANCELLED", m
+    # One round on 16k rows takes milliseconds; a second leaves room for a loaded machine.
+    assert elapsed < 1.0 + 1.0, elapsed
+
+
+async def test_classification_stops_early_on_validation_rows_like_histgradientboosting(server):
+    """Above 10,000 training rows boosted trees hold out 10 % of them (the documented
+    split, seed splitmix64(seed)) and stop once their loss has not improved for 10
+    rounds, as scikit-learn's HistGradientBoostingClassifier(early_stopping="auto")
+    does; the accuracy matches that model's on the same split within 0.02. With
+    early_stopping false every round runs; a bad value is a validation error."""
+    tok = server.token(tenant=TENANT)
+    n = 30000
+    cols = noisy_classes_csv(n, seed=5)
+    await upload(server, tok, "/cls/big.csv", cols)
+    src = {"type": "file", "path": "/cls/big.csv"}
+    msgs, final = await process(server, tok, payload("classification", src, "json", max_iterations=1000))
+    m = result_data(final)["summary"]["metrics"]
+    assert m["early_stopping"] is True and m["stopped_early"] is True, m
+    assert 10 < m["boosting_rounds"] < 1000, m
+    # Progress is coalesced, so only some rounds show; none beyond the last one trained.
+    shown = [int(x["progress"]["message"].split()[2].split("/")[0]) for x in msgs if x["type"] == "progress"
+             and x["progress"]["message"].startswith("Boosting round")]
+    assert all(r <= m["boosting_rounds"] for r in shown), (shown, m["boosting_rounds"])
+    test = np.array(split_is_test(n, 0.2, 42))
+    held = np.array(split_is_test(int((~test).sum()), 0.1, splitmix64(42)))
+    assert m["validation_rows"] == held.sum() and m["training_rows_used"] == (~held).sum(), m
+    X = np.column_stack([cols[f"x{j}"] for j in range(6)])
+    y = cols["label"]
+    hgb = HistGradientBoostingClassifier(max_iter=1000, early_stopping="auto", random_state=0).fit(X[~test], y[~test])
+    assert hgb.n_iter_ < 1000
+    assert abs(m["accuracy"] - hgb.score(X[test], y[test])) <= 0.02, (m["accuracy"], hgb.score(X[test], y[test]))
+
+    _, final = await process(server, tok, payload("classification", src, "json", max_iterations=40,
+                                                  early_stopping=False))
+    m = result_data(final)["summary"]["metrics"]
+    assert m["early_stopping"] is False and m["boosting_rounds"] == 40 and m["training_rows_used"] == m["train_records"]
+    assert "validation_rows" not in m
+    for bad in [{"early_stopping": "yes"}, {"validation_fraction": 0.9}, {"n_iter_no_change": 0}]:
+        err = error_of((await process(server, tok, payload("classification", src, "json", **bad)))[1])
+        assert err["code"] == "VALIDATION_ERROR" and err["details"]["field"] == "options." + next(iter(bad)), err
+
+
+async def test_model_option_is_checked_per_pipeline(server):
+    tok = server.token(tenant=TENANT)
+    await upload(server, tok, "/data/tiny.csv", {"a": np.arange(20) % 5, "label": np.arange(20) % 2})
+    src = {"type": "file", "path": "/data/tiny.csv"}
+    for pipeline, model in [("classification", "linear"), ("clustering", "boosted_trees"),
+                            ("regression", "xgboost")]:
+        err = error_of((await process(server, tok, payload(pipeline, src, "json", model=model)))[1])
+        assert err["code"] == "VALIDATION_ERROR" and err["details"]["field"] == "options.model", err
+    err = error_of((await process(server, tok, payload("regression", src, "json", learning_rate=0)))[1])
+    assert err["code"] == "VALIDATION_ERROR" and err["details"]["field"] == "options.learning_rate", err
 
 
 async def test_query_source_sees_only_own_tenant(server):

@@ -1,5 +1,5 @@
-"""Message shapes and protocol errors (seed "Message Format", DESIGN §2 "Messages",
-docs/protocol.md), field by field, against the real binary."""
+"""Message shapes and protocol errors (docs/protocol.md "Messages sent by the server"),
+field by field, against the real binary."""
 from __future__ import annotations
 
 import asyncio
@@ -106,7 +106,7 @@ async def test_invalid_fields_are_validation_errors_with_details(server, message
         msg = await recv(ws)
         err = assert_error(msg, "VALIDATION_ERROR", "v1", retryable=False)
         assert err["details"].get("field") == field, err
-        # DESIGN §2: validation details follow the seed (field, expected, received).
+        # Every VALIDATION_ERROR names the field, what was expected and what was received.
         assert {"field", "expected", "received"} <= set(err["details"]), err
         assert assert_success(await call(ws, "ok", "health"), "ok")["status"] == "healthy"
 

@@ -1,4 +1,4 @@
-"""generate_report end to end (issue 4): each format from seeded data read back by
+"""generate_report end to end (docs/reports.md): each format from seeded data read back by
 an independent reader and cross-checked with SQL, filters and report types,
 progress stages, validation errors and permissions."""
 from __future__ import annotations

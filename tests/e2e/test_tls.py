@@ -1,4 +1,4 @@
-"""wss:// with a self-signed certificate (issue 2: --tls-cert/--tls-key)."""
+"""wss:// with a self-signed certificate (--tls-cert/--tls-key)."""
 from __future__ import annotations
 
 import asyncio
@@ -83,4 +83,4 @@ def test_https_health_endpoints(tls_server, cert):
             assert r.status == 200, path
             body = r.read()
             if path == "/metrics":
-                assert b"streamer_connections" in body
+                assert b"streamer_connections_open" in body

@@ -9,10 +9,17 @@
 
 namespace streamer {
 
-class EchoHandler final : public Handler {
+struct EchoRequest {
+  boost::json::object payload;  // answered as it came
+  std::int64_t spin_ms = 0;     // busy work before answering (fault injection only)
+};
+
+class EchoHandler final : public TypedHandler<EchoRequest> {
  public:
   explicit EchoHandler(bool fault_injection);
-  HandlerResult run(const boost::json::object& payload, JobContext& ctx) override;
+  // Accepts any payload; spin_ms is read only with fault injection on, when a number.
+  EchoRequest parse(const boost::json::object& payload) const override;
+  HandlerResult run(const EchoRequest& request, JobContext& ctx) override;
 
  private:
   bool fault_injection_;

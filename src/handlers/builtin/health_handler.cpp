@@ -5,14 +5,16 @@
 namespace streamer {
 
 HealthHandler::HealthHandler()
-    : Handler(HandlerSpec{.name = "health",
-                          .estimated_duration = std::chrono::milliseconds(10),
-                          .permission = "",
-                          .time_limit = std::chrono::seconds(5),
-                          .max_attempts = 1,
-                          .execution = Execution::kInline}) {}
+    : TypedHandler(HandlerSpec{.name = "health",
+                               .estimated_duration = std::chrono::milliseconds(10),
+                               .permission = "",
+                               .time_limit = std::chrono::seconds(5),
+                               .max_attempts = 1,
+                               .execution = Execution::kInline}) {}
 
-HandlerResult HealthHandler::run(const boost::json::object&, JobContext&) {
+HealthRequest HealthHandler::parse(const boost::json::object&) const { return {}; }
+
+HandlerResult HealthHandler::run(const HealthRequest&, JobContext&) {
   boost::json::object data;
   data["status"] = "healthy";
   data["timestamp"] = format_iso8601(std::chrono::system_clock::now());

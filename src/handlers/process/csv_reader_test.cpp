@@ -8,7 +8,8 @@ using namespace streamer;
 using namespace streamer::process;
 
 TEST(Csv, ParsesQuotedFieldsAndInfersTypes) {
-  auto t = parse_csv("id,name,score\r\n1,\"Smith, J\",2.5\n2,\"say \"\"hi\"\"\",NA\n\n3,\"multi\nline\",4\n");
+  auto t = parse_csv(
+      "id,name,score\r\n1,\"Smith, J\",2.5\n2,\"say \"\"hi\"\"\",NA\n\n3,\"multi\nline\",4\n");
   ASSERT_EQ(t.rows, 3u);
   ASSERT_EQ(t.columns.size(), 3u);
   EXPECT_TRUE(t.columns[0].numeric());
@@ -24,12 +25,51 @@ TEST(Csv, ParsesQuotedFieldsAndInfersTypes) {
 }
 
 TEST(Csv, RefusesMalformedInput) {
-  for (const char* bad : {"", "\n\n", "a,b\n", "a,b\n1\n", "a,a\n1,2\n", "a,\n1,2\n", "a\n\"open\n"}) {
+  for (const char* bad :
+       {"", "\n\n", "a,b\n", "a,b\n1\n", "a,a\n1,2\n", "a,\n1,2\n", "a\n\"open\n"}) {
     try {
       parse_csv(bad);
       ADD_FAILURE() << "accepted: " << bad;
     } catch (const HandlerError& e) {
       EXPECT_EQ(e.code(), ErrorCode::kValidationError) << bad;
+    }
+  }
+}
+
+// A column read as numbers turns to text at its first non-number; the cells before
+// it keep their exact text (re-read from the input, not printed from the numbers).
+TEST(Csv, ColumnTurningToTextKeepsTheOriginalCells) {
+  auto t = parse_csv("code,v,w\n007, 1e3 ,1.50\nNA,2,2\n\"12\",3,\"x\"\nx-1,4,4\n,5,?\n");
+  ASSERT_EQ(t.rows, 5u);
+  ASSERT_FALSE(t.columns[0].numeric());
+  EXPECT_EQ(t.columns[0].text, (std::vector<std::string>{"007", "", "12", "x-1", ""}));
+  ASSERT_FALSE(t.columns[2].numeric());  // turns to text at a later row than `code`
+  EXPECT_EQ(t.columns[2].text, (std::vector<std::string>{"1.50", "2", "x", "4", ""}));
+  ASSERT_TRUE(t.columns[1].numeric());
+  EXPECT_TRUE(t.columns[1].integral);
+  EXPECT_DOUBLE_EQ(t.columns[1].numbers[0], 1000.0);
+}
+
+TEST(Csv, TypesColumnsWhileReading) {
+  auto t = parse_csv("a,b,c\r\n1.5,+2,\r\n-3,1e2,NaN\r\n4,5,?");  // no final line end
+  ASSERT_EQ(t.rows, 3u);
+  EXPECT_FALSE(t.columns[0].integral);
+  EXPECT_TRUE(t.columns[1].integral);
+  EXPECT_EQ(t.columns[1].numbers, (std::vector<double>{2, 100, 5}));
+  ASSERT_TRUE(t.columns[2].numeric());  // only missing cells: a numeric column of NaN
+  for (std::size_t r = 0; r < 3; ++r) EXPECT_TRUE(t.columns[2].missing(r));
+}
+
+TEST(Csv, FieldCountErrorsNameTheLineAndCounts) {
+  for (auto [text, expected] :
+       {std::pair{"a,b\n1,2\n\n3\n", "line 4 has 1 fields, the header has 2"},
+        std::pair{"a,b\n1,2,3\n", "line 2 has 3 fields, the header has 2"},
+        std::pair{"a,b\n\"x\ny\",1\n1,2,\"3\"\n", "line 4 has 3 fields, the header has 2"}}) {
+    try {
+      parse_csv(text);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const HandlerError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
     }
   }
 }

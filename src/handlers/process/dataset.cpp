@@ -228,7 +228,7 @@ FeaturePlan plan_feature(const Column& c, Prepared& p) {
 }
 
 // Builds p.X (one row per sample) from the plans, counting imputed cells.
-void build_matrix(const std::vector<FeaturePlan>& plans, Prepared& p) {
+void build_matrix(const std::vector<FeaturePlan>& plans, MissingValues missing, Prepared& p) {
   std::size_t width = 0;
   for (const auto& plan : plans) width += plan.col->numeric() ? 1 : plan.categories.size();
   p.X.create(static_cast<int>(p.rows.size()), static_cast<int>(width), CV_32F);
@@ -238,7 +238,9 @@ void build_matrix(const std::vector<FeaturePlan>& plans, Prepared& p) {
     for (const FeaturePlan& plan : plans) {
       if (plan.col->numeric()) {
         double v = plan.col->numbers[r];
-        if (is_missing(v)) {
+        if (is_missing(v) && missing == MissingValues::kKeep) {
+          ++p.missing_kept;
+        } else if (is_missing(v)) {
           v = plan.fill;
           ++p.imputed_values;
         }
@@ -254,7 +256,8 @@ void build_matrix(const std::vector<FeaturePlan>& plans, Prepared& p) {
 
 }  // namespace
 
-Prepared prepare_dataset(const DataTable& table, const PipelineOptions& o, TargetUse use) {
+Prepared prepare_dataset(const DataTable& table, const PipelineOptions& o, TargetUse use,
+                         MissingValues missing) {
   Prepared p;
   p.is_test = split_rows(table.rows, o.test_fraction, o.seed);
   int target_index = -1;
@@ -270,7 +273,7 @@ Prepared prepare_dataset(const DataTable& table, const PipelineOptions& o, Targe
   std::vector<FeaturePlan> plans;
   plans.reserve(features.size());
   for (const Column* c : features) plans.push_back(plan_feature(*c, p));
-  build_matrix(plans, p);
+  build_matrix(plans, missing, p);
   return p;
 }
 

@@ -21,20 +21,24 @@ std::vector<std::uint8_t> split_rows(std::size_t rows, double test_fraction, std
 std::uint64_t splitmix64(std::uint64_t x) noexcept;
 
 enum class TargetUse { kNumeric, kClasses, kNone };
+// kImpute: missing numeric cells get the training mean. kKeep: they stay NaN in X, for
+// models that handle missing values themselves (boosted trees).
+enum class MissingValues { kImpute, kKeep };
 
 struct Prepared {
-  std::vector<std::size_t> rows;         // source row of each sample
-  std::vector<std::uint8_t> is_test;     // per source row (all rows)
-  cv::Mat X;                             // samples x features, CV_32F, imputed and encoded
+  std::vector<std::size_t> rows;      // source row of each sample
+  std::vector<std::uint8_t> is_test;  // per source row (all rows)
+  cv::Mat X;                          // samples x features, CV_32F, imputed and encoded
   std::vector<std::string> feature_names;
   std::vector<std::string> encoded_columns;  // text columns that were one-hot encoded
-  std::string target;                    // target column name, empty when none
-  std::vector<double> y;                 // per sample: value (kNumeric) or class id (kClasses)
-  std::vector<std::string> classes;      // class id -> label text
-  std::vector<double> class_values;      // class id -> numeric label (numeric targets)
+  std::string target;                        // target column name, empty when none
+  std::vector<double> y;                     // per sample: value (kNumeric) or class id (kClasses)
+  std::vector<std::string> classes;          // class id -> label text
+  std::vector<double> class_values;          // class id -> numeric label (numeric targets)
   bool target_numeric = true;
-  std::size_t imputed_values = 0;        // missing feature cells filled in
-  std::size_t dropped_rows = 0;          // rows without a target value (not used)
+  std::size_t imputed_values = 0;  // missing feature cells filled in
+  std::size_t missing_kept = 0;    // missing numeric cells left as NaN (MissingValues::kKeep)
+  std::size_t dropped_rows = 0;    // rows without a target value (not used)
 };
 
 // Selects target and features per `options` and builds the matrices.
@@ -43,11 +47,13 @@ struct Prepared {
 // Features: options.features, else every numeric column except the target. Listed
 // text columns are one-hot encoded (at most 64 distinct values, learnt on training
 // rows; a missing value is its own category). Missing numeric cells get the training
-// mean. Rows without a target are dropped and counted.
+// mean (or stay NaN with MissingValues::kKeep). Rows without a target are dropped and
+// counted.
 // Throws HandlerError::validation for an unknown target/feature column, a text target
 // for regression, more than 100 classes, fewer than two classes, or no usable
 // numeric feature (non-numeric data).
-Prepared prepare_dataset(const DataTable& table, const PipelineOptions& options, TargetUse use);
+Prepared prepare_dataset(const DataTable& table, const PipelineOptions& options, TargetUse use,
+                         MissingValues missing = MissingValues::kImpute);
 
 // Feature standardisation learnt on the training samples (population std; a
 // constant column keeps std 1). Applied in place to all samples.

@@ -28,7 +28,8 @@ UploadOutcome failure(unsigned status, std::string_view code, const std::string&
   UploadOutcome o;
   o.status = status;
   details["retryable"] = status >= 500;
-  o.body["error"] = boost::json::object{{"code", code}, {"message", message}, {"details", std::move(details)}};
+  o.body["error"] =
+      boost::json::object{{"code", code}, {"message", message}, {"details", std::move(details)}};
   return o;
 }
 
@@ -44,8 +45,9 @@ fs::path sandbox_root(const HandlerEnvironment& env, std::string_view tenant_id)
 
 fs::path check_client_path(std::string_view client_path, std::string_view field) {
   auto refuse = [&](const std::string& why) {
-    return HandlerError::validation(field, "a relative path inside your file sandbox, e.g. /data/input.csv",
-                                    boost::json::string(std::string(client_path.substr(0, 256))), why);
+    return HandlerError::validation(
+        field, "a relative path inside your file sandbox, e.g. /data/input.csv",
+        boost::json::string(std::string(client_path.substr(0, 256))), why);
   };
   if (client_path.empty()) throw refuse("the path is empty");
   if (client_path.size() > 1024) throw refuse("the path is longer than 1024 bytes");
@@ -57,7 +59,8 @@ fs::path check_client_path(std::string_view client_path, std::string_view field)
     std::string_view part = client_path.substr(pos, end - pos);
     pos = end + 1;
     if (part.empty()) continue;
-    if (part == "." || part == "..") throw refuse("path traversal ('" + std::string(part) + "') is not allowed");
+    if (part == "." || part == "..")
+      throw refuse("path traversal ('" + std::string(part) + "') is not allowed");
     for (char c : part) {
       unsigned char u = static_cast<unsigned char>(c);
       if (u < 0x20 || u == 0x7f) throw refuse("the path contains a control or NUL character");
@@ -70,7 +73,8 @@ fs::path check_client_path(std::string_view client_path, std::string_view field)
   return out;
 }
 
-fs::path resolve_in_sandbox(const fs::path& root, std::string_view client_path, std::string_view field) {
+fs::path resolve_in_sandbox(const fs::path& root, std::string_view client_path,
+                            std::string_view field) {
   fs::path rel = check_client_path(client_path, field);
   std::error_code ec;
   fs::create_directories(root, ec);

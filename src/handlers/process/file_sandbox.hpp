@@ -28,13 +28,13 @@ std::filesystem::path check_client_path(std::string_view client_path, std::strin
 // check_client_path() plus the disk check: the deepest existing ancestor of the
 // result, with symlinks resolved, must still lie inside `root`. Returns the absolute
 // path (which may not exist). Throws HandlerError::validation naming `field`.
-std::filesystem::path resolve_in_sandbox(const std::filesystem::path& root, std::string_view client_path,
-                                         std::string_view field);
+std::filesystem::path resolve_in_sandbox(const std::filesystem::path& root,
+                                         std::string_view client_path, std::string_view field);
 
 // Answer of the gateway's `PUT /files/{path}`.
 struct UploadOutcome {
-  unsigned status = 500;       // 201 stored, 400 bad path, 500 disk failure
-  boost::json::object body;    // 201: {path, size_bytes}; else {error:{code,message,details}}
+  unsigned status = 500;     // 201 stored, 400 bad path, 500 disk failure
+  boost::json::object body;  // 201: {path, size_bytes}; else {error:{code,message,details}}
 };
 
 // A file being received into the caller's sandbox, written as it arrives to a

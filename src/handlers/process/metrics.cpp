@@ -5,16 +5,18 @@
 
 namespace streamer::process {
 
-boost::json::object classification_metrics(const std::vector<int>& y_true, const std::vector<int>& y_pred,
-                                           int classes) {
+boost::json::object classification_metrics(const std::vector<int>& y_true,
+                                           const std::vector<int>& y_pred, int classes) {
   std::vector<double> tp(classes, 0), fp(classes, 0), fn(classes, 0);
   std::vector<bool> present(classes, false);
   std::size_t correct = 0;
   for (std::size_t i = 0; i < y_true.size(); ++i) {
     int t = y_true[i], p = y_pred[i];
     present[t] = present[p] = true;
-    if (t == p) ++correct, tp[t] += 1;
-    else fp[p] += 1, fn[t] += 1;
+    if (t == p)
+      ++correct, tp[t] += 1;
+    else
+      fp[p] += 1, fn[t] += 1;
   }
   double P = 0, R = 0, F = 0;
   int n = 0;
@@ -26,7 +28,8 @@ boost::json::object classification_metrics(const std::vector<int>& y_true, const
     P += prec, R += rec, F += f1, ++n;
   }
   boost::json::object m;
-  m["accuracy"] = y_true.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(y_true.size());
+  m["accuracy"] =
+      y_true.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(y_true.size());
   m["precision"] = n ? P / n : 0.0;
   m["recall"] = n ? R / n : 0.0;
   m["f1_score"] = n ? F / n : 0.0;
@@ -69,7 +72,8 @@ double silhouette(const cv::Mat& X, const std::vector<int>& labels) {
       if (j == i) continue;
       const float* b = X.ptr<float>(j);
       double s = 0;
-      for (int c = 0; c < d; ++c) s += (static_cast<double>(a[c]) - b[c]) * (static_cast<double>(a[c]) - b[c]);
+      for (int c = 0; c < d; ++c)
+        s += (static_cast<double>(a[c]) - b[c]) * (static_cast<double>(a[c]) - b[c]);
       sum[labels[j]] += std::sqrt(s);
     }
     int own = labels[i];

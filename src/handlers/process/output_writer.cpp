@@ -27,8 +27,10 @@ void put(std::FILE* f, std::string_view s) { std::fwrite(s.data(), 1, s.size(), 
 void put_number(std::FILE* f, double v, bool integral) {
   char buf[40];
   char* end;
-  if (integral) end = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(v)).ptr;
-  else end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  if (integral)
+    end = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(v)).ptr;
+  else
+    end = std::to_chars(buf, buf + sizeof buf, v).ptr;
   put(f, std::string_view(buf, static_cast<std::size_t>(end - buf)));
 }
 
@@ -36,8 +38,10 @@ void put_csv_text(std::FILE* f, const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return put(f, s);
   put(f, "\"");
   for (char c : s) {
-    if (c == '"') put(f, "\"\"");
-    else std::fputc(c, f);
+    if (c == '"')
+      put(f, "\"\"");
+    else
+      std::fputc(c, f);
   }
   put(f, "\"");
 }
@@ -51,18 +55,25 @@ void finish(std::unique_ptr<std::FILE, FileCloser>& f) {
 }  // namespace
 
 bool parse_output_format(std::string_view t, OutputFormat& out) noexcept {
-  if (t == "json") out = OutputFormat::kJson;
-  else if (t == "csv") out = OutputFormat::kCsv;
-  else if (t == "parquet") out = OutputFormat::kParquet;
-  else return false;
+  if (t == "json")
+    out = OutputFormat::kJson;
+  else if (t == "csv")
+    out = OutputFormat::kCsv;
+  else if (t == "parquet")
+    out = OutputFormat::kParquet;
+  else
+    return false;
   return true;
 }
 
 const char* extension(OutputFormat f) noexcept {
   switch (f) {
-    case OutputFormat::kJson: return "json";
-    case OutputFormat::kCsv: return "csv";
-    case OutputFormat::kParquet: return "parquet";
+    case OutputFormat::kJson:
+      return "json";
+    case OutputFormat::kCsv:
+      return "csv";
+    case OutputFormat::kParquet:
+      return "parquet";
   }
   return "bin";
 }
@@ -70,10 +81,14 @@ const char* extension(OutputFormat f) noexcept {
 boost::json::object row_to_json(const DataTable& t, std::size_t r) {
   boost::json::object o;
   for (const auto& c : t.columns) {
-    if (c.missing(r)) o[c.name] = nullptr;
-    else if (!c.numeric()) o[c.name] = c.text[r];
-    else if (c.integral) o[c.name] = static_cast<std::int64_t>(c.numbers[r]);
-    else o[c.name] = c.numbers[r];
+    if (c.missing(r))
+      o[c.name] = nullptr;
+    else if (!c.numeric())
+      o[c.name] = c.text[r];
+    else if (c.integral)
+      o[c.name] = static_cast<std::int64_t>(c.numbers[r]);
+    else
+      o[c.name] = c.numbers[r];
   }
   return o;
 }
@@ -87,7 +102,8 @@ boost::json::array sample_rows(const DataTable& t, std::size_t limit) {
 void write_json(const DataTable& t, const std::filesystem::path& file) {
   auto f = open_out(file);
   std::vector<std::string> keys;
-  for (const auto& c : t.columns) keys.push_back(boost::json::serialize(boost::json::string(c.name)) + ":");
+  for (const auto& c : t.columns)
+    keys.push_back(boost::json::serialize(boost::json::string(c.name)) + ":");
   put(f.get(), "[");
   for (std::size_t r = 0; r < t.rows; ++r) {
     put(f.get(), r ? ",\n{" : "\n{");
@@ -95,9 +111,12 @@ void write_json(const DataTable& t, const std::filesystem::path& file) {
       const Column& c = t.columns[i];
       if (i) put(f.get(), ",");
       put(f.get(), keys[i]);
-      if (c.missing(r)) put(f.get(), "null");
-      else if (c.numeric()) put_number(f.get(), c.numbers[r], c.integral);
-      else put(f.get(), boost::json::serialize(boost::json::string(c.text[r])));
+      if (c.missing(r))
+        put(f.get(), "null");
+      else if (c.numeric())
+        put_number(f.get(), c.numbers[r], c.integral);
+      else
+        put(f.get(), boost::json::serialize(boost::json::string(c.text[r])));
     }
     put(f.get(), "}");
   }
@@ -117,8 +136,10 @@ void write_csv(const DataTable& t, const std::filesystem::path& file) {
       const Column& c = t.columns[i];
       if (i) put(f.get(), ",");
       if (c.missing(r)) continue;
-      if (c.numeric()) put_number(f.get(), c.numbers[r], c.integral);
-      else put_csv_text(f.get(), c.text[r]);
+      if (c.numeric())
+        put_number(f.get(), c.numbers[r], c.integral);
+      else
+        put_csv_text(f.get(), c.text[r]);
     }
     put(f.get(), "\n");
   }
@@ -127,9 +148,12 @@ void write_csv(const DataTable& t, const std::filesystem::path& file) {
 
 void write_table(const DataTable& t, OutputFormat format, const std::filesystem::path& file) {
   switch (format) {
-    case OutputFormat::kJson: return write_json(t, file);
-    case OutputFormat::kCsv: return write_csv(t, file);
-    case OutputFormat::kParquet: return write_parquet(t, file);
+    case OutputFormat::kJson:
+      return write_json(t, file);
+    case OutputFormat::kCsv:
+      return write_csv(t, file);
+    case OutputFormat::kParquet:
+      return write_parquet(t, file);
   }
 }
 

@@ -27,6 +27,7 @@ boost::json::array sample_rows(const DataTable& table, std::size_t limit);
 void write_table(const DataTable& table, OutputFormat format, const std::filesystem::path& file);
 void write_json(const DataTable& table, const std::filesystem::path& file);
 void write_csv(const DataTable& table, const std::filesystem::path& file);
-void write_parquet(const DataTable& table, const std::filesystem::path& file);  // parquet_writer.cpp
+void write_parquet(const DataTable& table,
+                   const std::filesystem::path& file);  // parquet_writer.cpp
 
 }  // namespace streamer::process

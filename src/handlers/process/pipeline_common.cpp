@@ -35,6 +35,7 @@ void add_data_metrics(PipelineResult& out, const Prepared& d) {
   for (const auto& n : d.encoded_columns) enc.emplace_back(n);
   out.metrics["encoded_columns"] = std::move(enc);
   out.metrics["missing_values_imputed"] = d.imputed_values;
+  out.metrics["missing_values_kept"] = d.missing_kept;
   out.metrics["rows_dropped"] = d.dropped_rows;
 }
 
@@ -48,19 +49,25 @@ std::vector<int> cap_rows(const std::vector<int>& idx, std::size_t limit) {
 
 }  // namespace detail
 
-PipelineResult run_pipeline(const DataTable& table, const PipelineOptions& options, const StageReport& report,
-                            const CancelToken* cancel) {
+PipelineResult run_pipeline(const DataTable& table, const PipelineOptions& options,
+                            const StageReport& report, const CancelToken* cancel) {
   try {
     switch (options.kind) {
-      case PipelineKind::kClassification: return detail::run_classification(table, options, report, cancel);
-      case PipelineKind::kRegression: return detail::run_regression(table, options, report, cancel);
-      case PipelineKind::kClustering: return detail::run_clustering(table, options, report, cancel);
-      case PipelineKind::kAnomaly: return detail::run_anomaly(table, options, report, cancel);
+      case PipelineKind::kClassification:
+        return detail::run_classification(table, options, report, cancel);
+      case PipelineKind::kRegression:
+        return detail::run_regression(table, options, report, cancel);
+      case PipelineKind::kClustering:
+        return detail::run_clustering(table, options, report, cancel);
+      case PipelineKind::kAnomaly:
+        return detail::run_anomaly(table, options, report, cancel);
     }
   } catch (const cv::Exception& e) {
     // OpenCV refuses degenerate inputs (e.g. singular covariances); retrying cannot help.
-    throw HandlerError(ErrorCode::kValidationError, "the model could not be fitted to this data: " + e.err,
-                       {{"field", "data_source"}, {"expected", "data the model can be fitted to"},
+    throw HandlerError(ErrorCode::kValidationError,
+                       "the model could not be fitted to this data: " + e.err,
+                       {{"field", "data_source"},
+                        {"expected", "data the model can be fitted to"},
                         {"received", e.err}},
                        false);
   }

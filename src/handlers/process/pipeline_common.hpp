@@ -20,9 +20,13 @@ void add_data_metrics(PipelineResult& out, const Prepared& d);
 // Deterministic subsample of at most `limit` row indices from `idx` (even stride).
 std::vector<int> cap_rows(const std::vector<int>& idx, std::size_t limit);
 
-PipelineResult run_classification(const DataTable&, const PipelineOptions&, const StageReport&, const CancelToken*);
-PipelineResult run_regression(const DataTable&, const PipelineOptions&, const StageReport&, const CancelToken*);
-PipelineResult run_clustering(const DataTable&, const PipelineOptions&, const StageReport&, const CancelToken*);
-PipelineResult run_anomaly(const DataTable&, const PipelineOptions&, const StageReport&, const CancelToken*);
+PipelineResult run_classification(const DataTable&, const PipelineOptions&, const StageReport&,
+                                  const CancelToken*);
+PipelineResult run_regression(const DataTable&, const PipelineOptions&, const StageReport&,
+                              const CancelToken*);
+PipelineResult run_clustering(const DataTable&, const PipelineOptions&, const StageReport&,
+                              const CancelToken*);
+PipelineResult run_anomaly(const DataTable&, const PipelineOptions&, const StageReport&,
+                           const CancelToken*);
 
 }  // namespace streamer::process::detail

@@ -18,7 +18,8 @@ double nearest(const float* x, const cv::Mat& centers, int& best) {
   for (int c = 0; c < centers.rows; ++c) {
     const float* m = centers.ptr<float>(c);
     double s = 0;
-    for (int j = 0; j < centers.cols; ++j) s += (static_cast<double>(x[j]) - m[j]) * (static_cast<double>(x[j]) - m[j]);
+    for (int j = 0; j < centers.cols; ++j)
+      s += (static_cast<double>(x[j]) - m[j]) * (static_cast<double>(x[j]) - m[j]);
     if (s < bd) bd = s, best = c;
   }
   return bd;
@@ -36,23 +37,27 @@ double quantile(std::vector<double> v, double q) {
 cv::Ptr<cv::ml::EM> fit_em(const cv::Mat& X, int components, int iterations) {
   auto em = cv::ml::EM::create();
   em->setClustersNumber(components);
-  em->setCovarianceMatrixType(components == 1 ? cv::ml::EM::COV_MAT_GENERIC : cv::ml::EM::COV_MAT_DIAGONAL);
-  em->setTermCriteria(cv::TermCriteria(cv::TermCriteria::COUNT + cv::TermCriteria::EPS, iterations, 1e-6));
+  em->setCovarianceMatrixType(components == 1 ? cv::ml::EM::COV_MAT_GENERIC
+                                              : cv::ml::EM::COV_MAT_DIAGONAL);
+  em->setTermCriteria(
+      cv::TermCriteria(cv::TermCriteria::COUNT + cv::TermCriteria::EPS, iterations, 1e-6));
   if (!em->trainEM(X)) throw HandlerError(ErrorCode::kInternalError, "EM training failed");
   return em;
 }
 
 std::vector<double> em_scores(const cv::ml::EM& em, const cv::Mat& X) {
   std::vector<double> s(static_cast<std::size_t>(X.rows));
-  for (int i = 0; i < X.rows; ++i) s[static_cast<std::size_t>(i)] = -em.predict2(X.row(i), cv::noArray())[0];
+  for (int i = 0; i < X.rows; ++i)
+    s[static_cast<std::size_t>(i)] = -em.predict2(X.row(i), cv::noArray())[0];
   return s;
 }
 
 // The shared start of the unsupervised pipelines: features selected and
 // standardised into `d`, and a result carrying the model name, the rows and the data
 // metrics.
-PipelineResult start_unsupervised(const DataTable& table, const PipelineOptions& o, const StageReport& report,
-                                  const CancelToken* cancel, const char* model, Prepared& d) {
+PipelineResult start_unsupervised(const DataTable& table, const PipelineOptions& o,
+                                  const StageReport& report, const CancelToken* cancel,
+                                  const char* model, Prepared& d) {
   report(42, "feature_engineering", "Selecting and standardising features");
   d = prepare_dataset(table, o, TargetUse::kNone);
   standardize(d);
@@ -66,8 +71,8 @@ PipelineResult start_unsupervised(const DataTable& table, const PipelineOptions&
 
 }  // namespace
 
-PipelineResult run_clustering(const DataTable& table, const PipelineOptions& o, const StageReport& report,
-                              const CancelToken* cancel) {
+PipelineResult run_clustering(const DataTable& table, const PipelineOptions& o,
+                              const StageReport& report, const CancelToken* cancel) {
   Prepared d;
   PipelineResult out = start_unsupervised(table, o, report, cancel, "/core.kmeans", d);
   cv::Mat train = select_rows(d.X, d, false);
@@ -77,9 +82,10 @@ PipelineResult run_clustering(const DataTable& table, const PipelineOptions& o, 
   report(60, "model_processing", "Running k-means with k=" + std::to_string(o.k));
   cv::theRNG().state = o.seed ? o.seed : 0xffffffffULL;
   cv::Mat labels, centers;
-  double inertia = cv::kmeans(train, o.k, labels,
-                              cv::TermCriteria(cv::TermCriteria::COUNT + cv::TermCriteria::EPS, o.max_iterations, 1e-6),
-                              3, cv::KMEANS_PP_CENTERS, centers);
+  double inertia = cv::kmeans(
+      train, o.k, labels,
+      cv::TermCriteria(cv::TermCriteria::COUNT + cv::TermCriteria::EPS, o.max_iterations, 1e-6), 3,
+      cv::KMEANS_PP_CENTERS, centers);
   if (cancel) cancel->throw_if_cancelled();
   report(75, "model_processing", "Assigning rows to clusters");
   std::vector<double> cluster(table.rows, kMissing), dist(table.rows, kMissing);
@@ -96,11 +102,13 @@ PipelineResult run_clustering(const DataTable& table, const PipelineOptions& o, 
     ++sizes[static_cast<std::size_t>(best)];
     if (d.is_test[r]) {
       test_inertia += sq;
-      if (test_rows.size() < kSilhouetteSample) test_rows.push_back(static_cast<int>(s)), test_labels.push_back(best);
+      if (test_rows.size() < kSilhouetteSample)
+        test_rows.push_back(static_cast<int>(s)), test_labels.push_back(best);
     }
   }
   cv::Mat sample(static_cast<int>(test_rows.size()), d.X.cols, CV_32F);
-  for (std::size_t i = 0; i < test_rows.size(); ++i) d.X.row(test_rows[i]).copyTo(sample.row(static_cast<int>(i)));
+  for (std::size_t i = 0; i < test_rows.size(); ++i)
+    d.X.row(test_rows[i]).copyTo(sample.row(static_cast<int>(i)));
   out.metrics["silhouette"] = silhouette(sample, test_labels);
   out.metrics["silhouette_sample"] = test_rows.size();
   out.metrics["inertia"] = inertia;
@@ -114,15 +122,17 @@ PipelineResult run_clustering(const DataTable& table, const PipelineOptions& o, 
   return out;
 }
 
-PipelineResult run_anomaly(const DataTable& table, const PipelineOptions& o, const StageReport& report,
-                           const CancelToken* cancel) {
+PipelineResult run_anomaly(const DataTable& table, const PipelineOptions& o,
+                           const StageReport& report, const CancelToken* cancel) {
   Prepared d;
   PipelineResult out = start_unsupervised(table, o, report, cancel, "/ml.EM", d);
   const int components = o.k_given ? *o.k_given : 1;
   cv::Mat train = select_rows(d.X, d, false);
   if (train.rows < std::max(components * 2, d.X.cols + 2))
-    throw HandlerError(ErrorCode::kValidationError, "not enough training rows for the anomaly model",
-                       {{"field", "data_source"}, {"expected", "more training rows than features"},
+    throw HandlerError(ErrorCode::kValidationError,
+                       "not enough training rows for the anomaly model",
+                       {{"field", "data_source"},
+                        {"expected", "more training rows than features"},
                         {"received", std::to_string(train.rows) + " rows"}});
   report(60, "model_processing", "Fitting a Gaussian mixture (EM)");
   cv::theRNG().state = o.seed ? o.seed : 0xffffffffULL;
@@ -150,9 +160,11 @@ PipelineResult run_anomaly(const DataTable& table, const PipelineOptions& o, con
     if (d.is_test[r]) ++tests, test_count += flag[r] > 0;
   }
   out.metrics["anomaly_count"] = count;
-  out.metrics["anomaly_rate"] = d.rows.empty() ? 0.0 : static_cast<double>(count) / static_cast<double>(d.rows.size());
+  out.metrics["anomaly_rate"] =
+      d.rows.empty() ? 0.0 : static_cast<double>(count) / static_cast<double>(d.rows.size());
   out.metrics["test_anomaly_count"] = test_count;
-  out.metrics["test_anomaly_rate"] = tests ? static_cast<double>(test_count) / static_cast<double>(tests) : 0.0;
+  out.metrics["test_anomaly_rate"] =
+      tests ? static_cast<double>(test_count) / static_cast<double>(tests) : 0.0;
   out.metrics["score_threshold"] = threshold;
   out.metrics["contamination"] = o.contamination;
   out.metrics["components"] = components;
@@ -165,7 +177,8 @@ PipelineResult run_anomaly(const DataTable& table, const PipelineOptions& o, con
       if (d.is_test[r] && !is_missing(lab[r])) yt.push_back(lab[r] != 0), yp.push_back(flag[r] > 0);
     auto m = classification_metrics(yt, yp, 2);
     double tp = 0, fp = 0, fn = 0;
-    for (std::size_t i = 0; i < yt.size(); ++i) tp += yt[i] && yp[i], fp += !yt[i] && yp[i], fn += yt[i] && !yp[i];
+    for (std::size_t i = 0; i < yt.size(); ++i)
+      tp += yt[i] && yp[i], fp += !yt[i] && yp[i], fn += yt[i] && !yp[i];
     out.metrics["precision"] = tp + fp > 0 ? tp / (tp + fp) : 0.0;
     out.metrics["recall"] = tp + fn > 0 ? tp / (tp + fn) : 0.0;
     out.metrics["accuracy"] = m["accuracy"];

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <random>
 
 #include "handlers/process/dataset.hpp"
@@ -66,11 +68,127 @@ TEST(Pipelines, ClassificationOnSeparableClasses) {
   EXPECT_GE(metric(r, "accuracy"), 0.99);
   EXPECT_GE(metric(r, "f1_score"), 0.99);
   EXPECT_EQ(r.metrics.at("classes").as_array().size(), 3u);
-  EXPECT_NE(r.model_version.find("opencv-"), std::string::npos);
-  EXPECT_NE(r.model_version.find("RTrees"), std::string::npos);
+  EXPECT_EQ(r.model_version.rfind("xgboost-1.", 0), 0u) << r.model_version;
+  EXPECT_NE(r.model_version.find("gbtree(hist,multi:softprob)"), std::string::npos);
+  EXPECT_EQ(r.metrics.at("boosting_rounds").to_number<int>(), 30);
   const Column& pred = r.columns[2];
   EXPECT_EQ(pred.name, "prediction");
   EXPECT_EQ(pred.text[0], "red");
+  // Confidence is the winning class's probability.
+  for (double c : r.columns[3].numbers) EXPECT_TRUE(c > 0.33 && c <= 1.0) << c;
+
+  auto o = options(PipelineKind::kClassification);
+  o.model = "random_forest";
+  auto forest = run_pipeline(t, o, kQuiet, nullptr);
+  EXPECT_GE(metric(forest, "accuracy"), 0.99);
+  EXPECT_NE(forest.model_version.find("RTrees"), std::string::npos);
+}
+
+// Early stopping holds out a share of the training rows (the documented split, seed
+// splitmix64(seed)), stops when their loss stalls, and reports it; "auto" leaves it off
+// for small data.
+TEST(Pipelines, BoostedTreesStopEarlyOnValidationRows) {
+  std::mt19937 rng(1);
+  auto t = separable(3000, rng);
+  auto o = options(PipelineKind::kClassification);
+  o.max_iterations = 2000;
+  o.early_stopping = true;
+  o.validation_fraction = 0.2;
+  std::string stop_message;
+  const StageReport record = [&](double, std::string_view, std::string_view msg) {
+    if (msg.rfind("Stopped early", 0) == 0) stop_message = std::string(msg);
+  };
+  auto r = run_pipeline(t, o, record, nullptr);
+  EXPECT_TRUE(r.metrics.at("stopped_early").as_bool());
+  const int rounds = r.metrics.at("boosting_rounds").to_number<int>();
+  EXPECT_LT(rounds, 2000);
+  EXPECT_NE(stop_message.find("after " + std::to_string(rounds) + " rounds"), std::string::npos)
+      << stop_message;
+  const auto train = r.metrics.at("train_records").to_number<std::size_t>();
+  const auto validation = r.metrics.at("validation_rows").to_number<std::size_t>();
+  std::size_t expected = 0;
+  for (auto held : split_rows(train, 0.2, splitmix64(o.seed))) expected += held;
+  EXPECT_EQ(validation, expected);
+  EXPECT_EQ(r.metrics.at("training_rows_used").to_number<std::size_t>() + validation, train);
+  EXPECT_GT(metric(r, "validation_loss"), 0.0);
+  EXPECT_GE(metric(r, "accuracy"), 0.99);
+
+  o.early_stopping.reset();  // auto: 2,400 training rows are too few
+  o.max_iterations = 25;
+  auto small = run_pipeline(t, o, kQuiet, nullptr);
+  EXPECT_FALSE(small.metrics.at("early_stopping").as_bool());
+  EXPECT_EQ(small.metrics.at("boosting_rounds").to_number<int>(), 25);
+  EXPECT_FALSE(small.metrics.contains("validation_rows"));
+}
+
+// Boosted regression stops early the same way, on half the squared error.
+TEST(Pipelines, BoostedRegressionStopsEarly) {
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 0.3);
+  std::vector<double> a, y;
+  for (int i = 0; i < 3000; ++i) {
+    a.push_back((i % 300) / 30.0);
+    y.push_back(2 * a.back() + noise(rng));
+  }
+  DataTable t;
+  t.add(Column::number("a", a));
+  t.add(Column::number("y", y));
+  auto o = options(PipelineKind::kRegression);
+  o.model = "boosted_trees";
+  o.max_iterations = 3000;
+  o.early_stopping = true;
+  auto r = run_pipeline(t, o, kQuiet, nullptr);
+  EXPECT_TRUE(r.metrics.at("stopped_early").as_bool());
+  EXPECT_LT(r.metrics.at("boosting_rounds").to_number<int>(), 3000);
+  EXPECT_EQ(r.metrics.at("training_rows_used").to_number<std::size_t>() +
+                r.metrics.at("validation_rows").to_number<std::size_t>(),
+            r.metrics.at("train_records").to_number<std::size_t>());
+  EXPECT_LT(metric(r, "validation_loss"), 0.5 * 0.3 * 0.3 * 1.5);  // near the noise floor
+  EXPECT_GE(metric(r, "r2"), 0.98);
+}
+
+// Missing feature cells stay missing for boosted trees (no imputation) and are counted.
+TEST(Pipelines, BoostedTreesKeepMissingValues) {
+  std::mt19937 rng(1);
+  auto t = separable(900, rng);
+  for (std::size_t r = 0; r < 900; r += 9) t.columns[0].numbers[r] = kMissing;
+  auto r = run_pipeline(t, options(PipelineKind::kClassification), kQuiet, nullptr);
+  EXPECT_EQ(r.metrics.at("missing_values_kept").to_number<int>(), 100);
+  EXPECT_EQ(r.metrics.at("missing_values_imputed").to_number<int>(), 0);
+  EXPECT_GE(metric(r, "accuracy"), 0.98);
+}
+
+// Training progress comes once per boosting round, rising inside model_processing.
+TEST(Pipelines, BoostedTreesReportEveryRound) {
+  std::mt19937 rng(1);
+  auto t = separable(600, rng);
+  std::vector<double> rounds;
+  const StageReport record = [&](double pct, std::string_view, std::string_view msg) {
+    if (msg.rfind("Boosting round", 0) == 0) rounds.push_back(pct);
+  };
+  auto o = options(PipelineKind::kClassification);
+  o.max_iterations = 12;
+  run_pipeline(t, o, record, nullptr);
+  ASSERT_EQ(rounds.size(), 12u);
+  EXPECT_TRUE(std::is_sorted(rounds.begin(), rounds.end()));
+  EXPECT_GT(rounds.front(), 60.0);
+  EXPECT_DOUBLE_EQ(rounds.back(), 75.0);
+}
+
+// A cancel during training stops it at the end of the current round.
+TEST(Pipelines, CancelInterruptsBoostedTraining) {
+  std::mt19937 rng(1);
+  auto t = separable(600, rng);
+  CancelToken cancel;
+  int seen = 0;
+  const StageReport cancel_at_5 = [&](double, std::string_view, std::string_view msg) {
+    if (msg.rfind("Boosting round", 0) == 0 && ++seen == 5)
+      cancel.cancel(CancelToken::Reason::kCancelled);
+  };
+  auto o = options(PipelineKind::kClassification);
+  o.max_iterations = 1000;
+  EXPECT_THROW(run_pipeline(t, o, cancel_at_5, &cancel), OperationCancelled);
+  EXPECT_EQ(seen, 5);
 }
 
 TEST(Pipelines, RegressionRecoversALinearTarget) {
@@ -96,6 +214,11 @@ TEST(Pipelines, RegressionRecoversALinearTarget) {
   auto o = options(PipelineKind::kRegression);
   o.model = "random_forest";
   EXPECT_GE(metric(run_pipeline(t, o, kQuiet, nullptr), "r2"), 0.8);
+  o.model = "boosted_trees";
+  auto boosted = run_pipeline(t, o, kQuiet, nullptr);
+  EXPECT_GE(metric(boosted, "r2"), 0.97);
+  EXPECT_EQ(boosted.model_version.rfind("xgboost-1.", 0), 0u) << boosted.model_version;
+  EXPECT_EQ(boosted.metrics.at("missing_values_kept").to_number<int>(), 1);
 }
 
 TEST(Pipelines, ClusteringFindsSeparatedBlobs) {
@@ -183,6 +306,15 @@ TEST(Payload, ValidatesFieldsAndDestinations) {
                 .as_object();
   auto req = parse_process_payload(ok);
   EXPECT_EQ(req.options.k, 4);
+  EXPECT_FALSE(req.options.early_stopping.has_value());  // "auto"
+  auto early = boost::json::parse(
+                   R"({"pipeline":"classification","data_source":{"type":"file","path":"a"},
+      "output":{"format":"json"},"options":{"early_stopping":false,"validation_fraction":0.25,"n_iter_no_change":3}})")
+                   .as_object();
+  auto req2 = parse_process_payload(early);
+  EXPECT_EQ(req2.options.early_stopping, std::optional<bool>(false));
+  EXPECT_DOUBLE_EQ(req2.options.validation_fraction, 0.25);
+  EXPECT_EQ(req2.options.n_iter_no_change, 3);
   EXPECT_EQ(req.format, OutputFormat::kParquet);
   for (
       const char* bad :
@@ -192,7 +324,13 @@ TEST(Payload, ValidatesFieldsAndDestinations) {
        R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"json","destination":"s3://b/p/"}})",
        R"({"pipeline":"anomaly","data_source":{"type":"query"},"output":{"format":"json"}})",
        R"({"pipeline":"anomaly","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"test_fraction":0}})",
-       R"({"pipeline":"clustering","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"k":1}})"}) {
+       R"({"pipeline":"clustering","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"k":1}})",
+       R"({"pipeline":"classification","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"model":"linear"}})",
+       R"({"pipeline":"clustering","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"model":"boosted_trees"}})",
+       R"({"pipeline":"regression","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"learning_rate":0}})",
+       R"({"pipeline":"classification","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"early_stopping":"yes"}})",
+       R"({"pipeline":"classification","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"validation_fraction":0.6}})",
+       R"({"pipeline":"classification","data_source":{"type":"file","path":"a"},"output":{"format":"json"},"options":{"n_iter_no_change":0}})"}) {
     try {
       parse_process_payload(boost::json::parse(bad).as_object());
       ADD_FAILURE() << bad;

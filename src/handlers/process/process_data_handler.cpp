@@ -34,7 +34,8 @@ boost::json::object meta(std::string_view step, std::size_t done, std::size_t to
 std::string safe_name(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 64))
-    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
+    out.push_back(
+        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
   return out.empty() ? "request" : out;
 }
 
@@ -42,21 +43,25 @@ DataTable load_source(const ProcessRequest& req, JobContext& ctx, const QueryLim
   const auto& tenant = ctx.identity.tenant_id;
   switch (req.source.type) {
     case DataSourceSpec::Type::kFile: {
-      fs::path file = resolve_in_sandbox(sandbox_root(ctx.env, tenant), req.source.path, "data_source.path");
+      fs::path file =
+          resolve_in_sandbox(sandbox_root(ctx.env, tenant), req.source.path, "data_source.path");
       std::error_code ec;
       const double size = static_cast<double>(std::max<std::uintmax_t>(fs::file_size(file, ec), 1));
-      return read_table_file(file, max_input_bytes(ctx.env), [&](std::size_t bytes, std::size_t rows) {
-        ctx.cancel.throw_if_cancelled();
-        ctx.progress.report(18.0 * static_cast<double>(bytes) / size, "Reading " + req.source.path,
-                            meta("data_ingestion", rows, 0));
-      });
+      return read_table_file(
+          file, max_input_bytes(ctx.env), [&](std::size_t bytes, std::size_t rows) {
+            ctx.cancel.throw_if_cancelled();
+            ctx.progress.report(18.0 * static_cast<double>(bytes) / size,
+                                "Reading " + req.source.path, meta("data_ingestion", rows, 0));
+          });
     }
     case DataSourceSpec::Type::kQuery:
       ctx.progress.report(2, "Running the query", meta("data_ingestion", 0, 0));
       return run_tenant_query(ctx.env, tenant, req.source.query, &ctx.cancel, query_limits);
     case DataSourceSpec::Type::kStream:
-      ctx.progress.report(2, "Reading stream " + req.source.stream_id, meta("data_ingestion", 0, 0));
-      return StreamStore(ctx.env.data_dir / "streams.db").read(tenant, req.source.stream_id, &ctx.cancel);
+      ctx.progress.report(2, "Reading stream " + req.source.stream_id,
+                          meta("data_ingestion", 0, 0));
+      return StreamStore(ctx.env.data_dir / "streams.db")
+          .read(tenant, req.source.stream_id, &ctx.cancel);
   }
   throw HandlerError(ErrorCode::kValidationError, "unknown data source");
 }
@@ -68,8 +73,10 @@ DataTable compose_output(DataTable source, PipelineResult& result) {
   out.rows = source.rows;
   std::vector<Column> outputs;
   for (auto& c : result.columns) {
-    if (c.name == "row_index" || c.name == "split") out.columns.push_back(std::move(c));
-    else outputs.push_back(std::move(c));
+    if (c.name == "row_index" || c.name == "split")
+      out.columns.push_back(std::move(c));
+    else
+      outputs.push_back(std::move(c));
   }
   for (auto& c : source.columns) out.columns.push_back(std::move(c));
   for (auto& c : outputs) {
@@ -88,8 +95,9 @@ void copy_to_destination(const JobContext& ctx, const std::string& prefix, const
   fs::create_directories(dest.parent_path(), ec);
   dest = resolve_in_sandbox(root, prefix + "/" + name, "output.destination");
   if (ec || !fs::is_directory(dest.parent_path()))
-    throw HandlerError::validation("output.destination", "a directory prefix inside your file sandbox",
-                                   boost::json::string(prefix), "the destination is not a directory");
+    throw HandlerError::validation(
+        "output.destination", "a directory prefix inside your file sandbox",
+        boost::json::string(prefix), "the destination is not a directory");
   fs::path tmp = dest;
   tmp += ".partial";
   fs::copy_file(file, tmp, fs::copy_options::overwrite_existing, ec);
@@ -103,27 +111,30 @@ void copy_to_destination(const JobContext& ctx, const std::string& prefix, const
 }  // namespace
 
 ProcessDataHandler::ProcessDataHandler(QueryLimits query_limits)
-    : Handler(HandlerSpec{.name = "process_data",
-                          .estimated_duration = 300s,
-                          .permission = "write",
-                          .time_limit = 1800s,
-                          .max_attempts = 3,
-                          .always_async = true}),
+    : TypedHandler(HandlerSpec{.name = "process_data",
+                               .estimated_duration = 300s,
+                               .permission = "write",
+                               .time_limit = 1800s,
+                               .max_attempts = 3,
+                               .execution = Execution::kAsync}),
       query_limits_(query_limits) {}
 
-void ProcessDataHandler::validate(const boost::json::object& payload) const { (void)parse_process_payload(payload); }
+ProcessRequest ProcessDataHandler::parse(const boost::json::object& payload) const {
+  return parse_process_payload(payload);
+}
 
-HandlerResult ProcessDataHandler::run(const boost::json::object& payload, JobContext& ctx) {
+HandlerResult ProcessDataHandler::run(const ProcessRequest& req, JobContext& ctx) {
   const auto started = std::chrono::steady_clock::now();
-  ProcessRequest req = parse_process_payload(payload);
-  if (!ctx.env.artifacts) throw HandlerError(ErrorCode::kInternalError, "artifact store not configured");
+  if (!ctx.env.artifacts)
+    throw HandlerError(ErrorCode::kInternalError, "artifact store not configured");
 
   // 0-20 % ingestion
   ctx.progress.report(0, "Ingesting data", meta("data_ingestion", 0, 0));
   DataTable table = load_source(req, ctx, query_limits_);
   const std::size_t total = table.rows;
   ctx.cancel.throw_if_cancelled();
-  ctx.progress.report(20, "Ingested " + std::to_string(total) + " records", meta("data_ingestion", total, total));
+  ctx.progress.report(20, "Ingested " + std::to_string(total) + " records",
+                      meta("data_ingestion", total, total));
 
   // 20-40 % preprocessing: column typing and missing-value census.
   std::size_t missing = 0, text_columns = 0;
@@ -131,21 +142,27 @@ HandlerResult ProcessDataHandler::run(const boost::json::object& payload, JobCon
     text_columns += !c.numeric();
     for (std::size_t r = 0; r < c.size(); ++r) missing += c.missing(r);
   }
-  ctx.progress.report(30, "Typed " + std::to_string(table.columns.size()) + " columns (" +
-                              std::to_string(text_columns) + " text), " + std::to_string(missing) + " missing values",
+  ctx.progress.report(30,
+                      "Typed " + std::to_string(table.columns.size()) + " columns (" +
+                          std::to_string(text_columns) + " text), " + std::to_string(missing) +
+                          " missing values",
                       meta("data_preprocessing", total, total));
   ctx.cancel.throw_if_cancelled();
   ctx.progress.report(40, "Preprocessing done", meta("data_preprocessing", total, total));
 
   // 40-85 % feature engineering and model (reported by the pipeline).
-  PipelineResult result = run_pipeline(table, req.options, [&](double pct, std::string_view step, std::string_view msg) {
-    ctx.cancel.throw_if_cancelled();
-    ctx.progress.report(pct, msg, meta(step, total, total));
-  }, &ctx.cancel);
+  PipelineResult result = run_pipeline(
+      table, req.options,
+      [&](double pct, std::string_view step, std::string_view msg) {
+        ctx.cancel.throw_if_cancelled();
+        ctx.progress.report(pct, msg, meta(step, total, total));
+      },
+      &ctx.cancel);
   ctx.cancel.throw_if_cancelled();
 
   // 85-100 % output.
-  ctx.progress.report(85, "Writing " + std::string(extension(req.format)) + " output", meta("post_processing", total, total));
+  ctx.progress.report(85, "Writing " + std::string(extension(req.format)) + " output",
+                      meta("post_processing", total, total));
   DataTable out = compose_output(std::move(table), result);
   fs::path staged = ctx.env.artifacts->staging_path(extension(req.format));
   try {
@@ -154,7 +171,8 @@ HandlerResult ProcessDataHandler::run(const boost::json::object& payload, JobCon
     const std::string name = "process_data-" + std::string(to_string(req.options.kind)) + "-" +
                              safe_name(ctx.request_id) + "." + extension(req.format);
     if (req.destination) {
-      ctx.progress.report(92, "Copying output to " + *req.destination, meta("post_processing", total, total));
+      ctx.progress.report(92, "Copying output to " + *req.destination,
+                          meta("post_processing", total, total));
       copy_to_destination(ctx, *req.destination, staged, name);
     }
     ctx.progress.report(96, "Publishing output", meta("post_processing", total, total));

@@ -3,19 +3,20 @@
 #pragma once
 
 #include "core/handler.hpp"
+#include "handlers/process/payload.hpp"
 #include "handlers/process/sql_source.hpp"
 
 namespace streamer::process {
 
-class ProcessDataHandler : public Handler {
+class ProcessDataHandler : public TypedHandler<ProcessRequest> {
  public:
   explicit ProcessDataHandler(QueryLimits query_limits = {});
-  // Payload checks only (parse_process_payload); no disk access.
-  void validate(const boost::json::object& payload) const override;
+  // The payload as a request (parse_process_payload): checks only, no disk access.
+  ProcessRequest parse(const boost::json::object& payload) const override;
   // Runs the five seed stages with progress, honours ctx.cancel between steps, and
   // returns {summary, data (json only), output_location}. Typed failures:
   // VALIDATION_ERROR (bad data/paths/SQL), NOT_FOUND (missing file or stream).
-  HandlerResult run(const boost::json::object& payload, JobContext& ctx) override;
+  HandlerResult run(const ProcessRequest& req, JobContext& ctx) override;
 
  private:
   QueryLimits query_limits_;

@@ -4,7 +4,6 @@
 
 #include "artifacts/artifact_store.hpp"
 #include "handlers/process/process_data_handler.hpp"
-#include "handlers/process/register.hpp"
 #include "handlers/process/stream_append_handler.hpp"
 #include "handlers/process/test_util.hpp"
 
@@ -32,34 +31,37 @@ struct Fixture : ::testing::Test {
 
 }  // namespace
 
-TEST_F(Fixture, RegistersBothActions) {
-  HandlerRegistry r;
-  register_process_handlers(r);
-  ASSERT_NE(r.find("process_data"), nullptr);
-  EXPECT_TRUE(r.find("process_data")->is_async());
-  EXPECT_EQ(r.find("process_data")->spec().permission, "write");
-  ASSERT_NE(r.find("stream_append"), nullptr);
-  EXPECT_FALSE(r.find("stream_append")->is_async());
+TEST_F(Fixture, DeclaresTheirModesAndPermissions) {
+  ProcessDataHandler process;
+  EXPECT_TRUE(process.is_async());
+  EXPECT_EQ(process.spec().permission, "write");
+  StreamAppendHandler append;
+  EXPECT_FALSE(append.is_async());
+  EXPECT_FALSE(append.runs_inline());
 }
 
 TEST_F(Fixture, StreamToJsonWithDestination) {
   StreamAppendHandler append;
   boost::json::array recs;
-  for (int i = 0; i < 300; ++i) recs.push_back(boost::json::object{{"x", (i % 3) * 10 + (i % 7) * 0.1}, {"y", i % 3}});
-  auto ack = append.run(boost::json::object{{"stream_id", "s1"}, {"records", recs}}, ctx);
+  for (int i = 0; i < 300; ++i)
+    recs.push_back(boost::json::object{{"x", (i % 3) * 10 + (i % 7) * 0.1}, {"y", i % 3}});
+  auto ack =
+      parse_and_run(append, boost::json::object{{"stream_id", "s1"}, {"records", recs}}, ctx);
   EXPECT_EQ(ack.data.at("total_records").as_uint64(), 300u);
 
   ProcessDataHandler h;
-  auto payload = boost::json::parse(R"({"pipeline":"clustering","data_source":{"type":"stream","stream_id":"s1"},
-      "output":{"format":"json","destination":"/out/"},"options":{"k":3,"features":["x"]}})").as_object();
-  h.validate(payload);
-  auto res = h.run(payload, ctx);
+  auto payload = boost::json::parse(
+                     R"({"pipeline":"clustering","data_source":{"type":"stream","stream_id":"s1"},
+      "output":{"format":"json","destination":"/out/"},"options":{"k":3,"features":["x"]}})")
+                     .as_object();
+  auto res = parse_and_run(h, payload, ctx);
   const auto& d = res.data.as_object();
   EXPECT_EQ(d.size(), 3u);
   EXPECT_EQ(d.at("summary").at("total_records").as_uint64(), 300u);
   EXPECT_EQ(d.at("data").as_array().size(), 100u);
   EXPECT_NE(d.at("output_location").as_string().find("sig="), std::string::npos);
-  EXPECT_TRUE(std::filesystem::exists(dir.path / "files" / "t1" / "out" / "process_data-clustering-req-1.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path / "files" / "t1" / "out" /
+                                      "process_data-clustering-req-1.json"));
   // Stages in order, within their ranges.
   double last = -1;
   for (auto& [pct, step] : progress.seen) {
@@ -74,20 +76,29 @@ TEST_F(Fixture, TypedErrors) {
   ProcessDataHandler h;
   auto run = [&](const char* json) {
     try {
-      h.run(boost::json::parse(json).as_object(), ctx);
+      parse_and_run(h, boost::json::parse(json).as_object(), ctx);
     } catch (const HandlerError& e) {
       return e.code();
     }
     return ErrorCode::kCancelled;
   };
-  EXPECT_EQ(run(R"({"pipeline":"anomaly","data_source":{"type":"file","path":"/none.csv"},"output":{"format":"csv"}})"),
-            ErrorCode::kNotFound);
-  EXPECT_EQ(run(R"({"pipeline":"anomaly","data_source":{"type":"stream","stream_id":"nope"},"output":{"format":"csv"}})"),
-            ErrorCode::kNotFound);
-  EXPECT_EQ(run(R"({"pipeline":"anomaly","data_source":{"type":"query","query":"DELETE FROM x"},"output":{"format":"csv"}})"),
-            ErrorCode::kValidationError);
+  EXPECT_EQ(
+      run(R"({"pipeline":"anomaly","data_source":{"type":"file","path":"/none.csv"},"output":{"format":"csv"}})"),
+      ErrorCode::kNotFound);
+  EXPECT_EQ(
+      run(R"({"pipeline":"anomaly","data_source":{"type":"stream","stream_id":"nope"},"output":{"format":"csv"}})"),
+      ErrorCode::kNotFound);
+  EXPECT_EQ(
+      run(R"({"pipeline":"anomaly","data_source":{"type":"query","query":"DELETE FROM x"},"output":{"format":"csv"}})"),
+      ErrorCode::kValidationError);
   cancel.cancel(CancelToken::Reason::kCancelled);
   testutil::write_file(dir.path / "files" / "t1" / "a.csv", "a,b\n1,2\n3,4\n");
-  EXPECT_THROW(h.run(boost::json::parse(R"({"pipeline":"anomaly","data_source":{"type":"file","path":"/a.csv"},
-      "output":{"format":"csv"}})").as_object(), ctx), OperationCancelled);
+  EXPECT_THROW(
+      parse_and_run(
+          h,
+          boost::json::parse(R"({"pipeline":"anomaly","data_source":{"type":"file","path":"/a.csv"},
+      "output":{"format":"csv"}})")
+              .as_object(),
+          ctx),
+      OperationCancelled);
 }

@@ -33,8 +33,9 @@ TEST(Sandbox, NormalisesClientPaths) {
 }
 
 TEST(Sandbox, RefusesTraversalAndControlCharacters) {
-  for (std::string bad : std::vector<std::string>{"../etc/passwd", "/data/../../x", "a/./b", "..", "/", "", "a\\..\\b",
-                          std::string("a\0b", 3), "a\nb"}) {
+  for (std::string bad :
+       std::vector<std::string>{"../etc/passwd", "/data/../../x", "a/./b", "..", "/", "",
+                                "a\\..\\b", std::string("a\0b", 3), "a\nb"}) {
     EXPECT_EQ(code_of([&] { check_client_path(bad, "f"); }), ErrorCode::kValidationError) << bad;
   }
 }
@@ -76,7 +77,8 @@ TEST(Sandbox, RefusesSymlinkEscapes) {
   fs::create_directories(dir.path / "secret");
   testutil::write_file(dir.path / "secret" / "x.csv", "a\n1\n");
   fs::create_directory_symlink(dir.path / "secret", root / "link");
-  EXPECT_EQ(code_of([&] { resolve_in_sandbox(root, "/link/x.csv", "f"); }), ErrorCode::kValidationError);
+  EXPECT_EQ(code_of([&] { resolve_in_sandbox(root, "/link/x.csv", "f"); }),
+            ErrorCode::kValidationError);
   fs::create_directories(root / "inside");
   fs::create_directory_symlink(root / "inside", root / "ok");
   EXPECT_NO_THROW(resolve_in_sandbox(root, "/ok/x.csv", "f"));

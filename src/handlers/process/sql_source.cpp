@@ -8,11 +8,11 @@
 #include <cstring>
 #include <optional>
 
+#include "core/sqlite_db.hpp"
 #include "handlers/process/csv_reader.hpp"
 #include "handlers/process/file_sandbox.hpp"
 #include "handlers/process/query_interrupt.hpp"
 #include "handlers/process/sql_function_allowlist.hpp"
-#include "handlers/process/sqlite_handles.hpp"
 #include "handlers/process/tenant_snapshot.hpp"
 
 namespace streamer::process {
@@ -80,12 +80,11 @@ int authorizer(void* ctx, int action, const char* a3, const char* a4, const char
   }
 }
 
-void exec(sqlite3* db, const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "sqlite error";
-    sqlite3_free(err);
-    throw HandlerError(ErrorCode::kInternalError, "query set-up failed: " + msg);
+void exec(sqlite::Database& db, const std::string& sql) {
+  try {
+    db.exec(sql);
+  } catch (const sqlite::Error& e) {
+    throw HandlerError(ErrorCode::kInternalError, "query set-up failed: " + e.message());
   }
 }
 
@@ -122,7 +121,8 @@ std::optional<fs::path> find_table_file(const fs::path& root, const std::string&
 }
 
 // Creates TEMP table `name` from a parsed file (the authorizer must be off).
-void load_table(sqlite3* db, std::string_view sql, const std::string& name, const DataTable& t) {
+void load_table(sqlite::Database& db, std::string_view sql, const std::string& name,
+                const DataTable& t) {
   std::string create = "CREATE TEMP TABLE " + ident(name) + "(";
   std::string insert = "INSERT INTO temp." + ident(name) + " VALUES(";
   for (std::size_t c = 0; c < t.columns.size(); ++c) {
@@ -133,43 +133,46 @@ void load_table(sqlite3* db, std::string_view sql, const std::string& name, cons
   }
   exec(db, create + ")");
   exec(db, "BEGIN");
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, (insert + ")").c_str(), -1, &raw, nullptr) != SQLITE_OK)
+  sqlite::Statement ins;
+  try {
+    ins = sqlite::Statement(db, insert + ")");
+  } catch (const sqlite::Error&) {
+    db.rollback();
     throw HandlerError(ErrorCode::kInternalError, "could not load table " + name);
-  Stmt ins(raw);
-  for (std::size_t r = 0; r < t.rows; ++r) {
-    for (std::size_t c = 0; c < t.columns.size(); ++c) {
-      const Column& col = t.columns[c];
-      int i = static_cast<int>(c + 1);
-      if (col.missing(r))
-        sqlite3_bind_null(ins.get(), i);
-      else if (col.numeric())
-        sqlite3_bind_double(ins.get(), i, col.numbers[r]);
-      else
-        sqlite3_bind_text(ins.get(), i, col.text[r].data(), static_cast<int>(col.text[r].size()),
-                          SQLITE_STATIC);
-    }
-    if (sqlite3_step(ins.get()) != SQLITE_DONE) {
-      std::string msg = sqlite3_errmsg(db);
-      exec(db, "ROLLBACK");
-      throw refuse(sql, "could not load table " + name + ": " + msg);
-    }
-    sqlite3_reset(ins.get());
   }
+  for (std::size_t r = 0; r < t.rows; ++r) {
+    try {
+      for (std::size_t c = 0; c < t.columns.size(); ++c) {
+        const Column& col = t.columns[c];
+        int i = static_cast<int>(c + 1);
+        if (col.missing(r))
+          ins.bind_null(i);
+        else if (col.numeric())
+          ins.bind(i, col.numbers[r]);
+        else
+          ins.bind(i, std::string_view(col.text[r]));
+      }
+      ins.run();
+    } catch (const sqlite::Error& e) {
+      ins = sqlite::Statement();
+      db.rollback();
+      throw refuse(sql, "could not load table " + name + ": " + e.message());
+    }
+    ins.reset();
+  }
+  ins = sqlite::Statement();
   exec(db, "COMMIT");
 }
 
-bool only_blanks_or_comments(sqlite3* db, const char* tail) {
+bool only_blanks_or_comments(const sqlite::Database& db, const char* tail) {
   // Preparing the tail yields no statement when it holds only blanks and comments.
   while (tail && *tail) {
-    sqlite3_stmt* next = nullptr;
     const char* rest = nullptr;
-    int rc = sqlite3_prepare_v2(db, tail, -1, &next, &rest);
-    if (next) {
-      sqlite3_finalize(next);
+    try {
+      if (sqlite::Statement(db, tail, 0, &rest)) return false;
+    } catch (const sqlite::Error&) {
       return false;
     }
-    if (rc != SQLITE_OK) return false;
     if (rest == tail) break;
     tail = rest;
   }
@@ -177,7 +180,8 @@ bool only_blanks_or_comments(sqlite3* db, const char* tail) {
 }
 
 // Per-connection bounds on what SQLite itself may hold and do.
-void restrict_connection(sqlite3* db, const QueryLimits& limits) {
+void restrict_connection(sqlite::Database& connection, const QueryLimits& limits) {
+  sqlite3* db = connection.handle();
   sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
   sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 100'000);
   sqlite3_limit(db, SQLITE_LIMIT_LENGTH,
@@ -190,18 +194,18 @@ void restrict_connection(sqlite3* db, const QueryLimits& limits) {
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, nullptr);
   const std::string cache = std::to_string(-kCacheKiB);
-  exec(db, "PRAGMA temp_store=FILE; PRAGMA main.cache_size=" + cache +
-               "; PRAGMA temp.cache_size=" + cache);
+  exec(connection, "PRAGMA temp_store=FILE; PRAGMA main.cache_size=" + cache +
+                       "; PRAGMA temp.cache_size=" + cache);
 }
 
 // Collects the statement's rows into a table, refusing past the row and byte caps.
-DataTable collect_rows(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql,
-                       const QueryLimits& limits, const QueryInterrupt& interrupt) {
-  const int ncols = sqlite3_column_count(stmt);
+DataTable collect_rows(sqlite::Statement& stmt, std::string_view sql, const QueryLimits& limits,
+                       const QueryInterrupt& interrupt) {
+  const int ncols = stmt.column_count();
   if (ncols == 0) throw refuse(sql, "the statement returns no columns");
   std::vector<std::string> names;
   for (int c = 0; c < ncols; ++c) {
-    std::string n = sqlite3_column_name(stmt, c);
+    std::string n = stmt.column_name(c);
     while (std::find(names.begin(), names.end(), n) != names.end()) n += "_";
     names.push_back(n);
   }
@@ -209,30 +213,34 @@ DataTable collect_rows(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql,
   std::uint64_t bytes = 0;
   constexpr std::uint64_t kNumberText = 24;  // a double as the builder's text (to_chars)
   while (true) {
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) break;
-    if (rc == SQLITE_INTERRUPT) interrupt.throw_if_stopped(kField);
+    bool has_row = false;
+    try {
+      has_row = stmt.step();
+    } catch (const sqlite::Error& e) {
+      if (e.code() == SQLITE_INTERRUPT) interrupt.throw_if_stopped(kField);
+      if (interrupt.cancelled()) throw OperationCancelled{};
+      throw refuse(sql, "query failed: " + e.message());
+    }
+    if (!has_row) break;
     if (interrupt.cancelled()) throw OperationCancelled{};
-    if (rc != SQLITE_ROW) throw refuse(sql, std::string("query failed: ") + sqlite3_errmsg(db));
     if (builder.rows() >= limits.max_rows)
       throw refuse(sql, "the query returns more than " + std::to_string(limits.max_rows) +
                             " rows (--query-max-rows)");
     builder.begin_row();
     for (int c = 0; c < ncols; ++c) {
       bytes += sizeof(std::string);
-      switch (sqlite3_column_type(stmt, c)) {
+      switch (stmt.type(c)) {
         case SQLITE_INTEGER:
         case SQLITE_FLOAT:
-          builder.set_number(static_cast<std::size_t>(c), sqlite3_column_double(stmt, c));
+          builder.set_number(static_cast<std::size_t>(c), stmt.real(c));
           bytes += kNumberText;
           break;
         case SQLITE_NULL:
           break;
         default: {
-          auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-          const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
-          builder.set(static_cast<std::size_t>(c), p ? std::string(p, n) : std::string());
-          bytes += n;
+          const std::string_view text = stmt.text(c);
+          builder.set(static_cast<std::size_t>(c), std::string(text));
+          bytes += text.size();
         }
       }
     }
@@ -253,28 +261,29 @@ DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenan
   if (sql.find('\0') != std::string_view::npos)
     throw refuse(sql, "the query contains a NUL character");
   const QueryInterrupt interrupt(cancel, limits.time_limit);
-  Db db =
+  sqlite::Database db =
       open_tenant_snapshot(env.data_dir, tenant_id, limits.max_snapshot_rows, interrupt, kField);
-  restrict_connection(db.get(), limits);
-  interrupt.install(db.get());
+  restrict_connection(db, limits);
+  interrupt.install(db.handle());
 
   Sandbox box;
   const std::string text(sql);
-  Stmt stmt;
+  sqlite::Statement stmt;
   const char* tail = nullptr;
   for (int attempt = 0; attempt < 8; ++attempt) {
     box.refused.clear();
-    sqlite3_set_authorizer(db.get(), authorizer, &box);
-    sqlite3_stmt* s = nullptr;
-    int rc = sqlite3_prepare_v2(db.get(), text.c_str(), static_cast<int>(text.size()), &s, &tail);
-    sqlite3_set_authorizer(db.get(), nullptr, nullptr);
-    if (rc == SQLITE_OK) {
-      stmt.reset(s);
-      break;
+    int rc = SQLITE_OK;
+    std::string msg;
+    sqlite3_set_authorizer(db.handle(), authorizer, &box);
+    try {
+      stmt = sqlite::Statement(db, text, 0, &tail);
+    } catch (const sqlite::Error& e) {
+      rc = e.code();
+      msg = e.message();
     }
-    sqlite3_finalize(s);
+    sqlite3_set_authorizer(db.handle(), nullptr, nullptr);
+    if (rc == SQLITE_OK) break;
     if (rc == SQLITE_INTERRUPT) interrupt.throw_if_stopped(kField);
-    std::string msg = sqlite3_errmsg(db.get());
     const std::string prefix = "no such table: ";
     if (msg.rfind(prefix, 0) == 0) {
       std::string name = msg.substr(prefix.size());
@@ -282,7 +291,7 @@ DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenan
         // The sandbox is named only when a file table is looked up (an invalid tenant
         // id has none: sandbox_root refuses it).
         if (auto file = find_table_file(sandbox_root(env, tenant_id), name)) {
-          load_table(db.get(), sql, name, read_table_file(*file, limits.max_table_file_bytes));
+          load_table(db, sql, name, read_table_file(*file, limits.max_table_file_bytes));
           box.temp_tables.push_back(name);
           continue;
         }
@@ -294,14 +303,12 @@ DataTable run_tenant_query(const HandlerEnvironment& env, std::string_view tenan
     throw refuse(sql, "invalid query: " + msg);
   }
   if (!stmt) throw refuse(sql, "the query is empty");
-  if (!only_blanks_or_comments(db.get(), tail))
-    throw refuse(sql, "only a single statement is allowed");
-  if (!sqlite3_stmt_readonly(stmt.get()))
-    throw refuse(sql, "only read-only statements are allowed");
+  if (!only_blanks_or_comments(db, tail)) throw refuse(sql, "only a single statement is allowed");
+  if (!stmt.read_only()) throw refuse(sql, "only read-only statements are allowed");
 
   // Kept during the steps: SQLite re-runs it if it has to prepare the statement again.
-  sqlite3_set_authorizer(db.get(), authorizer, &box);
-  return collect_rows(db.get(), stmt.get(), sql, limits, interrupt);
+  sqlite3_set_authorizer(db.handle(), authorizer, &box);
+  return collect_rows(stmt, sql, limits, interrupt);
 }
 
 }  // namespace streamer::process

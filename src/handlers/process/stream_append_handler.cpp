@@ -6,25 +6,25 @@ namespace streamer::process {
 using namespace std::chrono_literals;
 
 StreamAppendHandler::StreamAppendHandler(StreamLimits limits)
-    : Handler(HandlerSpec{.name = "stream_append",
-                          .estimated_duration = 50ms,
-                          .permission = "write",
-                          .time_limit = 30s,
-                          .max_attempts = 1,
-                          .always_async = false}),
+    : TypedHandler(HandlerSpec{.name = "stream_append",
+                               .estimated_duration = 50ms,
+                               .permission = "write",
+                               .time_limit = 30s,
+                               .max_attempts = 1,
+                               .execution = Execution::kPool}),
       limits_(limits) {}
 
-void StreamAppendHandler::validate(const boost::json::object& payload) const {
+StreamAppendRequest StreamAppendHandler::parse(const boost::json::object& payload) const {
   validate_append_payload(payload, limits_);
+  return {std::string(payload.at("stream_id").as_string()), payload.at("records").as_array()};
 }
 
-HandlerResult StreamAppendHandler::run(const boost::json::object& payload, JobContext& ctx) {
-  validate_append_payload(payload, limits_);
-  const auto stream_id = payload.at("stream_id").as_string();
-  const auto& records = payload.at("records").as_array();
+HandlerResult StreamAppendHandler::run(const StreamAppendRequest& request, JobContext& ctx) {
   StreamStore store(ctx.env.data_dir / "streams.db", limits_);
-  std::size_t total = store.append(ctx.identity.tenant_id, stream_id, records);
-  boost::json::object data{{"stream_id", stream_id}, {"appended", records.size()}, {"total_records", total}};
+  std::size_t total = store.append(ctx.identity.tenant_id, request.stream_id, request.records);
+  boost::json::object data{{"stream_id", request.stream_id},
+                           {"appended", request.records.size()},
+                           {"total_records", total}};
   return HandlerResult{std::move(data), true};
 }
 

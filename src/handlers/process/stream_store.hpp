@@ -42,7 +42,8 @@ class StreamStore {
   // used_bytes, append_bytes): nothing of a refused append is stored. The check and the
   // write share one write transaction, so the quota is exact under concurrent appends
   // from any number of threads or processes.
-  std::size_t append(std::string_view tenant_id, std::string_view stream_id, const boost::json::array& records);
+  std::size_t append(std::string_view tenant_id, std::string_view stream_id,
+                     const boost::json::array& records);
 
   // Bytes stored across all of the tenant's streams (what the quota counts).
   std::uint64_t tenant_bytes(std::string_view tenant_id);
@@ -53,7 +54,8 @@ class StreamStore {
   // All records of the stream in append order, as a table whose columns are the
   // union of the records' keys. Throws HandlerError(NOT_FOUND) when the stream is
   // empty or unknown; OperationCancelled when `cancel` fires.
-  DataTable read(std::string_view tenant_id, std::string_view stream_id, const CancelToken* cancel = nullptr);
+  DataTable read(std::string_view tenant_id, std::string_view stream_id,
+                 const CancelToken* cancel = nullptr);
 
  private:
   std::filesystem::path file_;

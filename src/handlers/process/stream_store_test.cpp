@@ -32,9 +32,10 @@ TEST(StreamStore, AppendsAndReadsPerTenant) {
 TEST(StreamStore, ValidatesAppendPayloads) {
   auto ok = boost::json::parse(R"({"stream_id":"s-1","records":[{"a":1}]})").as_object();
   EXPECT_NO_THROW(validate_append_payload(ok));
-  for (const char* bad : {R"({"records":[{"a":1}]})", R"({"stream_id":"../x","records":[{"a":1}]})",
-                          R"({"stream_id":"s","records":[]})", R"({"stream_id":"s","records":[1]})",
-                          R"({"stream_id":"s","records":[{"a":{"b":1}}]})", R"({"stream_id":"s"})"}) {
+  for (const char* bad :
+       {R"({"records":[{"a":1}]})", R"({"stream_id":"../x","records":[{"a":1}]})",
+        R"({"stream_id":"s","records":[]})", R"({"stream_id":"s","records":[1]})",
+        R"({"stream_id":"s","records":[{"a":{"b":1}}]})", R"({"stream_id":"s"})"}) {
     EXPECT_THROW(validate_append_payload(boost::json::parse(bad).as_object()), HandlerError) << bad;
   }
   StreamLimits small;

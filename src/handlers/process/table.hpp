@@ -18,13 +18,15 @@ struct Column {
   enum class Kind { kNumber, kText };
   std::string name;
   Kind kind = Kind::kNumber;
-  bool integral = false;              // kNumber and every present value is a whole number
-  std::vector<double> numbers;        // kNumber: one per row, NaN = missing
-  std::vector<std::string> text;      // kText: one per row, "" = missing
+  bool integral = false;          // kNumber and every present value is a whole number
+  std::vector<double> numbers;    // kNumber: one per row, NaN = missing
+  std::vector<std::string> text;  // kText: one per row, "" = missing
 
   bool numeric() const noexcept { return kind == Kind::kNumber; }
   std::size_t size() const noexcept { return numeric() ? numbers.size() : text.size(); }
-  bool missing(std::size_t row) const { return numeric() ? is_missing(numbers[row]) : text[row].empty(); }
+  bool missing(std::size_t row) const {
+    return numeric() ? is_missing(numbers[row]) : text[row].empty();
+  }
 
   static Column number(std::string name, std::vector<double> values, bool integral = false);
   static Column strings(std::string name, std::vector<std::string> values);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -15,10 +16,11 @@ namespace {
 
 constexpr const char* kFingerprintTable = kSnapshotBookkeeping;
 
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+// INTERNAL_ERROR "query snapshot: <what>[: <SQLite's message>]".
+[[noreturn]] void fail(const std::string& what, const std::string& sqlite_message = {}) {
   throw HandlerError(
       ErrorCode::kInternalError,
-      "query snapshot: " + what + (db ? std::string(": ") + sqlite3_errmsg(db) : std::string()));
+      "query snapshot: " + what + (sqlite_message.empty() ? std::string() : ": " + sqlite_message));
 }
 
 std::string hex(const unsigned char* p, std::size_t n) {
@@ -104,82 +106,93 @@ void remove_abandoned_builds(const fs::path& dir, std::chrono::milliseconds olde
   }
 }
 
-Db open_db(const std::string& name, int flags) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(name.c_str(), &raw, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
-  Db db(raw);
-  if (rc != SQLITE_OK) return nullptr;
-  return db;
+// A connection to `name` (a path or a file: URI), or nullopt when it cannot be opened.
+// No busy timeout: a locked dataset fails the statement at once, as it always has.
+std::optional<sqlite::Database> open_db(const std::string& name, int flags) {
+  try {
+    return sqlite::Database(name, flags | SQLITE_OPEN_URI, std::chrono::milliseconds(0));
+  } catch (const sqlite::Error&) {
+    return std::nullopt;
+  }
 }
 
-Stmt prepare(sqlite3* db, const std::string& sql) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
-    fail(db, "prepare failed");
-  return Stmt(raw);
+sqlite::Statement prepare(const sqlite::Database& db, const std::string& sql) {
+  try {
+    return sqlite::Statement(db, sql);
+  } catch (const sqlite::Error& e) {
+    fail("prepare failed", e.message());
+  }
 }
 
 // Runs a statement without rows; on SQLITE_INTERRUPT throws the interrupt's reason.
-void run(sqlite3* db, sqlite3_stmt* stmt, const QueryInterrupt& interrupt, std::string_view field) {
-  const int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return;
-  if (rc == SQLITE_INTERRUPT) interrupt.throw_if_stopped(field);
-  fail(db, "copy failed");
+void run(sqlite::Statement& stmt, const QueryInterrupt& interrupt, std::string_view field) {
+  try {
+    stmt.step();
+  } catch (const sqlite::Error& e) {
+    if (e.code() == SQLITE_INTERRUPT) interrupt.throw_if_stopped(field);
+    fail("copy failed", e.message());
+  }
 }
 
-void exec(sqlite3* db, const std::string& sql) {
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
-    fail(db, "set-up failed");
+void exec(sqlite::Database& db, const std::string& sql) {
+  try {
+    db.exec(sql);
+  } catch (const sqlite::Error& e) {
+    fail("set-up failed", e.message());
+  }
 }
 
 // The fingerprint stored in an open snapshot, or "" when it cannot be read.
-std::string stored_fingerprint(sqlite3* db) {
-  sqlite3_stmt* raw = nullptr;
-  const std::string sql = std::string("SELECT fingerprint FROM main.") + kFingerprintTable;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return {};
-  Stmt stmt(raw);
-  if (sqlite3_step(stmt.get()) != SQLITE_ROW) return {};
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
-  return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), 0)))
-              : std::string();
+std::string stored_fingerprint(const sqlite::Database& db) {
+  try {
+    sqlite::Statement stmt(db, std::string("SELECT fingerprint FROM main.") + kFingerprintTable);
+    return stmt.step() ? std::string(stmt.text(0)) : std::string();
+  } catch (const sqlite::Error&) {
+    return {};
+  }
+}
+
+// Whether the attached `src` has table `name` (false when that cannot be read).
+bool has_source_table(sqlite::Statement& has_table, std::string_view name) {
+  bool present = false;
+  try {
+    present = has_table.bind(1, name).step();
+  } catch (const sqlite::Error&) {
+  }
+  has_table.reset();  // no statement stays active into the COMMIT
+  return present;
 }
 
 // Copies the tenant's rows of the attached `src` into main's tables and records the
 // fingerprint, in one transaction. The tenant id is only ever a bound parameter.
-void copy_tenant_rows(sqlite3* db, std::string_view tenant_id, const std::string& fingerprint,
-                      std::uint64_t max_rows, const QueryInterrupt& interrupt,
-                      std::string_view field) {
+void copy_tenant_rows(sqlite::Database& db, std::string_view tenant_id,
+                      const std::string& fingerprint, std::uint64_t max_rows,
+                      const QueryInterrupt& interrupt, std::string_view field) {
   exec(db, "BEGIN");
-  Stmt has_table =
+  sqlite::Statement has_table =
       prepare(db, "SELECT 1 FROM src.sqlite_schema WHERE type = 'table' AND name = ?1");
   for (const TenantTable& t : kTenantTables) {
-    sqlite3_bind_text(has_table.get(), 1, t.name, -1, SQLITE_STATIC);
-    const bool present = sqlite3_step(has_table.get()) == SQLITE_ROW;
-    sqlite3_reset(has_table.get());
-    if (!present) continue;
+    if (!has_source_table(has_table, t.name)) continue;
     const std::string name(t.name), columns(t.columns);
     exec(db,
          "CREATE TABLE main." + name + " AS SELECT " + columns + " FROM src." + name + " WHERE 0");
-    Stmt copy = prepare(db, "INSERT INTO main." + name + " SELECT " + columns + " FROM src." +
-                                name + " WHERE tenant_id = ?1 LIMIT ?2");
-    sqlite3_bind_text(copy.get(), 1, tenant_id.data(), static_cast<int>(tenant_id.size()),
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_int64(
-        copy.get(), 2,
-        static_cast<sqlite3_int64>(std::min<std::uint64_t>(max_rows, INT64_MAX - 1) + 1));
-    run(db, copy.get(), interrupt, field);
-    if (static_cast<std::uint64_t>(sqlite3_changes64(db)) > max_rows)
+    sqlite::Statement copy =
+        prepare(db, "INSERT INTO main." + name + " SELECT " + columns + " FROM src." + name +
+                        " WHERE tenant_id = ?1 LIMIT ?2");
+    copy.bind(1, tenant_id);
+    copy.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(max_rows, INT64_MAX - 1) + 1));
+    run(copy, interrupt, field);
+    if (static_cast<std::uint64_t>(db.changes()) > max_rows)
       throw HandlerError::validation(
           field, "a dataset the query source can snapshot", boost::json::string(name),
           "your " + name + " table has more than " + std::to_string(max_rows) +
               " rows, the limit of the query source (--query-max-snapshot-rows)");
   }
   exec(db, std::string("CREATE TABLE main.") + kFingerprintTable + "(fingerprint TEXT)");
-  Stmt mark = prepare(db, std::string("INSERT INTO main.") + kFingerprintTable + " VALUES(?1)");
-  sqlite3_bind_text(mark.get(), 1, fingerprint.data(), static_cast<int>(fingerprint.size()),
-                    SQLITE_TRANSIENT);
-  run(db, mark.get(), interrupt, field);
+  sqlite::Statement mark =
+      prepare(db, std::string("INSERT INTO main.") + kFingerprintTable + " VALUES(?1)");
+  mark.bind(1, fingerprint);
+  run(mark, interrupt, field);
   exec(db, "COMMIT");
 }
 
@@ -188,23 +201,24 @@ void copy_tenant_rows(sqlite3* db, std::string_view tenant_id, const std::string
 void build_snapshot(const fs::path& dataset, const fs::path& out, std::string_view tenant_id,
                     const std::string& fingerprint, std::uint64_t max_rows,
                     const QueryInterrupt& interrupt, std::string_view field) {
-  Db db = open_db(out.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  if (!db) fail(nullptr, "cannot create " + out.filename().string());
-  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
-  interrupt.install(db.get());
+  auto db = open_db(out.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!db) fail("cannot create " + out.filename().string());
+  sqlite3_db_config(db->handle(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  interrupt.install(db->handle());
   // A cache: no rollback journal; the one commit is synced before the rename.
-  exec(db.get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=FULL");
+  exec(*db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=FULL");
   {
-    Stmt attach = prepare(db.get(), "ATTACH DATABASE ?1 AS src");
-    const std::string uri = file_uri(dataset, "mode=ro");
-    sqlite3_bind_text(attach.get(), 1, uri.data(), static_cast<int>(uri.size()), SQLITE_TRANSIENT);
-    run(db.get(), attach.get(), interrupt, field);
+    sqlite::Statement attach = prepare(*db, "ATTACH DATABASE ?1 AS src");
+    attach.bind(1, file_uri(dataset, "mode=ro"));
+    run(attach, interrupt, field);
   }
-  copy_tenant_rows(db.get(), tenant_id, fingerprint, max_rows, interrupt, field);
-  exec(db.get(), "DETACH DATABASE src");
-  if (sqlite3_close(db.get()) != SQLITE_OK)
-    fail(db.get(), "cannot close " + out.filename().string());
-  (void)db.release();  // closed
+  copy_tenant_rows(*db, tenant_id, fingerprint, max_rows, interrupt, field);
+  exec(*db, "DETACH DATABASE src");
+  try {
+    db->close();
+  } catch (const sqlite::Error& e) {
+    fail("cannot close " + out.filename().string(), e.message());
+  }
 }
 
 std::string random_suffix() {
@@ -223,22 +237,22 @@ fs::path tenant_snapshot_path(const fs::path& data_dir, std::string_view tenant_
   return data_dir / "query-snapshots" / (hex(digest, len) + ".db");
 }
 
-Db open_tenant_snapshot(const fs::path& data_dir, std::string_view tenant_id,
-                        std::uint64_t max_rows_per_table, const QueryInterrupt& interrupt,
-                        std::string_view field) {
+sqlite::Database open_tenant_snapshot(const fs::path& data_dir, std::string_view tenant_id,
+                                      std::uint64_t max_rows_per_table,
+                                      const QueryInterrupt& interrupt, std::string_view field) {
   const fs::path dataset = data_dir / "datasets" / "sales.db";
   const Fingerprint fingerprint = dataset_fingerprint(dataset);
   if (fingerprint.value.empty()) {
-    Db empty = open_db(":memory:", SQLITE_OPEN_READWRITE);
-    if (!empty) fail(nullptr, "cannot open an in-memory database");
-    return empty;
+    auto empty = open_db(":memory:", SQLITE_OPEN_READWRITE);
+    if (!empty) fail("cannot open an in-memory database");
+    return std::move(*empty);
   }
   const fs::path path = tenant_snapshot_path(data_dir, tenant_id);
   const std::string uri = file_uri(path, "mode=ro&immutable=1");
   const int flags = SQLITE_OPEN_READONLY;
-  if (Db db = open_db(uri, flags);
-      db && fingerprint.settled && stored_fingerprint(db.get()) == fingerprint.value)
-    return db;
+  if (auto db = open_db(uri, flags);
+      db && fingerprint.settled && stored_fingerprint(*db) == fingerprint.value)
+    return std::move(*db);
 
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -250,14 +264,17 @@ Db open_tenant_snapshot(const fs::path& data_dir, std::string_view tenant_id,
     build_snapshot(dataset, tmp, tenant_id, fingerprint.settled ? fingerprint.value : std::string(),
                    max_rows_per_table, interrupt, field);
     fs::rename(tmp, path, ec);
-    if (ec) fail(nullptr, "cannot rename the snapshot: " + ec.message());
+    if (ec) fail("cannot rename the snapshot: " + ec.message());
+  } catch (const sqlite::Error& e) {  // a bind refused (a value beyond SQLite's limits)
+    fs::remove(tmp, ec);
+    fail("build failed", e.message());
   } catch (...) {
     fs::remove(tmp, ec);
     throw;
   }
-  Db db = open_db(uri, flags);
-  if (!db) fail(nullptr, "cannot open " + path.filename().string());
-  return db;
+  auto db = open_db(uri, flags);
+  if (!db) fail("cannot open " + path.filename().string());
+  return std::move(*db);
 }
 
 }  // namespace streamer::process

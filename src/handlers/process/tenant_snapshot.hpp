@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "core/sqlite_db.hpp"
 #include "handlers/process/query_interrupt.hpp"
-#include "handlers/process/sqlite_handles.hpp"
 
 namespace streamer::process {
 
@@ -47,8 +47,8 @@ std::filesystem::path tenant_snapshot_path(const std::filesystem::path& data_dir
 // tables has more than `max_rows_per_table` rows or the time budget is spent,
 // OperationCancelled when cancelled, HandlerError INTERNAL_ERROR when the snapshot
 // cannot be written or read.
-Db open_tenant_snapshot(const std::filesystem::path& data_dir, std::string_view tenant_id,
-                        std::uint64_t max_rows_per_table, const QueryInterrupt& interrupt,
-                        std::string_view field);
+sqlite::Database open_tenant_snapshot(const std::filesystem::path& data_dir,
+                                      std::string_view tenant_id, std::uint64_t max_rows_per_table,
+                                      const QueryInterrupt& interrupt, std::string_view field);
 
 }  // namespace streamer::process

@@ -59,8 +59,9 @@ int main(int argc, char** argv) {
                                 {"format", format},
                                 {"report_type", type},
                                 {"include_charts", charts}};
+    auto request = handler.parse(payload);
     auto t0 = std::chrono::steady_clock::now();
-    auto result = handler.run(payload, ctx);
+    auto result = handler.run(request, ctx);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("report: %s %s in %.2f s\n%s\n", format.c_str(), type.c_str(), secs,
                 boost::json::serialize(result.data).c_str());

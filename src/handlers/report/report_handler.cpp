@@ -87,19 +87,18 @@ json::object report_stats(const ReportSummary& s) {
 }  // namespace report
 
 GenerateReportHandler::GenerateReportHandler()
-    : Handler(HandlerSpec{.name = "generate_report",
-                          .estimated_duration = 120s,
-                          .permission = "read",
-                          .time_limit = 600s,
-                          .max_attempts = 3,
-                          .always_async = false}) {}
+    : TypedHandler(HandlerSpec{.name = "generate_report",
+                               .estimated_duration = 120s,
+                               .permission = "read",
+                               .time_limit = 600s,
+                               .max_attempts = 3,
+                               .execution = Execution::kAsync}) {}
 
-void GenerateReportHandler::validate(const json::object& payload) const {
-  (void)parse_report_request(payload);
+ReportRequest GenerateReportHandler::parse(const json::object& payload) const {
+  return parse_report_request(payload);
 }
 
-HandlerResult GenerateReportHandler::run(const json::object& payload, JobContext& ctx) {
-  const ReportRequest request = parse_report_request(payload);
+HandlerResult GenerateReportHandler::run(const ReportRequest& request, JobContext& ctx) {
   if (ctx.env.artifacts == nullptr)
     throw HandlerError(ErrorCode::kInternalError, "artifact store is not configured");
   const std::string& tenant = ctx.identity.tenant_id;

@@ -9,7 +9,6 @@
 #include "artifacts/artifact_store.hpp"
 #include "handlers/report/aggregator.hpp"
 #include "handlers/report/calendar.hpp"
-#include "handlers/report/register.hpp"
 #include "handlers/report/report_handler.hpp"
 #include "handlers/report/report_request.hpp"
 #include "handlers/report/sales_dataset.hpp"
@@ -259,12 +258,8 @@ class HandlerRunTest : public SeededTest {
     RecordingProgress progress;
     CancelToken cancel;
     JobContext ctx{id, "r1", "", 1, progress, cancel, env};
-    HandlerRegistry registry;
-    register_report_handlers(registry);
-    auto* handler = const_cast<Handler*>(registry.find("generate_report"));
-    auto p = payload(body);
-    handler->validate(p);
-    auto result = handler->run(p, ctx);
+    GenerateReportHandler handler;
+    auto result = parse_and_run(handler, payload(body), ctx);
     EXPECT_TRUE(result.success);
     for (std::size_t i = 1; i < progress.percents.size(); ++i)
       EXPECT_GE(progress.percents[i], progress.percents[i - 1]);
@@ -337,7 +332,7 @@ TEST_F(HandlerRunTest, MissingDatasetAndCancellation) {
   auto p = payload(
       R"({"start_date":"2024-01-01","end_date":"2024-01-31","format":"csv","report_type":"monthly"})");
   try {
-    handler.run(p, ctx);
+    parse_and_run(handler, p, ctx);
     FAIL();
   } catch (const HandlerError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
@@ -345,7 +340,7 @@ TEST_F(HandlerRunTest, MissingDatasetAndCancellation) {
   HandlerEnvironment good{dir_, &store, {}};
   JobContext ctx2{id, "r2", "", 1, progress, cancel, good};
   cancel.cancel(CancelToken::Reason::kCancelled);
-  EXPECT_THROW(handler.run(p, ctx2), OperationCancelled);
+  EXPECT_THROW(parse_and_run(handler, p, ctx2), OperationCancelled);
   // Nothing is left in staging by the cancelled run.
   EXPECT_TRUE(fs::is_empty(dir_ / "artifacts" / ".staging"));
 }

@@ -7,14 +7,14 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/sqlite_db.hpp"
 #include "handlers/report/calendar.hpp"
-#include "handlers/report/sqlite_util.hpp"
 
 namespace streamer {
 namespace fs = std::filesystem;
 using namespace std::chrono;
-using report::Database;
-using report::Statement;
+using sqlite::Database;
+using sqlite::Statement;
 
 namespace {
 
@@ -177,7 +177,7 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
   SeedResult result;
   fs::create_directories(data_dir / "datasets");
   result.database = data_dir / "datasets" / "sales.db";
-  Database db(result.database, /*read_only=*/false);
+  Database db(result.database.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;");
   db.exec(sales_schema_sql());
   db.exec("BEGIN IMMEDIATE");
@@ -278,7 +278,7 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
     // rounded to 10 (so attainment hovers around 100 %).
     std::int64_t targets_written = 0;
     for (std::size_t m = 0; m < actual.size(); ++m) {
-      char month[8];
+      char month[16];  // "YYYY-MM": room for any int year, so snprintf never truncates
       std::snprintf(month, sizeof month, "%04d-%02d", 2023 + static_cast<int>(m / 12),
                     static_cast<int>(m % 12) + 1);
       for (std::size_t c = 0; c < kCategories.size(); ++c) {
@@ -301,10 +301,7 @@ SeedResult seed_sales_data(const fs::path& data_dir, const std::string& tenant, 
     result.refund_rows = refund_id;
     result.target_rows = targets_written;
   } catch (...) {
-    try {
-      db.exec("ROLLBACK");
-    } catch (...) {
-    }
+    db.rollback();
     throw;
   }
   result.seconds = duration<double>(steady_clock::now() - started).count();

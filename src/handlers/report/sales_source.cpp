@@ -10,7 +10,7 @@ using namespace std::chrono;
 
 SalesSource::SalesSource(const std::filesystem::path& database, std::string tenant_id,
                          const ReportRequest& request)
-    : db_(std::make_unique<Database>(database, /*read_only=*/true)),
+    : db_(std::make_unique<sqlite::Database>(database.string(), SQLITE_OPEN_READONLY)),
       tenant_id_(std::move(tenant_id)),
       request_(request),
       end_exclusive_(format_iso_date(year_month_day{sys_days{request.end} + days{1}})) {
@@ -32,7 +32,7 @@ std::string SalesSource::where_sales(const char* alias) const {
   return sql;
 }
 
-void SalesSource::bind_common(Statement& stmt) const {
+void SalesSource::bind_common(sqlite::Statement& stmt) const {
   stmt.bind(1, std::string_view(tenant_id_));
   stmt.bind(2, std::string_view(request_.start_date));
   stmt.bind(3, std::string_view(end_exclusive_));
@@ -41,19 +41,19 @@ void SalesSource::bind_common(Statement& stmt) const {
 }
 
 std::int64_t SalesSource::count_sales() {
-  Statement stmt(*db_, "SELECT COUNT(*) FROM sales s WHERE " + where_sales("s") +
-                           " AND s.date >= ?2 AND s.date < ?3");
+  sqlite::Statement stmt(*db_, "SELECT COUNT(*) FROM sales s WHERE " + where_sales("s") +
+                                   " AND s.date >= ?2 AND s.date < ?3");
   bind_common(stmt);
   return stmt.step() ? stmt.int64(0) : 0;
 }
 
 std::int64_t SalesSource::for_each_refund(
     const std::function<void(std::string_view, std::string_view, std::string_view, double)>& fn) {
-  Statement stmt(*db_,
-                 "SELECT r.date, s.category, s.region, r.amount FROM refunds r "
-                 "JOIN sales s ON s.tenant_id = r.tenant_id AND s.id = r.sale_id "
-                 "WHERE r.tenant_id = ?1 AND r.date >= ?2 AND r.date < ?3 AND " +
-                     where_sales("s"));
+  sqlite::Statement stmt(*db_,
+                         "SELECT r.date, s.category, s.region, r.amount FROM refunds r "
+                         "JOIN sales s ON s.tenant_id = r.tenant_id AND s.id = r.sale_id "
+                         "WHERE r.tenant_id = ?1 AND r.date >= ?2 AND r.date < ?3 AND " +
+                             where_sales("s"));
   bind_common(stmt);
   std::int64_t n = 0;
   while (stmt.step()) {
@@ -70,7 +70,7 @@ std::int64_t SalesSource::for_each_target(
       "WHERE t.tenant_id = ?1 AND t.month >= substr(?2, 1, 7) AND t.month <= ?6";
   if (request_.category) sql += " AND t.category = ?4";
   if (request_.region) sql += " AND t.region = ?5";
-  Statement stmt(*db_, sql);
+  sqlite::Statement stmt(*db_, sql);
   bind_common(stmt);
   stmt.bind(6, std::string_view(request_.end_date).substr(0, 7));
   std::int64_t n = 0;
@@ -82,10 +82,11 @@ std::int64_t SalesSource::for_each_target(
 }
 
 void SalesSource::for_each_sale(const SaleVisitor& visit) {
-  Statement stmt(*db_,
-                 "SELECT s.id, s.date, s.category, s.region, s.product, s.customer_id, s.quantity, "
-                 "s.unit_price, s.amount FROM sales s WHERE " +
-                     where_sales("s") + " AND s.date >= ?2 AND s.date < ?3 ORDER BY s.date, s.id");
+  sqlite::Statement stmt(
+      *db_,
+      "SELECT s.id, s.date, s.category, s.region, s.product, s.customer_id, s.quantity, "
+      "s.unit_price, s.amount FROM sales s WHERE " +
+          where_sales("s") + " AND s.date >= ?2 AND s.date < ?3 ORDER BY s.date, s.id");
   bind_common(stmt);
   SaleRow row;
   while (stmt.step()) {

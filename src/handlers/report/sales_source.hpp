@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "core/sqlite_db.hpp"
 #include "handlers/report/report_data.hpp"
-#include "handlers/report/sqlite_util.hpp"
 
 namespace streamer::report {
 
@@ -36,9 +36,9 @@ class SalesSource {
 
  private:
   std::string where_sales(const char* alias) const;
-  void bind_common(Statement& stmt) const;
+  void bind_common(sqlite::Statement& stmt) const;
 
-  std::unique_ptr<Database> db_;
+  std::unique_ptr<sqlite::Database> db_;
   std::string tenant_id_;
   const ReportRequest& request_;
   std::string end_exclusive_;  // the day after end_date: `date < end_exclusive_`

@@ -1,0 +1,79 @@
+#include "jobs/waiting_lane_feeder.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+
+#include "core/log_event.hpp"
+
+namespace streamer {
+
+WaitingLaneFeeder::WaitingLaneFeeder(JobStore& store, WaitingLane& lane,
+                                     WaitingLaneFeederOptions options, GiveBack give_back)
+    : store_(store), lane_(lane), options_(std::move(options)), give_back_(std::move(give_back)) {}
+
+WaitingLaneFeeder::~WaitingLaneFeeder() { stop(); }
+
+void WaitingLaneFeeder::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void WaitingLaneFeeder::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+void WaitingLaneFeeder::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void WaitingLaneFeeder::run() {
+  pthread_setname_np(pthread_self(), "jobs-waitfeed");
+  std::unique_lock lock(mutex_);
+  while (true) {
+    cv_.wait_for(lock, options_.poll, [this] { return woken_ || stopping_; });
+    if (stopping_) return;
+    woken_ = false;
+    lock.unlock();
+    bool more = true;
+    // While a look fills its request, more may be runnable: look again (bounded by the
+    // lane's room, which each admitted job takes).
+    for (int looks = 0; more && looks < 64; ++looks) {
+      try {
+        more = claim_once();
+      } catch (const std::exception& e) {
+        log_event(spdlog::level::warn, "store_error",
+                  {{"op", "claim_waiting"}, {"error", e.what()}});
+        more = false;
+      }
+    }
+    lock.lock();
+  }
+}
+
+bool WaitingLaneFeeder::claim_once() {
+  const std::size_t want = std::min(lane_.room(), options_.batch);
+  if (want == 0) return false;
+  auto leases = store_.acquire_lane(kWaitingLane, "", options_.worker_id, options_.lease_ttl, want);
+  const std::size_t got = leases.size();
+  claimed_ += got;
+  if (got == 0) return false;
+  auto refused = lane_.admit(std::move(leases));
+  if (!refused.empty()) {
+    give_back_(refused);
+    return false;
+  }
+  return got == want;
+}
+
+}  // namespace streamer
