@@ -20,6 +20,10 @@ sys.path.insert(0, str(HERE))
 from pysdk_fake import FakeStreamer  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "pysdk_server_args(*flags): extra `streamer serve` flags for pysdk_server")
+
+
 @pytest.fixture
 async def pysdk_fake():
     """A running fake Streamer server; stopped after the test."""
@@ -61,8 +65,9 @@ class PysdkServer:
     """One `streamer serve` process on a fixed port and data dir; kill() and
     start() again to simulate a crash and restart."""
 
-    def __init__(self, binary: Path, data_dir: Path, port: int) -> None:
+    def __init__(self, binary: Path, data_dir: Path, port: int, extra_args: tuple[str, ...] = ()) -> None:
         self.binary, self.data_dir, self.port = binary, data_dir, port
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "pysdk-server.log"
 
@@ -71,16 +76,22 @@ class PysdkServer:
         return f"ws://127.0.0.1:{self.port}/production"
 
     def token(self, sub: str = "pysdk-user", tenant: str = "pysdk-tenant",
-              permissions: str = "read,write", ttl: int = 3600) -> str:
+              permissions: str = "read,write", ttl: int = 3600, actions: str | None = None) -> str:
+        extra = ["--actions", actions] if actions is not None else []
         return subprocess.check_output(
             [str(self.binary), "token", "--jwt-secret", PYSDK_SECRET, "--sub", sub, "--tenant", tenant,
-             "--permissions", permissions, "--ttl", str(ttl)], text=True, timeout=30).strip()
+             "--permissions", permissions, "--ttl", str(ttl), *extra], text=True, timeout=30).strip()
+
+    def worker_token(self, actions: str, sub: str = "pysdk-worker", tenant: str = "pysdk-tenant") -> str:
+        """A token for a remote worker serving ``actions`` (comma-separated) in ``tenant``."""
+        return self.token(sub=sub, tenant=tenant, permissions="worker", actions=actions)
 
     def start(self, timeout: float = 30.0) -> None:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
-             "--jwt-secret", PYSDK_SECRET, "--public-url", f"http://127.0.0.1:{self.port}", "--enable-delay"],
+             "--jwt-secret", PYSDK_SECRET, "--public-url", f"http://127.0.0.1:{self.port}", "--enable-delay",
+             *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout
@@ -117,14 +128,18 @@ class PysdkServer:
             return ""
 
 
+
+
 @pytest.fixture
-def pysdk_server():
-    """A running real server (skips when the binary is not built)."""
+def pysdk_server(request):
+    """A running real server (skips when the binary is not built). Tests marked
+    ``@pytest.mark.pysdk_server_args(*flags)`` get extra ``serve`` flags."""
     binary = pysdk_binary()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.skip(f"streamer binary not found at {binary} (build it, or set STREAMER_BIN)")
+    marker = request.node.get_closest_marker("pysdk_server_args")
     data_dir = Path(tempfile.mkdtemp(prefix="pysdk-"))
-    server = PysdkServer(binary, data_dir, _free_port())
+    server = PysdkServer(binary, data_dir, _free_port(), tuple(marker.args) if marker else ())
     server.start()
     yield server
     server.stop()

@@ -421,6 +421,8 @@ export class StreamerClient extends Emitter<ClientEvents> {
         }
         return;
       }
+      case 'stats':
+        return; // a stats.watch feed: the client does not start one, so nothing waits for it
       case 'progress': {
         const p = this.pending.get(msg.progress.request_id);
         if (p) this.deliverProgress(p, msg.progress);

@@ -32,3 +32,9 @@ export type {
 } from './protocol.js';
 export { SERVER_MESSAGE_TYPES, REQUEST_STATUSES, CANCEL_STATUSES } from './protocol.js';
 export type { WebSocketLike, WebSocketConstructor } from './websocket.js';
+export { StreamerWorker, workerUrl } from './worker.js';
+export type { StreamerWorkerOptions } from './worker.js';
+export { Job, JobError } from './worker-job.js';
+export type { JobIdentity, JobFrame } from './worker-job.js';
+export { RegistrationError } from './worker-lane.js';
+export type { ActionOptions, HandlerContext, WorkerHandler } from './worker-lane.js';

@@ -5,7 +5,7 @@
  */
 
 /** The `type` of every message the server sends. */
-export const SERVER_MESSAGE_TYPES = ['response', 'progress', 'result', 'error'] as const;
+export const SERVER_MESSAGE_TYPES = ['response', 'progress', 'result', 'error', 'stats'] as const;
 
 /** Status of an async request as reported by `subscribe`. */
 export const REQUEST_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -61,7 +61,17 @@ export type ServerMessage =
   | { type: 'response'; response: ResponseBody }
   | { type: 'progress'; progress: Progress }
   | { type: 'result'; result: ResultBody }
-  | { type: 'error'; error: ErrorBody };
+  | { type: 'error'; error: ErrorBody }
+  | { type: 'stats'; stats: StatsBody };
+
+/**
+ * One push of a `stats.watch` feed (docs/protocol.md, "Live stats"): `request_id` names
+ * the watch; the other fields are the scoped figures of the last second.
+ */
+export interface StatsBody {
+  request_id: string;
+  [field: string]: unknown;
+}
 
 /** Status of an async request as reported by `subscribe`. */
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
@@ -110,6 +120,7 @@ export function parseServerMessage(text: string): ServerMessage | undefined {
     case 'response':
     case 'progress':
     case 'result':
+    case 'stats':
       if (typeof body.request_id !== 'string') return undefined;
       return value as unknown as ServerMessage;
     case 'error':

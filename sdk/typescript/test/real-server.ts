@@ -30,7 +30,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function mintToken(opts: { sub?: string; tenant?: string; permissions?: string[]; ttl?: number; secret?: string } = {}): string {
+export function mintToken(opts: { sub?: string; tenant?: string; permissions?: string[]; ttl?: number; secret?: string; actions?: string[] } = {}): string {
   const args = [
     'token',
     '--jwt-secret', opts.secret ?? SECRET,
@@ -38,9 +38,16 @@ export function mintToken(opts: { sub?: string; tenant?: string; permissions?: s
     '--tenant', opts.tenant ?? TENANT,
     '--permissions', (opts.permissions ?? ['read', 'write']).join(','),
     '--ttl', String(opts.ttl ?? 3600),
+    ...(opts.actions ? ['--actions', opts.actions.join(',')] : []),
   ];
   return execFileSync(BINARY, args, { encoding: 'utf8' }).trim();
 }
+
+/** A token for a remote worker serving `actions` in the test tenant. */
+export const mintWorkerToken = (actions: string[]): string => mintToken({ sub: 'sdk-ts-worker', permissions: ['worker'], actions });
+
+/** Server flags for remote-worker tests: a crashed worker's job is claimed again within ~1 s. */
+export const WORKER_FLAGS = ['--lease-ttl-ms', '800', '--remote-poll-ms', '100', '--retry-base-ms', '100'];
 
 export class RealServer {
   private proc: ChildProcess | undefined;

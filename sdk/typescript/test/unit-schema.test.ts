@@ -19,6 +19,7 @@ import {
   StreamerError,
 } from '../src/errors.js';
 import { CANCEL_STATUSES, parseServerMessage, REQUEST_STATUSES, SERVER_MESSAGE_TYPES } from '../src/protocol.js';
+import { WORKER_EVENT_TYPES, WORKER_SENT_TYPES } from '../src/worker-lane.js';
 
 // Compiled to .test-build/test/: the repository root is four levels up.
 const DOCUMENT = new URL('../../../../docs/asyncapi.json', import.meta.url);
@@ -28,7 +29,7 @@ interface CloseEntry {
 }
 interface AsyncApiDocument {
   components: {
-    schemas: Record<string, { enum?: unknown[]; 'x-retryable'?: Record<string, boolean>; properties?: Record<string, { const?: string; enum?: unknown[] }> }>;
+    schemas: Record<string, { enum?: unknown[]; 'x-retryable'?: Record<string, boolean>; properties?: Record<string, { const?: string; enum?: unknown[] }>; oneOf?: { $ref: string }[] }>;
     messages: Record<string, { examples?: { name: string; payload: unknown }[] }>;
   };
   'x-close-codes': Record<string, CloseEntry>;
@@ -101,7 +102,7 @@ describe('the SDK equals docs/asyncapi.json', { skip: present ? false : 'docs/as
   });
 
   it('knows every server message type, request status and cancel status', () => {
-    const types = ['ResponseSuccessMessage', 'ProgressMessage', 'ResultMessage', 'ErrorMessage'].map(
+    const types = ['ResponseSuccessMessage', 'ProgressMessage', 'ResultMessage', 'ErrorMessage', 'StatsMessage'].map(
       (name) => schemas[name].properties?.type.const,
     );
     assert.deepEqual([...SERVER_MESSAGE_TYPES], types);
@@ -109,9 +110,17 @@ describe('the SDK equals docs/asyncapi.json', { skip: present ? false : 'docs/as
     assert.deepEqual([...CANCEL_STATUSES], schemas.CancelResult.properties?.status.enum);
   });
 
+  it('a worker handles every frame type of the worker channel and sends only documented ones', () => {
+    const typesOf = (union: string) =>
+      (schemas[union]!.oneOf ?? []).map((r) => schemas[r.$ref.split('/').pop()!]!.properties?.type.const);
+    assert.deepEqual([...WORKER_EVENT_TYPES], typesOf('WorkerEvent'));
+    const documented = new Set(typesOf('WorkerRequest'));
+    for (const t of WORKER_SENT_TYPES) assert.ok(documented.has(t), `${t} is a documented worker message`);
+  });
+
   it('parses every documented server message example', () => {
     for (const [name, message] of Object.entries(doc.components.messages)) {
-      if (name === 'Request') continue;
+      if (name === 'Request' || name.startsWith('Worker')) continue; // the worker channel: see below
       for (const example of message.examples ?? []) {
         const parsed = parseServerMessage(JSON.stringify(example.payload));
         assert.deepEqual(parsed, example.payload, `${name} example ${example.name}`);

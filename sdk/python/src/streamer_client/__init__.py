@@ -41,10 +41,15 @@ from .errors import (
     reconnect_policy,
 )
 from .ids import new_request_id
+from .worker import Job, JobError, RegistrationError, StreamerWorker
 
 __all__ = [
     "__version__",
     "StreamerClient",
+    "StreamerWorker",
+    "Job",
+    "JobError",
+    "RegistrationError",
     "StreamerError",
     "ErrorCode",
     "CloseCode",
