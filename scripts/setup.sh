@@ -3,8 +3,22 @@
 # Idempotent: packages already present at the pinned version are skipped quickly.
 #   scripts/setup.sh            # C++ toolchain + libraries + test clients
 #   SETUP_SKIP_PYTHON=1 ...     # skip the PyPI part
+#   scripts/setup.sh --bench-peers   # only the data-science peers of `make bench`
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The pinned pandas / scikit-learn / pyarrow / XlsxWriter virtualenv that `make bench`
+# compares process_data and generate_report with (bench/peers/requirements-ml.txt).
+# Only `make bench` asks for it: the tests never need it.
+if [[ ${1:-} == --bench-peers ]]; then
+  if [[ ! -x bench/.venv-peers/bin/python ]]; then python3 -m venv bench/.venv-peers; fi
+  if ! cmp -s bench/peers/requirements-ml.txt bench/.venv-peers/.installed 2>/dev/null; then
+    echo "setup: installing the bench peers (bench/peers/requirements-ml.txt)"
+    bench/.venv-peers/bin/pip install -q --disable-pip-version-check -r bench/peers/requirements-ml.txt
+    cp bench/peers/requirements-ml.txt bench/.venv-peers/.installed
+  fi
+  exit 0
+fi
 
 # Debian 12 (bookworm) packages, pinned to the versions this project is tested with.
 # If the mirror has moved on to a newer point release, we fall back to the candidate
@@ -33,6 +47,8 @@ APT_PACKAGES=(
   libpango1.0-dev=1.50.12+ds-1
   fonts-dejavu-core
   libopencv-dev=4.6.0+dfsg-12
+  # process_data's boosted trees (XGBoost's C API)
+  libxgboost-dev=1.7.4-1
   libhiredis-dev=0.14.1-3
   redis-server=5:7.0.15-1~deb12u10
   redis-sentinel=5:7.0.15-1~deb12u10
@@ -42,9 +58,15 @@ APT_PACKAGES=(
   poppler-utils=22.12.0-2+deb12u3
   clang-format=1:14.0-55.7~deb12u1
   clang-tidy=1:14.0-55.7~deb12u1
+  # make package-test: `systemd-analyze verify` of the unit, `file` for CPack's
+  # dpkg-shlibdeps step (dpkg-dev comes with build-essential).
+  systemd=252.38-1~deb12u1
+  file=1:5.44-3
   python3-venv
   nodejs
   npm
+  # The web console's browser tests (tests/browser) drive this Chromium headless.
+  chromium=156.0.8078.114-1~deb12u1
 )
 
 have_pkg() { # have_pkg NAME[=VERSION] -> 0 when installed (at that version if given)
@@ -96,5 +118,12 @@ if [[ -z ${SETUP_SKIP_PYTHON:-} ]]; then
     .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
     cp requirements-dev.txt .venv/.installed
   fi
+fi
+# The web console's browser tests: playwright-core only (pinned in
+# tests/browser/package-lock.json); it drives the Debian chromium above and never
+# downloads a browser of its own.
+if ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json.installed 2>/dev/null; then
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  cp tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json.installed
 fi
 echo "setup: ok"
