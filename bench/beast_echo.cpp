@@ -75,10 +75,14 @@ int main(int argc, char** argv) {
   bool lean = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
-    if (key == "--listen") listen = argv[i + 1];
-    else if (key == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (key == "--max-seconds") max_seconds = std::atoi(argv[i + 1]);
-    else if (key == "--lean") lean = std::atoi(argv[i + 1]) != 0;
+    if (key == "--listen")
+      listen = argv[i + 1];
+    else if (key == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (key == "--max-seconds")
+      max_seconds = std::atoi(argv[i + 1]);
+    else if (key == "--lean")
+      lean = std::atoi(argv[i + 1]) != 0;
   }
   const auto colon = listen.rfind(':');
   const tcp::endpoint ep(asio::ip::make_address(listen.substr(0, colon)),

@@ -8,7 +8,7 @@ namespace bench {
 size_t LatencyHistogram::index_of(uint64_t ns) {
   if (ns < kLinear) return size_t(ns);
   const int msb = 63 - __builtin_clzll(ns);  // >= 7
-  const int shift = msb - kSubBits;           // >= 1
+  const int shift = msb - kSubBits;          // >= 1
   if (shift > kMaxShift) return kBuckets - 1;
   const uint64_t top = ns >> shift;  // in [64, 127]
   return kLinear + size_t(shift - 1) * (1u << kSubBits) + size_t(top - (1u << kSubBits));

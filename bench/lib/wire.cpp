@@ -41,10 +41,12 @@ void build_health(std::string& out, std::string_view prefix, uint64_t seq) {
 }
 
 void build_delay(std::string& out, std::string_view prefix, uint64_t seq, int duration_ms,
-                 int steps) {
+                 int steps, std::string_view action) {
   out.assign(R"({"id":")");
   append_id(out, prefix, seq);
-  out += R"(","action":"delay","payload":{"duration_ms":)";
+  out += R"(","action":")";
+  out += action;
+  out += R"(","payload":{"duration_ms":)";
   out += std::to_string(duration_ms);
   out += R"(,"steps":)";
   out += std::to_string(steps);

@@ -12,15 +12,16 @@ enum class MsgKind { success, queued, progress, result, error, echo, unknown };
 
 struct Classified {
   MsgKind kind = MsgKind::unknown;
-  uint64_t seq = 0;    // trailing decimal digits of the request id
-  bool has_id = false; // false for errors with request_id null
+  uint64_t seq = 0;     // trailing decimal digits of the request id
+  bool has_id = false;  // false for errors with request_id null
 };
 
 // Writes {"id":"<prefix><seq>","action":"health","payload":{}} into `out`.
 void build_health(std::string& out, std::string_view prefix, uint64_t seq);
-// Writes a `delay` request {duration_ms, steps} into `out`.
+// Writes a `delay` request {duration_ms, steps} into `out`; with `action`, the same
+// payload for that action instead (a remote worker's).
 void build_delay(std::string& out, std::string_view prefix, uint64_t seq, int duration_ms,
-                 int steps);
+                 int steps, std::string_view action = "delay");
 // Classifies a server message by its "type" (and "status" for responses). A message
 // without "type" but with "id" (the echo server's reply) is MsgKind::echo.
 Classified classify(std::string_view msg);

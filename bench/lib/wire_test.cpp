@@ -10,6 +10,8 @@ TEST(Wire, BuildsRequests) {
   EXPECT_EQ(out, R"({"id":"a.1.42","action":"health","payload":{}})");
   bench::build_delay(out, "x", 7, 0, 100);
   EXPECT_EQ(out, R"({"id":"x7","action":"delay","payload":{"duration_ms":0,"steps":100}})");
+  bench::build_delay(out, "r.", 3, 0, 1, "bench_noop_py");
+  EXPECT_EQ(out, R"({"id":"r.3","action":"bench_noop_py","payload":{"duration_ms":0,"steps":1}})");
 }
 
 TEST(Wire, ClassifiesSeedEnvelopes) {

@@ -16,7 +16,7 @@ namespace bench {
 using Ws = boost::beast::websocket::stream<boost::beast::tcp_stream>;
 
 struct Target {
-  std::string host;    // numeric address, e.g. 127.0.0.1
+  std::string host;  // numeric address, e.g. 127.0.0.1
   uint16_t port = 0;
   std::string target;  // path and query, e.g. /production?Authorization=...
 };
@@ -32,6 +32,6 @@ boost::asio::ip::address_v4 loopback_source(uint32_t salt, uint32_t n);
 // completes the WebSocket handshake (text frames, no compression, no timeouts after
 // the handshake). Throws boost::system::system_error on failure.
 boost::asio::awaitable<std::unique_ptr<Ws>> connect_ws(const Target& t,
-                                                        boost::asio::ip::address_v4 source);
+                                                       boost::asio::ip::address_v4 source);
 
 }  // namespace bench

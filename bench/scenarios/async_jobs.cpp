@@ -20,18 +20,19 @@ struct JobParams {
   int depth = 8;
   int delay_ms = 0;
   int steps = 1;
+  std::string action = "delay";
 };
 
 // One connection: keeps `depth` delay jobs unfinished; a job ends with its result (or
 // error) and is replaced at once. Latency is request sent -> result received.
-asio::awaitable<void> jobs_conn(std::unique_ptr<Ws> ws, const Common& c, std::string id_prefix, JobParams p,
-                                Window w, ThreadStats& st) {
+asio::awaitable<void> jobs_conn(std::unique_ptr<Ws> ws, const Common& c, std::string id_prefix,
+                                JobParams p, Window w, ThreadStats& st) {
   std::array<Clock::time_point, 64> sent{};
   std::string out;
   beast::flat_buffer buf;
   uint64_t seq = 0;
   auto send_next = [&]() -> asio::awaitable<void> {
-    build_delay(out, id_prefix, seq, p.delay_ms, p.steps);
+    build_delay(out, id_prefix, seq, p.delay_ms, p.steps, p.action);
     sent[seq % sent.size()] = Clock::now();
     ++seq;
     co_await ws->async_write(asio::buffer(out), asio::use_awaitable);
@@ -78,6 +79,7 @@ boost::json::object run_async_jobs(const Options& o) {
   p.depth = int(std::clamp<long>(o.integer("depth", 8), 1, 60));
   p.delay_ms = int(o.integer("delay-ms", 0));
   p.steps = int(o.integer("steps", 1));
+  p.action = o.str("action", "delay");
   ClientPool pool(c.threads);
   auto conns = open_connections(pool, c);
   const Window w = make_window(c);
@@ -87,7 +89,8 @@ boost::json::object run_async_jobs(const Options& o) {
   for (int t = 0; t < pool.size(); ++t)
     for (auto& ws : conns[size_t(t)])
       asio::co_spawn(pool.ctx(t),
-                     jobs_conn(std::move(ws), c, c.id_prefix + std::to_string(index++) + ".", p, w, pool.stats(t)),
+                     jobs_conn(std::move(ws), c, c.id_prefix + std::to_string(index++) + ".", p, w,
+                               pool.stats(t)),
                      asio::detached);
   CpuSampler cpu(c.server_pids, w);
   pool.run_until(w.end + std::chrono::milliseconds(300));
@@ -95,6 +98,7 @@ boost::json::object run_async_jobs(const Options& o) {
   r["depth"] = p.depth;
   r["delay_ms"] = p.delay_ms;
   r["steps"] = p.steps;
+  r["action"] = p.action;
   return r;
 }
 

@@ -43,8 +43,8 @@ asio::awaitable<void> connector(const Common& c, ThreadStats& stats, OpenState& 
   while (st.next < st.share) {
     const int global = thread + threads * st.next++;
     // 32 connections per source address keeps each address far below 100/min.
-    const auto src = c.spread_sources ? loopback_source(salt, uint32_t(global / 32))
-                                      : asio::ip::address_v4();
+    const auto src =
+        c.spread_sources ? loopback_source(salt, uint32_t(global / 32)) : asio::ip::address_v4();
     try {
       out.push_back(co_await connect_ws(c.target, src));
       ++stats.connected;
@@ -65,10 +65,10 @@ std::vector<std::vector<std::unique_ptr<Ws>>> open_connections(ClientPool& pool,
   for (int t = 0; t < threads; ++t) {
     states[size_t(t)].share = c.connections / threads + (t < c.connections % threads ? 1 : 0);
     for (int k = 0; k < 32; ++k)
-      asio::co_spawn(pool.ctx(t),
-                     connector(c, pool.stats(t), states[size_t(t)], conns[size_t(t)], t, threads,
-                               salt),
-                     asio::detached);
+      asio::co_spawn(
+          pool.ctx(t),
+          connector(c, pool.stats(t), states[size_t(t)], conns[size_t(t)], t, threads, salt),
+          asio::detached);
   }
   pool.run_until(Clock::now() + std::chrono::seconds(120));
   for (int t = 0; t < threads; ++t) pool.ctx(t).restart();
@@ -113,8 +113,8 @@ double CpuSampler::seconds() {
   return end_ - start_;
 }
 
-boost::json::object result_json(const std::string& scenario, const Common& c,
-                                const ThreadStats& s, double server_cpu_s) {
+boost::json::object result_json(const std::string& scenario, const Common& c, const ThreadStats& s,
+                                double server_cpu_s) {
   boost::json::object o;
   o["scenario"] = scenario;
   o["label"] = c.label;

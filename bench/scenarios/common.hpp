@@ -1,8 +1,8 @@
 #pragma once
 // Pieces every scenario shares: target/options decoding, opening N connections before
 // the clock starts, server CPU sampling over the window, and JSON of the results.
-#include <boost/json/object.hpp>
 #include <sys/types.h>
+#include <boost/json/object.hpp>
 
 #include <memory>
 #include <string>
@@ -21,11 +21,11 @@ struct Common {
   int connections = 100;
   double warmup_s = 1.0;
   double duration_s = 5.0;
-  pid_t server_pid = 0;  // 0: no server-side sampling (first of --server-pid a,b,...)
+  pid_t server_pid = 0;            // 0: no server-side sampling (first of --server-pid a,b,...)
   std::vector<pid_t> server_pids;  // all of them: CPU is summed (e.g. Node + Redis)
   bool spread_sources = true;
-  std::string label;     // free text copied into the JSON (server name)
-  std::string id_prefix; // unique per process, so async ids never repeat
+  std::string label;      // free text copied into the JSON (server name)
+  std::string id_prefix;  // unique per process, so async ids never repeat
 };
 
 // Reads --url --threads --connections --warmup --duration --server-pid --spread --label.
@@ -33,8 +33,7 @@ Common read_common(const Options& o);
 
 // Opens `c.connections` connections spread over the pool's threads (bounded parallel
 // connects per thread) and returns them per thread. Failures are counted in stats.
-std::vector<std::vector<std::unique_ptr<Ws>>> open_connections(ClientPool& pool,
-                                                               const Common& c);
+std::vector<std::vector<std::unique_ptr<Ws>>> open_connections(ClientPool& pool, const Common& c);
 
 // The measurement window starting now: warm-up, then the measured duration.
 Window make_window(const Common& c);
@@ -56,7 +55,7 @@ class CpuSampler {
 
 // Common result fields: scenario, label, connections, window, counts, rates, latency
 // quantiles (microseconds) and server CPU per 100k completed operations.
-boost::json::object result_json(const std::string& scenario, const Common& c,
-                                const ThreadStats& s, double server_cpu_s);
+boost::json::object result_json(const std::string& scenario, const Common& c, const ThreadStats& s,
+                                double server_cpu_s);
 
 }  // namespace bench

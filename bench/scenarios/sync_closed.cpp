@@ -17,8 +17,8 @@ namespace bench {
 namespace {
 
 // One connection: keeps `depth` requests outstanding until the window ends.
-asio::awaitable<void> closed_conn(std::unique_ptr<Ws> ws, const Common& c, int depth,
-                                  Window w, ThreadStats& st) {
+asio::awaitable<void> closed_conn(std::unique_ptr<Ws> ws, const Common& c, int depth, Window w,
+                                  ThreadStats& st) {
   std::array<Clock::time_point, 64> sent{};
   std::string out;
   beast::flat_buffer buf;

@@ -1,16 +1,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "lib/wire.hpp"
 #include "scenarios/common.hpp"
+#include "scenarios/open_loop.hpp"
 #include "scenarios/scenarios.hpp"
 
 namespace asio = boost::asio;
@@ -29,35 +28,6 @@ struct OpenConn {
   uint64_t answered = 0;  // replies read
   bool done = false;
 };
-
-// Writes requests on a fixed schedule: the i-th is due at first + i*interval. When it
-// falls behind it sends at once, but the latency still counts from the due time.
-asio::awaitable<void> open_writer(std::shared_ptr<OpenConn> oc, const Common& c,
-                                  Clock::duration interval, Clock::time_point first, Window w,
-                                  ThreadStats& st) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  std::string out;
-  auto due = first;
-  try {
-    while (due < w.end && !oc->done) {
-      timer.expires_at(due);
-      co_await timer.async_wait(asio::use_awaitable);
-      while (oc->sent - oc->answered >= kRing && !oc->done) {  // ring full: wait, due fixed
-        timer.expires_after(std::chrono::microseconds(200));
-        co_await timer.async_wait(asio::use_awaitable);
-      }
-      build_health(out, c.id_prefix, oc->sent);
-      oc->scheduled[oc->sent % kRing] = due;
-      ++oc->sent;
-      co_await oc->ws->async_write(asio::buffer(out), asio::use_awaitable);
-      due += interval;
-    }
-  } catch (const std::exception& e) {
-    st.last_error = std::string("open writer: ") + e.what();
-    ++st.errors;
-  }
-  oc->done = true;
-}
 
 // Reads replies and records latency from each request's scheduled time.
 asio::awaitable<void> open_reader(std::shared_ptr<OpenConn> oc, Window w, ThreadStats& st) {
@@ -98,21 +68,18 @@ boost::json::object run_sync_open(const Options& o) {
   ClientPool pool(c.threads);
   auto conns = open_connections(pool, c);
   const Window w = make_window(c);
-  const auto interval = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(double(c.connections) / rate));
-  std::mt19937_64 rng(random_salt());
-  std::uniform_int_distribution<int64_t> phase(0, interval.count());
-  const auto start = Clock::now();
-  for (int t = 0; t < pool.size(); ++t)
-    for (auto& ws : conns[size_t(t)]) {
-      auto oc = std::make_shared<OpenConn>();
-      oc->ws = std::move(ws);
-      asio::co_spawn(pool.ctx(t),
-                     open_writer(oc, c, interval, start + Clock::duration(phase(rng)), w,
-                                 pool.stats(t)),
-                     asio::detached);
-      asio::co_spawn(pool.ctx(t), open_reader(oc, w, pool.stats(t)), asio::detached);
-    }
+  pace_connections(pool, conns, c, rate, [&](int t, auto ws, auto interval, auto first) {
+    auto oc = std::make_shared<OpenConn>();
+    oc->ws = std::move(ws);
+    auto build = [oc, prefix = c.id_prefix](std::string& out, uint64_t seq, auto due) {
+      build_health(out, prefix, seq);
+      oc->scheduled[seq % kRing] = due;
+    };
+    asio::co_spawn(pool.ctx(t),
+                   paced_writer(oc, kRing, interval, first, w, pool.stats(t), "open writer", build),
+                   asio::detached);
+    asio::co_spawn(pool.ctx(t), open_reader(oc, w, pool.stats(t)), asio::detached);
+  });
   CpuSampler cpu(c.server_pids, w);
   // Replies to requests due before the end may arrive a little later; wait for them.
   pool.run_until(w.end + std::chrono::seconds(2));
