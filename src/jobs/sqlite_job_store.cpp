@@ -547,9 +547,10 @@ void SqliteJobStore::append_progress_locked(std::int64_t job_id, const std::stri
   {
     // The last step, and whether this one repeats it in the same attempt (a finish
     // may carry the progress a racing progress write just stored): then nothing is added.
-    Statement last(*this,
-                   "SELECT p.seq, p.progress=?2 AND p.attempt=j.attempts FROM job_progress p "
-                   "JOIN jobs j ON j.job_id=p.job_id WHERE p.job_id=?1 ORDER BY p.seq DESC LIMIT 1");
+    Statement last(
+        *this,
+        "SELECT p.seq, p.progress=?2 AND p.attempt=j.attempts FROM job_progress p "
+        "JOIN jobs j ON j.job_id=p.job_id WHERE p.job_id=?1 ORDER BY p.seq DESC LIMIT 1");
     last.bind(1, job_id).bind(2, progress_json);
     if (last.step()) {
       if (last.integer(1) != 0) return;
