@@ -9,43 +9,46 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 failed=()
+# Each stage prints the seconds since the start, so a CI log shows where the time goes
+# (CI allows 90 minutes; we keep the whole run under 45).
+stage() { echo "== $* [${SECONDS} s]"; }
 
-echo "== C++ formatting (make format-check: every tracked file matches .clang-format)"
+stage "C++ formatting (make format-check: every tracked file matches .clang-format)"
 make --no-print-directory format-check >/dev/null || { make --no-print-directory format-check 2>&1 | head -20; failed+=(format); }
 
-echo "== C++ unit tests (ctest)"
+stage "C++ unit tests (ctest)"
 (cd "$BUILD_DIR" && ctest --output-on-failure -j "$(nproc)") || failed+=(ctest)
 
 # The TypeScript SDK is built (npm ci runs its `prepare`: tsc) before pytest: the Python
 # SDK's cross-language tests run a TypeScript worker from sdk/typescript/dist.
-echo "== TypeScript SDK build (npm ci)"
+stage "TypeScript SDK build (npm ci)"
 (cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error) || failed+=(typescript-build)
 
-echo "== end-to-end and Python SDK tests (pytest)"
+stage "end-to-end and Python SDK tests (pytest)"
 .venv/bin/python -m pytest tests/e2e sdk/python/tests -q -p no:cacheprovider || failed+=(pytest)
-echo "== Python SDK type check (mypy --strict)"
+stage "Python SDK type check (mypy --strict)"
 (cd sdk/python && ../../.venv/bin/mypy --strict) || failed+=(mypy)
 
-echo "== TypeScript SDK tests (node --test)"
+stage "TypeScript SDK tests (node --test)"
 (cd sdk/typescript && npm test) || failed+=(typescript)
 
-echo "== web console in headless Chromium (tests/browser, playwright-core)"
+stage "web console in headless Chromium (tests/browser, playwright-core)"
 (cd tests/browser && npm test) || failed+=(browser)
 
-echo "== Debian package: build, install, start, call health, remove (make package-test)"
+stage "Debian package: build, install, start, call health, remove (make package-test)"
 BUILD_DIR=$BUILD_DIR timeout 600 scripts/package-test.sh || failed+=(package)
 
-echo "== fuzz targets, ${FUZZ_CI_SECONDS:-12} s each (make fuzz-ci)"
+stage "fuzz targets, ${FUZZ_CI_SECONDS:-12} s each (make fuzz-ci)"
 make --no-print-directory fuzz-ci || failed+=(fuzz)
 
 # ctest and the e2e suite against an ASan + UBSan build (build-asan, cmake/asan.mk).
 if [[ "${STREAMER_ASAN:-1}" == 1 ]]; then
-  echo "== sanitizer build: C++ unit tests and end-to-end tests (ASan + UBSan)"
+  stage "sanitizer build: C++ unit tests and end-to-end tests (ASan + UBSan)"
   make --no-print-directory test-asan || failed+=(asan)
 fi
 
 if ((${#failed[@]})); then
-  echo "FAILED suites: ${failed[*]}"
+  echo "FAILED suites: ${failed[*]} (after ${SECONDS} s)"
   exit 1
 fi
-echo "all test suites passed"
+echo "all test suites passed in ${SECONDS} s"
