@@ -424,6 +424,36 @@ TYPED_TEST(JobStoreContract, QueuedBoundsRefuseNewJobsButNeverAResend) {
   EXPECT_TRUE(this->store->submit(this->job("r5", "T", "u3")).created);
 }
 
+TYPED_TEST(JobStoreContract, QueuedBoundsCountEachJobOfOneRound) {
+  // A round's own queued jobs count against the bounds of its later submits.
+  this->store->set_limits({10, 2, 0});
+  ASSERT_TRUE(this->store->submit(this->job("before", "T", "u1")).created);
+  auto first =
+      this->store
+          ->commit_round(this->round(
+              0, {this->job("a", "T", "u1"), this->job("b", "T", "u1"), this->job("c", "T", "u2"),
+                  this->job("d", "T", "u2"), this->job("e", "T", "u2"), this->job("a", "T", "u1")}))
+          .submitted;
+  ASSERT_EQ(first.size(), 6u);
+  EXPECT_TRUE(first[0].created);
+  EXPECT_EQ(first[1].refused, QueueLimit::kQueuedPerUser);  // u1: "before" and "a"
+  EXPECT_TRUE(first[2].created);
+  EXPECT_TRUE(first[3].created);
+  EXPECT_EQ(first[4].refused, QueueLimit::kQueuedPerUser);  // u2: "c" and "d"
+  EXPECT_FALSE(first[5].created);                           // a resend is answered, not refused
+  EXPECT_EQ(first[5].refused, QueueLimit::kNone);
+  EXPECT_EQ(first[5].record.key.request_id, "a");
+  // 4 queued in T: a bound of 5 admits one more of this round, then refuses.
+  this->store->set_limits({5, 2, 0});
+  auto second =
+      this->store
+          ->commit_round(this->round(0, {this->job("f", "T", "u3"), this->job("g", "T", "u4")}))
+          .submitted;
+  EXPECT_TRUE(second[0].created);
+  EXPECT_EQ(second[1].refused, QueueLimit::kQueuedPerTenant);
+  EXPECT_EQ(this->store->acquire_batch("w", 10s, 20).size(), 5u);
+}
+
 TYPED_TEST(JobStoreContract, ConcurrentSubmitsNeverExceedTheQueuedBound) {
   this->store->set_limits({0, 100, 0});
   std::atomic<int> created{0};

@@ -164,6 +164,36 @@ class SqliteJobStore::TenantLeases {
   std::unordered_map<std::string, std::size_t> counts_;
 };
 
+class SqliteJobStore::QueuedCounts {
+ public:
+  explicit QueuedCounts(SqliteJobStore& store) : store_(store) {}
+  // Queued jobs of the tenant (of the user, when given), up to `limit`: read from the store
+  // once per transaction (the limit is the same for every call of one transaction), then
+  // counted up by added(). A count that reached `limit` refuses every later queued submit,
+  // so it never needs to be exact beyond it.
+  std::size_t of(const std::string& tenant, const std::string* user, std::size_t limit) {
+    auto& cache = user ? users_ : tenants_;
+    auto key = user ? tenant + '\0' + *user : tenant;
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      it = cache.emplace(std::move(key), store_.count_queued_locked(tenant, user, limit)).first;
+    }
+    return it->second;
+  }
+  // A job of `key` was inserted queued in this transaction.
+  void added(const JobKey& key) {
+    if (auto it = tenants_.find(key.tenant_id); it != tenants_.end()) ++it->second;
+    if (auto it = users_.find(key.tenant_id + '\0' + key.user_id); it != users_.end()) {
+      ++it->second;
+    }
+  }
+
+ private:
+  SqliteJobStore& store_;
+  std::unordered_map<std::string, std::size_t> tenants_;
+  std::unordered_map<std::string, std::size_t> users_;  // by tenant '\0' user
+};
+
 SqliteJobStore::SqliteJobStore(SqliteJobStoreOptions options) : db_(open_database(options.path)) {
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
@@ -216,7 +246,10 @@ auto SqliteJobStore::in_transaction(Fn&& fn) {
 
 SubmitResult SqliteJobStore::submit(const NewJob& job) {
   std::lock_guard lock(mutex_);
-  return in_transaction([&] { return submit_locked(job); });
+  return in_transaction([&] {
+    QueuedCounts queued(*this);
+    return submit_locked(job, queued);
+  });
 }
 
 std::vector<Lease> SqliteJobStore::acquire_batch(std::string_view worker_id,
@@ -254,16 +287,20 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
     }
     out.submitted.reserve(round.submits.size());
     const auto lease_until = from_ms(now_ms() + round.lease_ttl.count());
+    // After this round's finishes and claims: from here on only its submits change what
+    // is queued, so each tenant's queued jobs are counted once, not once per submit.
+    QueuedCounts queued(*this);
     for (const auto& job : round.submits) {
       const bool claims_left = out.claimed.size() < round.max_claims && job.lane.empty();
       if (claims_left && (cap == 0 || leases[job.key.tenant_id] < cap)) {
-        out.submitted.push_back(submit_locked(job, Lease{{}, round.worker_id, lease_until, 1}));
+        out.submitted.push_back(
+            submit_locked(job, queued, Lease{{}, round.worker_id, lease_until, 1}));
         if (out.submitted.back().created) {
           out.claimed.push_back({out.submitted.back().record, round.worker_id, lease_until, 1});
           if (cap > 0) ++leases[job.key.tenant_id];
         }
       } else {
-        out.submitted.push_back(submit_locked(job));
+        out.submitted.push_back(submit_locked(job, queued));
         if (claims_left && out.submitted.back().created) out.capped = true;
       }
     }
@@ -300,7 +337,8 @@ std::size_t SqliteJobStore::count_queued_locked(const std::string& tenant, const
   return static_cast<std::size_t>(s.integer(0));
 }
 
-SubmitResult SqliteJobStore::submit_locked(const NewJob& job, const std::optional<Lease>& lease) {
+SubmitResult SqliteJobStore::submit_locked(const NewJob& job, QueuedCounts& queued,
+                                           const std::optional<Lease>& lease) {
   if (!lease) {
     // A job that will wait counts against the queued bounds, in this transaction. The
     // user's jobs are among the tenant's: fewer queued in the tenant than the user bound
@@ -310,12 +348,12 @@ SubmitResult SqliteJobStore::submit_locked(const NewJob& job, const std::optiona
     std::size_t value = 0;
     const std::size_t tenant_limit = std::max(l.max_queued_per_tenant, l.max_queued_per_user);
     const std::size_t in_tenant =
-        tenant_limit > 0 ? count_queued_locked(job.key.tenant_id, nullptr, tenant_limit) : 0;
+        tenant_limit > 0 ? queued.of(job.key.tenant_id, nullptr, tenant_limit) : 0;
     if (l.max_queued_per_tenant > 0 && in_tenant >= l.max_queued_per_tenant) {
       over = QueueLimit::kQueuedPerTenant;
       value = l.max_queued_per_tenant;
     } else if (l.max_queued_per_user > 0 && in_tenant >= l.max_queued_per_user &&
-               count_queued_locked(job.key.tenant_id, &job.key.user_id, l.max_queued_per_user) >=
+               queued.of(job.key.tenant_id, &job.key.user_id, l.max_queued_per_user) >=
                    l.max_queued_per_user) {
       over = QueueLimit::kQueuedPerUser;
       value = l.max_queued_per_user;
@@ -347,6 +385,7 @@ SubmitResult SqliteJobStore::submit_locked(const NewJob& job, const std::optiona
     if (!existing) throw std::runtime_error("job vanished after insert");
     return {std::move(*existing), false};
   }
+  if (!lease) queued.added(job.key);
   // Created: the row is exactly what was inserted, no need to read it back.
   SubmitResult out{{}, true};
   JobRecord& r = out.record;

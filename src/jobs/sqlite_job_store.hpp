@@ -63,11 +63,15 @@ class SqliteJobStore final : public JobStore {
   // Leased jobs per tenant, read from the store on first use within one transaction
   // and kept up to date by that transaction's claims.
   class TenantLeases;
+  // Queued jobs per tenant and per user, counted on first use within one transaction and
+  // kept up to date by that transaction's submits.
+  class QueuedCounts;
   std::optional<JobRecord> find_locked(const JobKey& key);
   // Inserts the job unless its key exists; with `lease`, inserted already leased (running,
   // first attempt) to lease->worker_id until lease->lease_until; without, refused when a
-  // queued bound is reached.
-  SubmitResult submit_locked(const NewJob& job, const std::optional<Lease>& lease = std::nullopt);
+  // queued bound is reached. `queued` belongs to the caller's transaction.
+  SubmitResult submit_locked(const NewJob& job, QueuedCounts& queued,
+                             const std::optional<Lease>& lease = std::nullopt);
   // Queued jobs of the tenant (of the user, when given), counted up to `limit`.
   std::size_t count_queued_locked(const std::string& tenant, const std::string* user,
                                   std::size_t limit);
