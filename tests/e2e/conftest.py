@@ -195,6 +195,9 @@ def sanitizer_report(log_path: Path) -> str | None:
     return None
 
 
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
+
+
 @pytest.fixture
 def start_server(tmp_path):
     """Factory: start_server(*flags, data_dir=None, port=None, env=None, scheme='ws', delay=True)."""
@@ -212,8 +215,14 @@ def start_server(tmp_path):
         return s
 
     yield _start
+    # A server that crashed (tests send SIGTERM, SIGKILL, SIGSTOP, never these) fails the
+    # test even when its clients only saw a reset connection.
+    crashed = [f"{s.log_path}: server died of signal {-s.proc.returncode}:\n" + s.log_text()[-3000:]
+               for s in started if s.proc.poll() is not None and -s.proc.returncode in CRASH_SIGNALS]
     for s in started:
         s.stop()
+    if crashed:
+        pytest.fail("\n---\n".join(crashed), pytrace=False)
     reports = [r for r in (sanitizer_report(s.log_path) for s in started) if r]
     if reports:
         pytest.fail("sanitizer report in the server log:\n" + "\n---\n".join(reports), pytrace=False)

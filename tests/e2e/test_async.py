@@ -456,6 +456,12 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
                         want.discard(body["request_id"])
             except EOFError:
                 pytest.fail("connection dropped without a close frame")
+            except ConnectionResetError:
+                # Only a writer stalled for --send-timeout (30 s) is reset; say what the
+                # server was doing, to tell a crash from a close.
+                notable = [line for line in s.log_text().splitlines() if '"level":"info"' not in line]
+                pytest.fail(f"connection reset after {n_progress} progress messages; server "
+                            f"alive: {s.proc.poll() is None}; its log: {notable[-8:]}")
             print(f"slow reader: {n_progress} progress messages, {per_conn - len(want)} results, "
                   f"1013: {closed_1013}")
             if want:
