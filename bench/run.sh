@@ -127,7 +127,10 @@ idle() {
 
 # redis_aof NAME: a fresh redis-server on PORT_REDIS_AOF as Streamer's Redis store needs
 # it and as it is run in production (AOF, fsync every second, no eviction); sets RP.
+# Fresh means empty: a directory kept from an earlier run of NAME would load its AOF (the
+# remote section's second and third Redis runs failed on the first run's jobs).
 redis_aof() {
+  rm -rf "${WORK:?}/$1"
   mkdir -p "$WORK/$1"
   start "$1" redis-server --port $PORT_REDIS_AOF --bind 127.0.0.1 --save "" --appendonly yes \
     --appendfsync everysec --maxmemory-policy noeviction --dir "$WORK/$1"
