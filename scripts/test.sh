@@ -24,6 +24,16 @@ stage "C++ unit tests (ctest)"
 stage "TypeScript SDK build (npm ci)"
 (cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error) || failed+=(typescript-build)
 
+# The fuzzing and sanitizer trees are compiled in the background, at the lowest CPU
+# priority, while the end-to-end suite runs: it mostly waits on sockets and timers, so
+# the compilers take its idle CPU (about ten minutes of a CI run) and yield at once when
+# a test needs it. The stages below wait for it; their own `make` then only checks that
+# the trees are up to date (and shows any compile error).
+prebuild_targets=(fuzz-build)
+[[ "${STREAMER_ASAN:-1}" == 1 ]] && prebuild_targets+=(build-asan)
+nice -n 19 make --no-print-directory "${prebuild_targets[@]}" >"$BUILD_DIR/prebuild.log" 2>&1 &
+prebuild_pid=$!
+
 stage "end-to-end and Python SDK tests (pytest)"
 .venv/bin/python -m pytest tests/e2e sdk/python/tests -q -p no:cacheprovider || failed+=(pytest)
 stage "Python SDK type check (mypy --strict)"
@@ -38,6 +48,7 @@ stage "web console in headless Chromium (tests/browser, playwright-core)"
 stage "Debian package: build, install, start, call health, remove (make package-test)"
 BUILD_DIR=$BUILD_DIR timeout 600 scripts/package-test.sh || failed+=(package)
 
+wait "$prebuild_pid" || echo "background build of ${prebuild_targets[*]} failed ($BUILD_DIR/prebuild.log); the stages below rebuild"
 stage "fuzz targets, ${FUZZ_CI_SECONDS:-12} s each (make fuzz-ci)"
 make --no-print-directory fuzz-ci || failed+=(fuzz)
 
