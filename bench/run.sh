@@ -8,7 +8,9 @@
 # Redis mode (target `redis`): a gateway (`serve --workers 0`) and a `streamer worker` on
 # a throwaway redis-server with AOF everysec, against the ws+BullMQ peer on a fresh Redis
 # of the same configuration (bench/redis_probe.py reads Redis' own CPU and command counters).
-#   bench/run.sh [--quick] [--no-build] [--only "streamer gateway ws bullmq echo redis process report"]
+# Section `store`: one SQLite commit round of submits that wait, with and without a
+# tenant's queued backlog (build/store-rounds).
+#   bench/run.sh [--quick] [--no-build] [--only "streamer gateway ws bullmq echo redis remote store process report"]
 # Env: BUILD_DIR (build), RUNS (5; quick 1), STREAMER_SERVE_ARGS (extra `serve` flags;
 #      default lifts the per-connection message rate and per-IP connection rate limits,
 #      which a load generator on one IP would otherwise hit by design),
@@ -25,7 +27,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 [[ $BUILD_DIR = /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
-QUICK=0 BUILD=1 ONLY="streamer gateway ws bullmq echo redis remote process report"
+QUICK=0 BUILD=1 ONLY="streamer gateway ws bullmq echo redis remote store process report"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
@@ -184,7 +186,7 @@ open_loop() {
 if [[ $BUILD = 1 ]]; then
   log "building in $BUILD_DIR"
   [[ -f $BUILD_DIR/build.ninja || -f $BUILD_DIR/Makefile ]] || cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null
-  cmake --build "$BUILD_DIR" --target streamer-bench beast-echo gateway-ceiling -- -j2 >/dev/null
+  cmake --build "$BUILD_DIR" --target streamer-bench beast-echo gateway-ceiling store-rounds -- -j2 >/dev/null
   cmake --build "$BUILD_DIR" --target streamer -- -j2 >/dev/null 2>&1 || log "streamer binary not built"
 fi
 if [[ " $ONLY " == *" ws "* || " $ONLY " == *" bullmq "* || " $ONLY " == *" redis "* || " $ONLY " == *" remote "* ]] && [[ ! -d $ROOT/bench/peers/node_modules ]]; then
@@ -370,6 +372,15 @@ for target in $ONLY; do
             --timeout 120 --label "bullmq-$lang-worker:noop" --out "$RAW" >/dev/null || log "BullMQ $lang worker failed"
         done
         stop $BW; stop $RP
+      done ;;
+    store)
+      # No server: the store library alone, so RUNS alternating runs of each backlog.
+      if [[ ! -x $BUILD_DIR/store-rounds ]]; then log "no $BUILD_DIR/store-rounds: skipped"; continue; fi
+      for i in $(seq "$RUNS"); do
+        for backlog in 0 900; do
+          log "store rounds, backlog $backlog, run $i/$RUNS"
+          "$BUILD_DIR/store-rounds" --backlog $backlog >>"$RAW" || log "store rounds failed"
+        done
       done ;;
     process) data_process ;;
     report) data_report ;;

@@ -2,7 +2,7 @@
 // has a backlog of queued jobs (its queued bounds are then counted for every submit that
 // waits). Each measured round submits --batch jobs that wait (no claims); between rounds,
 // as many queued jobs are claimed and finished, outside the timing, so the backlog stays
-// at --backlog. Prints one JSON line.
+// at --backlog. Prints one JSON line (label store:backlog-N; `make bench`, section `store`).
 //   store-rounds [--backlog 900] [--batch 64] [--rounds 300] [--users 10]
 // The store file is a temporary file, removed on exit; the bounds are the server's
 // defaults (1,000 queued per tenant, 200 per user).
@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
   std::filesystem::remove(path.string() + "-wal");
   std::filesystem::remove(path.string() + "-shm");
   std::printf(
-      "{\"scenario\":\"store-rounds\",\"backlog\":%d,\"batch\":%d,\"rounds\":%d,"
-      "\"us_per_round\":%.1f,\"us_per_submit\":%.2f}\n",
-      o.backlog, o.batch, o.rounds, total_us / o.rounds, total_us / o.rounds / o.batch);
+      "{\"scenario\":\"store-rounds\",\"label\":\"store:backlog-%d\",\"backlog\":%d,"
+      "\"batch\":%d,\"rounds\":%d,\"us_per_round\":%.1f,\"us_per_submit\":%.2f}\n",
+      o.backlog, o.backlog, o.batch, o.rounds, total_us / o.rounds, total_us / o.rounds / o.batch);
   return 0;
 }
