@@ -9,43 +9,29 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <string>
-#include <string_view>
 
 #include <unistd.h>
 
 #include "jobs/sqlite_job_store.hpp"
+#include "lib/options.hpp"
 
 using namespace streamer;
 
 namespace {
 
 struct Options {
-  int backlog = 900;
-  int batch = 64;
-  int rounds = 300;
-  int users = 10;
+  int backlog, batch, rounds, users;
 };
 
+// `--key value` pairs, parsed as streamer-bench's are (bench/lib/options.hpp).
 Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    const int value = std::atoi(argv[i + 1]);
-    if (flag == "--backlog")
-      o.backlog = value;
-    else if (flag == "--batch")
-      o.batch = value;
-    else if (flag == "--rounds")
-      o.rounds = value;
-    else if (flag == "--users")
-      o.users = value;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", argv[i]);
-      std::exit(64);
-    }
-  }
+  const bench::Options args(argc, argv, 1);
+  const Options o{
+      static_cast<int>(args.integer("backlog", 900)), static_cast<int>(args.integer("batch", 64)),
+      static_cast<int>(args.integer("rounds", 300)), static_cast<int>(args.integer("users", 10))};
   if (o.batch <= 0 || o.rounds <= 0 || o.users <= 0 || o.backlog < 0 ||
       o.backlog + o.batch > 1000) {
     std::fprintf(stderr, "need batch, rounds, users > 0 and backlog + batch <= 1000\n");
@@ -57,7 +43,13 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o{};
+  try {
+    o = parse(argc, argv);
+  } catch (const std::exception& e) {  // a dangling --key or a value that is not a number
+    std::fprintf(stderr, "%s\n", e.what());
+    return 64;
+  }
   const auto path = std::filesystem::temp_directory_path() /
                     ("store-rounds-" + std::to_string(::getpid()) + ".db");
   double total_us = 0;
