@@ -134,6 +134,18 @@ async def snapshot_when_waiting_for_retry(ws, rid, tries=50) -> dict:
     return snap
 
 
+async def wait_until(predicate, timeout: float, sample=None, what=""):
+    """Polls predicate() every 50 ms (calling sample() first, when given) until it holds;
+    fails the test after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if sample:
+            sample()
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
 async def collect_terminals(ws, rids, timeout=60.0):
     """Reads until every id in rids has a result/error. Returns (all msgs by id)."""
     want = set(rids)

@@ -457,8 +457,8 @@ async def test_slow_reader_memory_bounded_and_results_recovered(start_server):
             except EOFError:
                 pytest.fail("connection dropped without a close frame")
             except ConnectionResetError:
-                # Only a writer stalled for --send-timeout (30 s) is reset; say what the
-                # server was doing, to tell a crash from a close.
+                # The server resets only a writer stalled for --send-timeout (30 s); a
+                # crash, or a close with unread input, resets too. Say which it was.
                 notable = [line for line in s.log_text().splitlines() if '"level":"info"' not in line]
                 pytest.fail(f"connection reset after {n_progress} progress messages; server "
                             f"alive: {s.proc.poll() is None}; its log: {notable[-8:]}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from helpers_e2e import connect, request, recv, request_id_of, rss_kb
+from helpers_e2e import connect, request, recv, request_id_of, rss_kb, wait_until
 
 CONNECTIONS = 4
 PER_CONNECTION = 500  # 2,000 jobs: BENCHMARKS.md has the 10,000 figure (bench/waiting_fanout.py)
@@ -48,16 +48,6 @@ class Client:
                 self.terminal[rid] = msg
             else:
                 raise AssertionError(f"unexpected message: {msg}")
-
-
-async def wait_until(predicate, timeout: float, sample=None, what=""):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if sample:
-            sample()
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_thousands_of_waiting_delays_run_at_once_on_few_threads_then_all_cancel(start_server):
