@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <string>
 
 #include "jobs/in_process_event_bus.hpp"
 #include "jobs/memory_job_store.hpp"
@@ -97,6 +98,21 @@ class WorkerPoolTest : public ::testing::Test {
     return sink;
   }
 
+  // Stores the jobs in one store transaction behind the pool's back: its next look at
+  // the store (within idle_poll) claims them all in one round while its workers are
+  // free, so the ones beyond the free workers wait claimed in its ready queue.
+  void store_claimed_together(const std::vector<std::pair<std::string, json::object>>& jobs) {
+    JobStore::Round round;
+    for (const auto& [id, payload] : jobs) {
+      JobKey key{"t", "u", id};
+      auto sink = std::make_shared<WaitingSink>();
+      hub.subscribe(key, sink);
+      sinks.push_back(sink);
+      round.submits.push_back(NewJob{key, "scripted", json::serialize(payload), "", 3});
+    }
+    store.commit_round(round);
+  }
+
   ReleaseFailingStore store;
   InProcessEventBus hub;
   HandlerRegistry registry;
@@ -187,10 +203,10 @@ TEST_F(WorkerPoolTest, AJobSubmittedWithItsParseRunsOnItWithoutParsingAgainEvenW
 TEST_F(WorkerPoolTest, CancelEndsAJobClaimedButNotStarted) {
   // Three jobs claimed for two free workers: "behind" waits in the ready queue while
   // both workers wait in their handlers.
-  submit("w1", {{"mode", "wait"}});
-  submit("w2", {{"mode", "wait"}});
-  auto sink = submit("behind", {{"mode", "ok"}});
-  for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(2ms);
+  store_claimed_together(
+      {{"w1", {{"mode", "wait"}}}, {"w2", {{"mode", "wait"}}}, {"behind", {{"mode", "ok"}}}});
+  auto sink = sinks.back();
+  for (int i = 0; i < 250 && pool->running() < 2; ++i) std::this_thread::sleep_for(2ms);
   ASSERT_EQ(pool->running(), 2u);
   ASSERT_EQ(store.request_cancel({"t", "u", "behind"}, "unused"), CancelOutcome::kCancelRequested);
   EXPECT_TRUE(pool->cancel_local({"t", "u", "behind"}));
@@ -242,7 +258,9 @@ TEST_F(WorkerPoolTest, AStoreErrorReleasingARetryIsSurvivedAndTheJobRunsAgainWhe
 }
 
 TEST_F(WorkerPoolTest, AStoreErrorGivingJobsBackOnDrainIsSurvivedAndTheJobsKeepTheirLeases) {
-  for (auto id : {"w1", "w2", "w3"}) submit(id, {{"mode", "wait"}});  // 2 workers: one waits
+  // 2 workers: two run, the third waits claimed in the ready queue.
+  store_claimed_together(
+      {{"w1", {{"mode", "wait"}}}, {"w2", {{"mode", "wait"}}}, {"w3", {{"mode", "wait"}}}});
   for (int i = 0; i < 100 && pool->running() < 2; ++i) std::this_thread::sleep_for(5ms);
   ASSERT_EQ(pool->running(), 2u);
   store.fail_release = true;
