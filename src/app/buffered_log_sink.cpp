@@ -9,12 +9,22 @@
 
 namespace streamer::app {
 
-BufferedLogSink::BufferedLogSink(int fd, std::size_t buffer_bytes)
-    : fd_(fd), limit_(buffer_bytes), formatter_(std::make_unique<spdlog::pattern_formatter>()) {
+BufferedLogSink::BufferedLogSink(int fd, std::size_t buffer_bytes, WriteRate rate)
+    : fd_(fd),
+      limit_(buffer_bytes),
+      rate_(rate),
+      formatter_(std::make_unique<spdlog::pattern_formatter>()) {
   held_.reserve(limit_);
+  if (limit_ > 0 && rate_.burst > 0) flusher_ = std::thread([this] { flush_at_window_ends(); });
 }
 
 BufferedLogSink::~BufferedLogSink() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_flusher_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
   std::lock_guard lock(mutex_);
   write_out_locked();
 }
@@ -25,8 +35,37 @@ void BufferedLogSink::log(const spdlog::details::log_msg& msg) {
   std::lock_guard lock(mutex_);
   formatter_->format(msg, line);
   held_.append(line.data(), line.size());
-  if (limit_ == 0 || held_.size() >= limit_ || !LogBatch::open_on_this_thread()) {
+  if (limit_ == 0 || held_.size() >= limit_) {
     write_out_locked();
+  } else if (LogBatch::open_on_this_thread()) {
+    // written when the batch closes
+  } else if (rate_.burst == 0 || may_write_now_locked(Clock::now())) {
+    write_out_locked();
+  } else if (!held_for_rate_) {
+    held_for_rate_ = true;
+    wake_flusher_.notify_one();  // once per window at most
+  }
+}
+
+bool BufferedLogSink::may_write_now_locked(Clock::time_point now) {
+  if (now - window_start_ >= rate_.window) {
+    window_start_ = now;
+    writes_in_window_ = 0;
+  }
+  return writes_in_window_ < rate_.burst;
+}
+
+void BufferedLogSink::flush_at_window_ends() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_flusher_.wait(lock, [this] { return stopping_ || held_for_rate_; });
+    if (stopping_) return;  // the destructor writes what is held
+    const auto window_end = window_start_ + rate_.window;
+    if (wake_flusher_.wait_until(lock, window_end, [this] { return stopping_; })) return;
+    held_for_rate_ = false;
+    window_start_ = Clock::now();  // the next window starts with this write
+    writes_in_window_ = 0;
+    if (!held_.empty()) write_out_locked();
   }
 }
 
@@ -58,6 +97,7 @@ void BufferedLogSink::write_out_locked() {
     if (n <= 0) break;
     done += static_cast<std::size_t>(n);
   }
+  if (done > 0) ++writes_in_window_;
   held_.clear();
 }
 

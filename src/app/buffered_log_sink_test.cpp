@@ -135,5 +135,59 @@ TEST(BufferedLogSink, ZeroBytesHoldsNothingEvenInABatch) {
   EXPECT_EQ(pipe.read_all(), "info a\n");
 }
 
+TEST(BufferedLogSink, PastTheBurstLinesWaitForTheWindowsEndAndAreWrittenTogether) {
+  Pipe pipe;
+  auto sink = std::make_shared<BufferedLogSink>(pipe.fds[1], 4096, WriteRate{2, 200ms});
+  DefaultLogger logger(sink);
+  logger.log->info("a");
+  logger.log->info("b");  // the burst: each written at once
+  EXPECT_EQ(pipe.read_all(), "info a\ninfo b\n");
+  logger.log->info("c");
+  logger.log->info("d");
+  EXPECT_EQ(pipe.read_all(), "");  // held for the window's end
+  std::string later;
+  for (int i = 0; i < 200 && later.empty(); ++i) {
+    std::this_thread::sleep_for(5ms);
+    later = pipe.read_all();
+  }
+  EXPECT_EQ(later, "info c\ninfo d\n");
+  EXPECT_EQ(sink->writes(), 3u);
+}
+
+TEST(BufferedLogSink, AWarningWritesTheLinesHeldForTheRateAtOnce) {
+  Pipe pipe;
+  auto sink = std::make_shared<BufferedLogSink>(pipe.fds[1], 4096, WriteRate{1, 10s});
+  DefaultLogger logger(sink);
+  logger.log->info("a");
+  logger.log->info("b");
+  EXPECT_EQ(pipe.read_all(), "info a\n");
+  logger.log->warn("c");
+  EXPECT_EQ(pipe.read_all(), "info b\nwarning c\n");
+}
+
+TEST(BufferedLogSink, ANewWindowWritesAtOnceAgain) {
+  Pipe pipe;
+  auto sink = std::make_shared<BufferedLogSink>(pipe.fds[1], 4096, WriteRate{1, 30ms});
+  DefaultLogger logger(sink);
+  logger.log->info("a");
+  EXPECT_EQ(pipe.read_all(), "info a\n");
+  std::this_thread::sleep_for(60ms);  // a quiet window later
+  logger.log->info("b");
+  EXPECT_EQ(pipe.read_all(), "info b\n");
+}
+
+TEST(BufferedLogSink, LinesHeldForTheRateAreWrittenWhenTheSinkIsDestroyed) {
+  Pipe pipe;
+  {
+    auto sink = std::make_shared<BufferedLogSink>(pipe.fds[1], 4096, WriteRate{1, 10s});
+    auto log = std::make_shared<spdlog::logger>("test", sink);
+    log->set_pattern("%l %v");
+    log->info("first");
+    log->info("held");
+    EXPECT_EQ(pipe.read_all(), "info first\n");
+  }
+  EXPECT_EQ(pipe.read_all(), "info held\n");
+}
+
 }  // namespace
 }  // namespace streamer::app

@@ -22,7 +22,9 @@ spdlog::level::level_enum parse_log_level(const std::string& level) {
 
 void setup_logging(const std::string& level, LogOutput output) {
   const auto parsed = parse_log_level(level);
-  auto sink = std::make_shared<BufferedLogSink>(STDERR_FILENO, output.buffer_bytes);
+  const WriteRate rate{output.flush_interval.count() > 0 ? kLogWriteBurst : 0,
+                       output.flush_interval};
+  auto sink = std::make_shared<BufferedLogSink>(STDERR_FILENO, output.buffer_bytes, rate);
   auto logger = std::make_shared<spdlog::logger>("streamer", std::move(sink));
   // %v is a JSON object written by the caller; the pattern wraps it with time and level.
   logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%v})",

@@ -4,6 +4,7 @@
 
 #include <spdlog/common.h>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -13,10 +14,14 @@ namespace streamer::app {
 spdlog::level::level_enum parse_log_level(const std::string& level);
 
 // How log lines reach stderr (BufferedLogSink): lines a thread logs inside a LogBatch
-// are held, up to `buffer_bytes`, and written together when the batch closes; every
-// other line is written at once (with those held before it). 0: nothing is held.
+// are held, up to `buffer_bytes`, and written together when the batch closes; other
+// lines are written at once (with those held before it) until kLogWriteBurst writes
+// were made within `flush_interval`, then held for that window's end (0: never held).
+// buffer_bytes 0: nothing is held.
+inline constexpr std::size_t kLogWriteBurst = 16;
 struct LogOutput {
   std::size_t buffer_bytes = 64 * 1024;
+  std::chrono::milliseconds flush_interval{50};
 };
 
 // Logs JSON lines to stderr at `level` (parse_log_level; throws for an unknown name).

@@ -331,7 +331,8 @@ void add_job_series(Metrics& metrics, const JobMetrics& jobs, JobStore& store) {
 // Logging, the data directory, and a readable TLS pair: each failure is one line naming
 // the setting and the reason.
 void prepare(ServerConfig& c) {
-  setup_logging(c.log_level, {static_cast<std::size_t>(c.log_buffer_bytes)});
+  setup_logging(c.log_level, {static_cast<std::size_t>(c.log_buffer_bytes),
+                              std::chrono::milliseconds(c.log_flush_ms)});
   std::error_code ec;
   fs::create_directories(c.data_dir, ec);
   if (ec) {

@@ -256,6 +256,13 @@ void add_server_options(CLI::App& cmd, ServerConfig& c) {
                  "other lines, warnings and errors are written at once")
       ->capture_default_str()
       ->check(CLI::Range(0, 16 << 20));
+  cmd.add_option("--log-flush-ms", c.log_flush_ms,
+                 "Once 16 log writes were made within this many ms, further lines (below "
+                 "warn) are held and written together when the window ends, so a busy "
+                 "server makes a few writes per window instead of one per line (0: every "
+                 "line is written at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
   cmd.add_option("--metrics-listen", c.metrics_listen,
                  "HOST:PORT of a second listener that serves only GET /metrics, without a token "
                  "(for a Prometheus on a private interface; default: none)");

@@ -102,6 +102,7 @@ struct ServerConfig {
   std::string log_level = "info";
   int log_sync_success_every = 1;    // successful sync requests logged: one in N (0: none)
   int log_buffer_bytes = 64 * 1024;  // a commit round's log lines held for one write (0: none)
+  int log_flush_ms = 50;  // past 16 writes in this window, lines wait for its end (0: never)
   std::string config_file;
 
   // [handlers.<action>] tables of the TOML file, as JSON (handler settings).

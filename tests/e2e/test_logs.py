@@ -106,6 +106,22 @@ async def test_every_sync_success_is_logged_by_default(server):
 
 
 
+async def test_past_the_burst_lines_wait_for_the_windows_end_and_none_is_lost(start_server):
+    # 16 writes per --log-flush-ms window are made at once; past them, lines are held and
+    # written together when the window ends. With a 3 s window, 40 quick successes cannot
+    # all be written at once (16 writes, or 32 if a window ends during the loop), and
+    # every one of them is written once the window ends.
+    s = start_server("--log-flush-ms", "3000")
+    ids = [f"b{i}" for i in range(40)]
+    async with connect(s.ws_url(s.token(sub="erin", tenant="t-burst"))) as ws:
+        for rid in ids:
+            assert_success(await call(ws, rid, "health", {}), rid)
+        written_at_once = {m["request_id"] for m in log_events(s, "request_finished")}
+        assert len(written_at_once & set(ids)) <= 32, len(written_at_once)
+        lines = wait_for_events(s, "request_finished", len(ids), timeout=10)
+    assert sorted(m["request_id"] for m in lines) == sorted(ids)
+
+
 @pytest.mark.parametrize("buffer_bytes", ["65536", "0"])
 async def test_a_commit_rounds_lines_are_each_whole_once_and_written_by_the_clean_exit(start_server, buffer_bytes):
     # Outcomes finished together share a commit round, whose request_finished lines are
