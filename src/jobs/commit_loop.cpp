@@ -115,7 +115,14 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
   round.finishes.reserve(finishes.size());
   for (auto& f : finishes) round.finishes.push_back(std::move(f.item));
   round.submits.reserve(submits.size());
-  for (auto& s : submits) round.submits.push_back(std::move(s.job));
+  bool waiting_submits = false;
+  for (auto& s : submits) {
+    waiting_submits = waiting_submits || s.job.lane == kWaitingLane;
+    round.submits.push_back(std::move(s.job));
+  }
+  if (waiting_submits && claims_.waiting_capacity) {
+    round.max_waiting_claims = claims_.waiting_capacity();
+  }
 
   // The round's log lines (a request_finished line per outcome) go out in one write
   // when it ends, after its answers and outcomes were handed to the sessions.
@@ -149,6 +156,7 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
   }
   const std::size_t claimed = result.claimed.size();
   if (claimed > 0) claims_.deliver(std::move(result.claimed));
+  if (!result.waiting_claimed.empty()) claims_.deliver_waiting(std::move(result.waiting_claimed));
 
   std::lock_guard lock(mutex_);
   // What a look in the store found replaces what was known; otherwise it adds to it.

@@ -37,6 +37,10 @@ class CommitLoop {
   struct Claims {
     std::function<std::size_t()> capacity;            // how many jobs to claim now
     std::function<void(std::vector<Lease>)> deliver;  // jobs claimed, after their round
+    // Optional: room for new kWaitingLane jobs leased in their own round
+    // (Round::max_waiting_claims), and where those leases go after it.
+    std::function<std::size_t()> waiting_capacity;
+    std::function<void(std::vector<Lease>)> deliver_waiting;
   };
   struct Options {
     std::string worker_id;  // lease holder of claims and finishes

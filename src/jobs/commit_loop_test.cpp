@@ -20,6 +20,8 @@ struct Fixture {
   std::condition_variable cv;
   std::vector<Lease> claimed;
   std::atomic<std::size_t> capacity{0};
+  std::vector<Lease> waiting_claimed;
+  std::atomic<std::size_t> waiting_room{0};
   CommitLoop loop{store,
                   {"pool", 10s, 1s},
                   {[this] { return capacity.load(); },
@@ -27,6 +29,12 @@ struct Fixture {
                      std::lock_guard lock(m);
                      for (auto& l : leases) claimed.push_back(std::move(l));
                      capacity -= std::min(capacity.load(), leases.size());
+                     cv.notify_all();
+                   },
+                   [this] { return waiting_room.load(); },
+                   [this](std::vector<Lease> leases) {
+                     std::lock_guard lock(m);
+                     for (auto& l : leases) waiting_claimed.push_back(std::move(l));
                      cv.notify_all();
                    }}};
 
@@ -55,6 +63,41 @@ TEST(CommitLoop, ASubmitIsStoredThenAnsweredAndClaimedWhenAWorkerIsFree) {
   EXPECT_EQ(claims[0].worker_id, "pool");
   EXPECT_FALSE(f.submit_and_wait("a").created);  // idempotent
   f.loop.stop();
+}
+
+// A waiting handler's new job is leased to the waiting lane by the round that stores
+// it while the lane has room, and its submit is answered with the running record;
+// without room it is stored queued, for the lane's own claims.
+TEST(CommitLoop, NewWaitingJobsAreLeasedToTheWaitingLaneByTheirRoundWhileItHasRoom) {
+  Fixture f;
+  f.capacity = 4;  // worker threads' room does not matter to the waiting lane
+  f.waiting_room = 1;
+  f.loop.start();
+  auto waiting_job = [](std::string id) {
+    NewJob j = job(std::move(id));
+    j.lane = std::string(kWaitingLane);
+    return j;
+  };
+  std::promise<SubmitResult> stored;
+  f.loop.submit(waiting_job("w1"), [&](const SubmitResult* r) { stored.set_value(*r); });
+  EXPECT_EQ(stored.get_future().get().record.status, JobStatus::kRunning);
+  {
+    std::unique_lock lock(f.m);
+    ASSERT_TRUE(f.cv.wait_for(lock, 2s, [&] { return f.waiting_claimed.size() == 1; }));
+    EXPECT_EQ(f.waiting_claimed[0].record.key.request_id, "w1");
+    EXPECT_EQ(f.waiting_claimed[0].worker_id, "pool");
+    EXPECT_EQ(f.waiting_claimed[0].fence, 1);
+    EXPECT_TRUE(f.claimed.empty());  // never handed to the worker threads
+  }
+  f.waiting_room = 0;
+  std::promise<SubmitResult> queued;
+  f.loop.submit(waiting_job("w2"), [&](const SubmitResult* r) { queued.set_value(*r); });
+  EXPECT_EQ(queued.get_future().get().record.status, JobStatus::kQueued);
+  EXPECT_EQ(f.store.find({"t", "u", "w2"})->status, JobStatus::kQueued);
+  f.loop.stop();
+  std::lock_guard lock(f.m);
+  EXPECT_EQ(f.waiting_claimed.size(), 1u);
+  EXPECT_TRUE(f.claimed.empty());
 }
 
 TEST(CommitLoop, WithoutCapacityJobsStayQueuedUntilAWorkerIsFree) {

@@ -293,11 +293,19 @@ class JobStore {
     // (a hint that saves looking: the backend may then claim only the round's new jobs),
     // and next_wakeup is not computed.
     bool claim_runnable = true;
+    // The round's new kWaitingLane jobs may be inserted already leased to worker_id (for
+    // the caller's waiting lane, which has room for this many), saving the lane's own
+    // claim: only when they all fit (no more of them than this) and no job of the lane
+    // was runnable and unclaimed before the round, so none overtakes an older one; each
+    // only within its tenant's max_waiting_per_tenant. 0: none. A backend may lease
+    // none (they then wait for acquire_lane, as with 0).
+    std::size_t max_waiting_claims = 0;
   };
   struct RoundResult {
     std::vector<FinishResult> finished;   // per finishes[i]
     std::vector<SubmitResult> submitted;  // per submits[i]
     std::vector<Lease> claimed;
+    std::vector<Lease> waiting_claimed;  // new kWaitingLane jobs leased (max_waiting_claims)
     // When claim_runnable and fewer than max_claims (> 0) were claimed: the earliest
     // time a queued job becomes runnable or a lease expires, after the round.
     std::optional<SystemTime> next_wakeup;

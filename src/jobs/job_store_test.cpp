@@ -639,6 +639,68 @@ TYPED_TEST(JobStoreLanes, BuiltInClaimsNeverTakeAJobOfAnotherLane) {
   EXPECT_EQ(this->store->find({"t1", "u1", "remote"})->lane, "resize");
 }
 
+// A round's new waiting-lane jobs are inserted leased for the caller's waiting lane
+// only when they all fit its room and no job of the lane was runnable before them;
+// Redis leaves them to acquire_lane, which the interface allows.
+TYPED_TEST(JobStoreLanes, ARoundLeasesItsNewWaitingJobsOnlyWhenAllFitAndNoneWasRunnableBefore) {
+  auto waiting = [&](std::string id) {
+    return this->in_lane(std::move(id), std::string(kWaitingLane));
+  };
+  auto round = [&](std::vector<NewJob> submits, std::size_t room) {
+    auto r = this->round(0, std::move(submits));
+    r.max_waiting_claims = room;
+    return this->store->commit_round(r);
+  };
+  auto first = round({waiting("a"), waiting("b"), this->job("local")}, 2);
+  if (!TypeParam::kLeasesWaitingInRounds) {
+    EXPECT_TRUE(first.waiting_claimed.empty());
+    EXPECT_EQ(first.submitted[0].record.status, JobStatus::kQueued);
+    EXPECT_EQ(ids(this->store->acquire_lane(kWaitingLane, "", "w", 10s, 5)),
+              (std::vector<std::string>{"t1/a", "t1/b"}));
+    return;
+  }
+  ASSERT_EQ(ids(first.waiting_claimed), (std::vector<std::string>{"t1/a", "t1/b"}));
+  EXPECT_EQ(first.submitted[0].record.status, JobStatus::kRunning);
+  EXPECT_EQ(first.waiting_claimed[0].record.attempts, 1);
+  EXPECT_EQ(first.waiting_claimed[0].worker_id, "pool");
+  EXPECT_EQ(first.submitted[2].record.status, JobStatus::kQueued);  // built-in lane: no claims
+  EXPECT_TRUE(first.claimed.empty());
+  // Three new ones do not fit a room of two: none is leased.
+  auto crowded = round({waiting("c"), waiting("d"), waiting("e")}, 2);
+  EXPECT_TRUE(crowded.waiting_claimed.empty());
+  EXPECT_EQ(this->store->find({"t1", "u1", "d"})->status, JobStatus::kQueued);
+  // They are runnable now, so a later one is not leased ahead of them ...
+  EXPECT_TRUE(round({waiting("f")}, 10).waiting_claimed.empty());
+  EXPECT_EQ(ids(this->store->acquire_lane(kWaitingLane, "", "w", 10s, 10)),
+            (std::vector<std::string>{"t1/c", "t1/d", "t1/e", "t1/f"}));
+  // ... and once the lane's queue is empty, new ones are leased again, with a fence that
+  // finishes them; a re-sent id is answered with its job and not leased twice.
+  auto again = round({waiting("g"), waiting("a")}, 10);
+  ASSERT_EQ(ids(again.waiting_claimed), (std::vector<std::string>{"t1/g"}));
+  EXPECT_FALSE(again.submitted[1].created);
+  const auto& g = again.waiting_claimed[0];
+  EXPECT_TRUE(this->store->finish(g.record.job_id, g.fence, JobStatus::kSucceeded, "ok"));
+}
+
+TYPED_TEST(JobStoreLanes, ARoundLeasesWaitingJobsWithinEachTenantsWaitingBound) {
+  JobLimits limits;
+  limits.max_waiting_per_tenant = 1;
+  this->store->set_limits(limits);
+  auto waiting = [&](std::string id, std::string tenant) {
+    return this->in_lane(std::move(id), std::string(kWaitingLane), std::move(tenant));
+  };
+  auto r = this->round(0, {waiting("a", "t1"), waiting("b", "t1"), waiting("c", "t2")});
+  r.max_waiting_claims = 10;
+  auto out = this->store->commit_round(r);
+  if (!TypeParam::kLeasesWaitingInRounds) {
+    EXPECT_TRUE(out.waiting_claimed.empty());
+    return;
+  }
+  EXPECT_EQ(ids(out.waiting_claimed), (std::vector<std::string>{"t1/a", "t2/c"}));
+  EXPECT_EQ(this->store->find({"t1", "u1", "b"})->status, JobStatus::kQueued);
+  EXPECT_TRUE(this->store->acquire_lane(kWaitingLane, "", "w", 10s, 10).empty());  // t1 at bound
+}
+
 TYPED_TEST(JobStoreLanes, AcquireLaneTakesOnlyItsLaneOldestFirst) {
   this->store->submit(this->in_lane("a", "resize"));
   this->store->submit(this->job("local"));

@@ -1,5 +1,6 @@
 #include "jobs/memory_job_store.hpp"
 
+#include <algorithm>
 #include <tuple>
 #include <unordered_map>
 
@@ -74,12 +75,30 @@ SubmitResult MemoryJobStore::submit_locked(const NewJob& job, const std::string*
 }
 
 std::size_t MemoryJobStore::running_builtin_locked(std::string_view tenant) const {
+  return running_in_lane_locked(tenant, "");
+}
+
+std::size_t MemoryJobStore::running_in_lane_locked(std::string_view tenant,
+                                                   std::string_view lane) const {
   std::size_t n = 0;
   for (const auto& [id, row] : rows_) {
-    n += row.record.status == JobStatus::kRunning && row.record.lane.empty() &&
+    n += row.record.status == JobStatus::kRunning && row.record.lane == lane &&
          row.record.key.tenant_id == tenant;
   }
   return n;
+}
+
+bool MemoryJobStore::may_lease_waiting_locked(const Round& round, SystemTime t) const {
+  if (round.max_waiting_claims == 0) return false;
+  const auto n = static_cast<std::size_t>(
+      std::count_if(round.submits.begin(), round.submits.end(),
+                    [](const NewJob& job) { return job.lane == kWaitingLane; }));
+  if (n == 0 || n > round.max_waiting_claims) return false;
+  return std::none_of(rows_.begin(), rows_.end(), [&](const auto& entry) {
+    const Row& row = entry.second;
+    return row.record.status == JobStatus::kQueued && row.available_at <= t &&
+           row.record.lane == kWaitingLane;
+  });
 }
 
 std::optional<JobRecord> MemoryJobStore::find(const JobKey& key) {
@@ -174,7 +193,17 @@ JobStore::RoundResult MemoryJobStore::commit_round(const Round& round) {
   const auto t = now();
   const auto lease_until = t + round.lease_ttl;
   const std::size_t cap = limits_.max_running_per_tenant;
+  const bool lease_waiting = may_lease_waiting_locked(round, t);
+  const std::size_t waiting_cap = lane_cap(kWaitingLane);
   for (const auto& job : round.submits) {
+    if (lease_waiting && job.lane == kWaitingLane &&
+        (waiting_cap == 0 ||
+         running_in_lane_locked(job.key.tenant_id, kWaitingLane) < waiting_cap)) {
+      out.submitted.push_back(submit_locked(job, &round.worker_id, lease_until));
+      const auto& s = out.submitted.back();
+      if (s.created) out.waiting_claimed.push_back({s.record, round.worker_id, lease_until, 1});
+      continue;
+    }
     const bool lease = out.claimed.size() < round.max_claims && job.lane.empty() &&
                        (cap == 0 || running_builtin_locked(job.key.tenant_id) < cap);
     out.submitted.push_back(submit_locked(job, lease ? &round.worker_id : nullptr, lease_until));

@@ -73,6 +73,11 @@ class MemoryJobStore : public JobStore {
   FinishResult finish_locked(const FinishItem& item);
   // Running jobs of the built-in lane of `tenant` (what max_running_per_tenant bounds).
   std::size_t running_builtin_locked(std::string_view tenant) const;
+  // Leased jobs of the tenant in `lane`.
+  std::size_t running_in_lane_locked(std::string_view tenant, std::string_view lane) const;
+  // Whether the round's new kWaitingLane jobs are inserted leased (Round::max_waiting_claims):
+  // they all fit, and no job of the lane is runnable and unclaimed at `t`.
+  bool may_lease_waiting_locked(const Round& round, SystemTime t) const;
   std::size_t count_locked(JobStatus status, std::string_view tenant,
                            const std::string* user = nullptr) const;
   // Some queued job is runnable now but its tenant is at max_running_per_tenant.

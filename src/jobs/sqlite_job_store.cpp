@@ -290,7 +290,21 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
     // After this round's finishes and claims: from here on only its submits change what
     // is queued, so each tenant's queued jobs are counted once, not once per submit.
     QueuedCounts queued(*this);
+    const bool lease_waiting = may_lease_waiting_locked(round);
+    TenantLeases waiting_leases(*this, kWaitingLane);
+    const std::size_t waiting_cap = lane_cap(kWaitingLane);
     for (const auto& job : round.submits) {
+      if (lease_waiting && job.lane == kWaitingLane &&
+          (waiting_cap == 0 || waiting_leases[job.key.tenant_id] < waiting_cap)) {
+        out.submitted.push_back(
+            submit_locked(job, queued, Lease{{}, round.worker_id, lease_until, 1}));
+        if (out.submitted.back().created) {
+          out.waiting_claimed.push_back(
+              {out.submitted.back().record, round.worker_id, lease_until, 1});
+          ++waiting_leases[job.key.tenant_id];
+        }
+        continue;
+      }
       const bool claims_left = out.claimed.size() < round.max_claims && job.lane.empty();
       if (claims_left && (cap == 0 || leases[job.key.tenant_id] < cap)) {
         out.submitted.push_back(
@@ -309,6 +323,17 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
     }
     return out;
   });
+}
+
+bool SqliteJobStore::may_lease_waiting_locked(const Round& round) {
+  if (round.max_waiting_claims == 0) return false;
+  const auto n = static_cast<std::size_t>(
+      std::count_if(round.submits.begin(), round.submits.end(),
+                    [](const NewJob& job) { return job.lane == kWaitingLane; }));
+  if (n == 0 || n > round.max_waiting_claims) return false;
+  Statement s(*this, "SELECT 1 FROM jobs WHERE status=0 AND lane=?1 AND available_at<=?2 LIMIT 1");
+  s.bind(1, kWaitingLane).bind(2, now_ms());
+  return !s.step();
 }
 
 std::vector<FinishResult> SqliteJobStore::finish_batch(const std::vector<FinishItem>& items) {

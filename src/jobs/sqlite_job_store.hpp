@@ -76,6 +76,9 @@ class SqliteJobStore final : public JobStore {
   std::size_t count_queued_locked(const std::string& tenant, const std::string* user,
                                   std::size_t limit);
   std::vector<FinishResult> finish_all_locked(const std::vector<FinishItem>& items);
+  // Whether the round's new kWaitingLane jobs are inserted leased (Round::max_waiting_claims):
+  // they all fit, and no job of the lane is runnable and unclaimed.
+  bool may_lease_waiting_locked(const Round& round);
   // Claims up to `max` runnable jobs of `lane` (and of `tenant`, unless "") in the order of
   // JobStore::acquire(): queued ones fairly across tenants within max_running_per_tenant, then
   // lapsed leases. Sets *capped when a runnable job was left for its tenant's bound.

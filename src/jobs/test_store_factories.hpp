@@ -17,6 +17,8 @@ namespace streamer::testing_stores {
 
 // A fresh SQLite file in the temporary directory per store.
 struct SqliteFactory {
+  // Inserts a round's new waiting-lane jobs leased (JobStore::Round::max_waiting_claims).
+  static constexpr bool kLeasesWaitingInRounds = true;
   static std::unique_ptr<JobStore> make() {
     static int n = 0;
     auto path =
@@ -28,11 +30,14 @@ struct SqliteFactory {
 };
 
 struct MemoryFactory {
+  static constexpr bool kLeasesWaitingInRounds = true;
   static std::unique_ptr<JobStore> make() { return std::make_unique<MemoryJobStore>(); }
 };
 
 // One redis-server for the whole test binary, emptied for each store.
 struct RedisFactory {
+  // Its rounds leave waiting-lane jobs to acquire_lane (as the interface allows).
+  static constexpr bool kLeasesWaitingInRounds = false;
   static std::unique_ptr<JobStore> make() {
     static redis::TestRedisServer server({"--maxmemory-policy", "noeviction"});
     redis::RedisJobStoreOptions options;

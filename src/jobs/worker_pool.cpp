@@ -73,7 +73,11 @@ WorkerPool::WorkerPool(JobStore& store, EventBus& hub, const HandlerRegistry& re
                       }),
       commits_(store, {options_.instance_id, options_.lease_ttl, options_.idle_poll},
                {[this] { return claim_capacity(); },
-                [this](std::vector<Lease> leases) { deliver(std::move(leases)); }}) {}
+                [this](std::vector<Lease> leases) { deliver(std::move(leases)); },
+                [this] { return waiting_claim_capacity(); },
+                [this](std::vector<Lease> leases) {
+                  give_back(waiting_.admit(std::move(leases)), "not started before shutdown");
+                }}) {}
 
 WorkerPool::~WorkerPool() { stop(std::chrono::milliseconds(0)); }
 
@@ -99,6 +103,12 @@ std::size_t WorkerPool::claim_capacity() const {
   return blocking > parked ? blocking - parked : 0;
 }
 
+std::size_t WorkerPool::waiting_claim_capacity() const {
+  // The lane runs only in a pool with workers (start()); room() is 0 once it closed.
+  if (stopping_.load() || options_.workers == 0 || options_.max_waiting_jobs == 0) return 0;
+  return waiting_.room();
+}
+
 bool WorkerPool::runs_waiting(const Lease& lease) const {
   if (options_.max_waiting_jobs == 0) return false;
   return dynamic_cast<const WaitingHandler*>(registry_.find(lease.record.action)) != nullptr;
@@ -117,14 +127,16 @@ void WorkerPool::deliver(std::vector<Lease> leases) {
 }
 
 void WorkerPool::submit(NewJob job, CommitLoop::SubmitDone done, ParsedRequest parsed) {
-  // A waiting handler's job goes to the waiting lane's own store lane; its feeder looks
-  // for it as soon as it is stored.
+  // A waiting handler's job goes to the waiting lane's own store lane. Its round may
+  // lease it to this pool's lane at once (CommitLoop::Claims::waiting_capacity);
+  // otherwise the lane's feeder looks for it as soon as it is stored.
   if (job.lane.empty() && options_.max_waiting_jobs > 0 &&
       dynamic_cast<const WaitingHandler*>(registry_.find(job.action))) {
     job.lane = std::string(kWaitingLane);
     done = [this, done = std::move(done)](const SubmitResult* stored) {
       done(stored);
-      if (stored && stored->created) waiting_feeder_.wake();
+      if (stored && stored->created && stored->record.status == JobStatus::kQueued)
+        waiting_feeder_.wake();
     };
   }
   if (!parsed) return commits_.submit(std::move(job), std::move(done));

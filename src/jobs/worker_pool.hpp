@@ -104,6 +104,8 @@ class WorkerPool {
   // How many jobs the next store round may claim: what the worker threads can start
   // soon (the waiting lane claims its own jobs, from kWaitingLane).
   std::size_t claim_capacity() const;
+  // How many new waiting-lane jobs a commit round may lease to the waiting lane at once.
+  std::size_t waiting_claim_capacity() const;
   // Claimed jobs: those of waiting handlers to the waiting lane, the rest to the
   // ready queue of the worker threads.
   void deliver(std::vector<Lease> leases);
