@@ -231,6 +231,19 @@ class JobStore {
   virtual std::vector<Lease> acquire_lane(std::string_view lane, std::string_view tenant,
                                           std::string_view worker_id, std::chrono::milliseconds ttl,
                                           std::size_t max) = 0;
+  // acquire_lane(), also telling whether a runnable job of the lane may have been left
+  // queued for its tenant's bound (lane_cap): only then can a lease of the lane that
+  // ends make a job claimable that this call did not take. A backend that does not
+  // know says true (the default).
+  struct LaneClaims {
+    std::vector<Lease> leases;
+    bool capped = true;
+  };
+  virtual LaneClaims claim_lane(std::string_view lane, std::string_view tenant,
+                                std::string_view worker_id, std::chrono::milliseconds ttl,
+                                std::size_t max) {
+    return {acquire_lane(lane, tenant, worker_id, ttl, max), true};
+  }
   // acquire_batch() of one.
   std::optional<Lease> acquire(std::string_view worker_id, std::chrono::milliseconds ttl) {
     auto leases = acquire_batch(worker_id, ttl, 1);

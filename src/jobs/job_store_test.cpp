@@ -701,6 +701,31 @@ TYPED_TEST(JobStoreLanes, ARoundLeasesWaitingJobsWithinEachTenantsWaitingBound) 
   EXPECT_TRUE(this->store->acquire_lane(kWaitingLane, "", "w", 10s, 10).empty());  // t1 at bound
 }
 
+// claim_lane says whether it left a runnable job for its tenant's bound (what tells a
+// waiting lane's feeder that a run ending may make a job claimable); Redis does not
+// know and always says so.
+TYPED_TEST(JobStoreLanes, ClaimLaneSaysWhenItLeftAJobForItsTenantsBound) {
+  JobLimits limits;
+  limits.max_waiting_per_tenant = 1;
+  this->store->set_limits(limits);
+  const std::string lane(kWaitingLane);
+  this->store->submit(this->in_lane("a", lane));
+  this->store->submit(this->in_lane("b", lane));
+  auto first = this->store->claim_lane(lane, "", "w", 10s, 5);
+  ASSERT_EQ(ids(first.leases), (std::vector<std::string>{"t1/a"}));
+  EXPECT_TRUE(first.capped);  // b waits for a's lease
+  const auto& a = first.leases[0];
+  ASSERT_TRUE(this->store->finish(a.record.job_id, a.fence, JobStatus::kSucceeded, "ok"));
+  auto second = this->store->claim_lane(lane, "", "w", 10s, 5);
+  EXPECT_EQ(ids(second.leases), (std::vector<std::string>{"t1/b"}));
+  auto third = this->store->claim_lane(lane, "", "w", 10s, 5);
+  EXPECT_TRUE(third.leases.empty());
+  if (TypeParam::kReportsLaneCapped) {
+    EXPECT_FALSE(second.capped);
+    EXPECT_FALSE(third.capped);
+  }
+}
+
 TYPED_TEST(JobStoreLanes, AcquireLaneTakesOnlyItsLaneOldestFirst) {
   this->store->submit(this->in_lane("a", "resize"));
   this->store->submit(this->job("local"));

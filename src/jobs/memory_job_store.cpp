@@ -131,9 +131,19 @@ std::vector<Lease> MemoryJobStore::acquire_lane(std::string_view lane, std::stri
   return acquire_locked(lane, worker_id, ttl, max, tenant);
 }
 
+JobStore::LaneClaims MemoryJobStore::claim_lane(std::string_view lane, std::string_view tenant,
+                                                std::string_view worker_id,
+                                                std::chrono::milliseconds ttl, std::size_t max) {
+  std::lock_guard lock(mutex_);
+  LaneClaims out;
+  out.capped = false;
+  out.leases = acquire_locked(lane, worker_id, ttl, max, tenant, &out.capped);
+  return out;
+}
+
 std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view lane, std::string_view worker_id,
                                                   std::chrono::milliseconds ttl, std::size_t max,
-                                                  std::string_view tenant) {
+                                                  std::string_view tenant, bool* capped) {
   const auto t = now();
   // The lane's per-tenant bound: the worker threads' for the built-in lane, the waiting
   // lane's own, none for a remote action's lane (its workers' credits bound it). Leases are counted
@@ -164,6 +174,16 @@ std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view lane, std::st
     if (!pick) break;
     ++running[pick->record.key.tenant_id];
     out.push_back(lease_locked(*pick, worker_id, t, ttl));
+  }
+  // Room was left, so a runnable job still queued was left for its tenant's bound.
+  if (capped && out.size() < max) {
+    for (const auto& [id, row] : rows_) {
+      if (row.record.status == JobStatus::kQueued && row.available_at <= t &&
+          row.record.lane == lane && (tenant.empty() || row.record.key.tenant_id == tenant)) {
+        *capped = true;
+        break;
+      }
+    }
   }
   // Then jobs whose worker stopped renewing its lease (already counted as leased).
   for (auto& [id, row] : rows_) {

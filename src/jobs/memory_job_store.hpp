@@ -20,6 +20,8 @@ class MemoryJobStore : public JobStore {
   std::vector<Lease> acquire_lane(std::string_view lane, std::string_view tenant,
                                   std::string_view worker_id, std::chrono::milliseconds ttl,
                                   std::size_t max) override;
+  LaneClaims claim_lane(std::string_view lane, std::string_view tenant, std::string_view worker_id,
+                        std::chrono::milliseconds ttl, std::size_t max) override;
   RoundResult commit_round(const Round& round) override;
   LeaseState renew(std::string_view job_id, std::int64_t fence,
                    std::chrono::milliseconds ttl) override;
@@ -64,10 +66,11 @@ class MemoryJobStore : public JobStore {
   // the key exists or a queued bound refuses it.
   SubmitResult submit_locked(const NewJob& job, const std::string* lease_owner = nullptr,
                              SystemTime lease_until = {});
-  // Claims within `lane` ("" is the built-in lane) and `tenant` ("": any).
+  // Claims within `lane` ("" is the built-in lane) and `tenant` ("": any); sets *capped
+  // when a runnable job was left for its tenant's bound.
   std::vector<Lease> acquire_locked(std::string_view lane, std::string_view worker_id,
                                     std::chrono::milliseconds ttl, std::size_t max,
-                                    std::string_view tenant = {});
+                                    std::string_view tenant = {}, bool* capped = nullptr);
   Lease lease_locked(Row& row, std::string_view worker_id, SystemTime now,
                      std::chrono::milliseconds ttl);
   FinishResult finish_locked(const FinishItem& item);

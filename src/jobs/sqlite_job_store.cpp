@@ -264,10 +264,19 @@ std::vector<Lease> SqliteJobStore::acquire_batch(std::string_view worker_id,
 std::vector<Lease> SqliteJobStore::acquire_lane(std::string_view lane, std::string_view tenant,
                                                 std::string_view worker_id,
                                                 std::chrono::milliseconds ttl, std::size_t max) {
+  return claim_lane(lane, tenant, worker_id, ttl, max).leases;
+}
+
+JobStore::LaneClaims SqliteJobStore::claim_lane(std::string_view lane, std::string_view tenant,
+                                                std::string_view worker_id,
+                                                std::chrono::milliseconds ttl, std::size_t max) {
   std::lock_guard lock(mutex_);
   return in_transaction([&] {
     TenantLeases leases(*this, lane);
-    return acquire_locked(lane, worker_id, ttl, max, leases, nullptr, tenant);
+    LaneClaims out;
+    out.capped = false;
+    out.leases = acquire_locked(lane, worker_id, ttl, max, leases, &out.capped, tenant);
+    return out;
   });
 }
 

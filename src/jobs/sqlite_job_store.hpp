@@ -34,6 +34,8 @@ class SqliteJobStore final : public JobStore {
   std::vector<Lease> acquire_lane(std::string_view lane, std::string_view tenant,
                                   std::string_view worker_id, std::chrono::milliseconds ttl,
                                   std::size_t max) override;
+  LaneClaims claim_lane(std::string_view lane, std::string_view tenant, std::string_view worker_id,
+                        std::chrono::milliseconds ttl, std::size_t max) override;
   std::vector<FinishResult> finish_batch(const std::vector<FinishItem>& items) override;
   RoundResult commit_round(const Round& round) override;
   LeaseState renew(std::string_view job_id, std::int64_t fence,

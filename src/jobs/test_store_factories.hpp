@@ -19,6 +19,8 @@ namespace streamer::testing_stores {
 struct SqliteFactory {
   // Inserts a round's new waiting-lane jobs leased (JobStore::Round::max_waiting_claims).
   static constexpr bool kLeasesWaitingInRounds = true;
+  // claim_lane() tells whether it left a job for its tenant's bound.
+  static constexpr bool kReportsLaneCapped = true;
   static std::unique_ptr<JobStore> make() {
     static int n = 0;
     auto path =
@@ -31,6 +33,7 @@ struct SqliteFactory {
 
 struct MemoryFactory {
   static constexpr bool kLeasesWaitingInRounds = true;
+  static constexpr bool kReportsLaneCapped = true;
   static std::unique_ptr<JobStore> make() { return std::make_unique<MemoryJobStore>(); }
 };
 
@@ -38,6 +41,8 @@ struct MemoryFactory {
 struct RedisFactory {
   // Its rounds leave waiting-lane jobs to acquire_lane (as the interface allows).
   static constexpr bool kLeasesWaitingInRounds = false;
+  // Its claim_lane() always says a job may have been left for a bound (the default).
+  static constexpr bool kReportsLaneCapped = false;
   static std::unique_ptr<JobStore> make() {
     static redis::TestRedisServer server({"--maxmemory-policy", "noeviction"});
     redis::RedisJobStoreOptions options;

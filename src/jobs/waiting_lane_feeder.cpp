@@ -24,6 +24,17 @@ void WaitingLaneFeeder::wake() {
   {
     std::lock_guard lock(mutex_);
     woken_ = true;
+    ++wakes_;
+    nothing_runnable_ = false;
+  }
+  cv_.notify_one();
+}
+
+void WaitingLaneFeeder::room_freed() {
+  {
+    std::lock_guard lock(mutex_);
+    if (nothing_runnable_) return;
+    woken_ = true;
   }
   cv_.notify_one();
 }
@@ -64,11 +75,22 @@ void WaitingLaneFeeder::run() {
 bool WaitingLaneFeeder::claim_once() {
   const std::size_t want = std::min(lane_.room(), options_.batch);
   if (want == 0) return false;
-  auto leases = store_.acquire_lane(kWaitingLane, "", options_.worker_id, options_.lease_ttl, want);
-  const std::size_t got = leases.size();
+  std::uint64_t wakes_before = 0;
+  {
+    std::lock_guard lock(mutex_);
+    wakes_before = wakes_;
+  }
+  auto claims = store_.claim_lane(kWaitingLane, "", options_.worker_id, options_.lease_ttl, want);
+  const std::size_t got = claims.leases.size();
   claimed_ += got;
+  if (got < want && !claims.capped) {
+    // Everything runnable was taken and none left for a bound: a run ending cannot
+    // make more claimable, only a wake() (which may have come during this look) can.
+    std::lock_guard lock(mutex_);
+    nothing_runnable_ = wakes_ == wakes_before;
+  }
   if (got == 0) return false;
-  auto refused = lane_.admit(std::move(leases));
+  auto refused = lane_.admit(std::move(claims.leases));
   if (!refused.empty()) {
     give_back_(refused);
     return false;

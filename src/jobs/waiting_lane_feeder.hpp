@@ -43,8 +43,14 @@ class WaitingLaneFeeder {
   WaitingLaneFeeder& operator=(const WaitingLaneFeeder&) = delete;
 
   void start();
-  // Look at the store soon (without waiting for the poll interval). Thread-safe, cheap.
+  // Look at the store soon (without waiting for the poll interval): something may have
+  // become claimable (a waiting job stored queued, another process's change). Thread-safe,
+  // cheap.
   void wake();
+  // A run on the lane ended and left room: look soon, unless the last look took
+  // everything runnable, left nothing for a tenant's bound, and nothing woke it since
+  // (then the room waits for the next wake() or poll).
+  void room_freed();
   // No look starts after this returns (a look in progress finishes first). Idempotent.
   void stop();
   std::uint64_t claimed() const { return claimed_; }
@@ -62,6 +68,8 @@ class WaitingLaneFeeder {
   std::condition_variable cv_;
   bool woken_ = true;  // the first look is at start
   bool stopping_ = false;
+  std::uint64_t wakes_ = 0;        // wake() calls, to tell whether one came during a look
+  bool nothing_runnable_ = false;  // the last look found all it could take (see room_freed)
   std::atomic<std::uint64_t> claimed_{0};
   std::thread thread_;
 };

@@ -279,7 +279,7 @@ boost::asio::awaitable<void> WorkerPool::run_waiting_job(Lease lease) {
     end_run(job);
   }
   commits_.capacity_changed();
-  waiting_feeder_.wake();  // its slot is free
+  waiting_feeder_.room_freed();  // its slot is free
 }
 
 void WorkerPool::begin_run(const std::shared_ptr<ActiveJob>& job) {

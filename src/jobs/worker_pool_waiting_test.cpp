@@ -115,10 +115,16 @@ struct CutOffStore : MemoryJobStore {
     if (cut_off.load()) return {};
     return MemoryJobStore::acquire_lane(lane, tenant, worker_id, ttl, max);
   }
+  LaneClaims claim_lane(std::string_view lane, std::string_view tenant, std::string_view worker_id,
+                        std::chrono::milliseconds ttl, std::size_t max) override {
+    if (cut_off.load()) return {};
+    return MemoryJobStore::claim_lane(lane, tenant, worker_id, ttl, max);
+  }
   RoundResult commit_round(const Round& round) override {
     if (!cut_off.load()) return MemoryJobStore::commit_round(round);
     Round without_claims = round;
     without_claims.max_claims = 0;
+    without_claims.max_waiting_claims = 0;
     return MemoryJobStore::commit_round(without_claims);
   }
 };
