@@ -35,13 +35,14 @@ void BufferedLogSink::log(const spdlog::details::log_msg& msg) {
   std::lock_guard lock(mutex_);
   formatter_->format(msg, line);
   held_.append(line.data(), line.size());
-  if (limit_ == 0 || held_.size() >= limit_) {
+  const bool held_for_batch = LogBatch::open_on_this_thread();  // written when it closes
+  const bool hold = limit_ > 0 && held_.size() < limit_ &&
+                    (held_for_batch || (rate_.burst > 0 && !may_write_now_locked(Clock::now())));
+  if (!hold) {
     write_out_locked();
-  } else if (LogBatch::open_on_this_thread()) {
-    // written when the batch closes
-  } else if (rate_.burst == 0 || may_write_now_locked(Clock::now())) {
-    write_out_locked();
-  } else if (!held_for_rate_) {
+    return;
+  }
+  if (!held_for_batch && !held_for_rate_) {
     held_for_rate_ = true;
     wake_flusher_.notify_one();  // once per window at most
   }
