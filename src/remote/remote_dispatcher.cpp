@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <future>
 #include <map>
+#include <unordered_set>
 
 #include "core/json_text.hpp"
 #include "core/log_event.hpp"
@@ -652,6 +653,14 @@ void RemoteDispatcher::tick() {
     std::vector<JobStore::RenewItem> items;
   };
   std::map<std::chrono::milliseconds, DueRenewals> due;
+  // Connections with a renewal due now: their other jobs due within lease_ttl / 6 go in
+  // the same batch (one store call), after which they stay due together. Jobs sent a
+  // few milliseconds apart would otherwise fall due in consecutive ticks.
+  std::unordered_set<std::uint64_t> conns_due;
+  for (const auto& [id, job] : jobs_) {
+    if (now >= job.next_renew) conns_due.insert(job.conn);
+  }
+  const auto early = options_.lease_ttl / 6;
   for (auto& [id, job] : jobs_) {
     if (now >= job.deadline) {
       timed_out.push_back(id);
@@ -669,7 +678,8 @@ void RemoteDispatcher::tick() {
       lost.push_back(id);
       continue;
     }
-    if (now < job.next_renew) continue;
+    if (now < job.next_renew && !(conns_due.contains(job.conn) && now + early >= job.next_renew))
+      continue;
     // The jobs of one worker connection share `until`, hence one batch per connection.
     auto& batch = due[std::chrono::duration_cast<std::chrono::milliseconds>(until - now)];
     batch.ids.push_back(id);

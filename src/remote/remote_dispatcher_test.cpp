@@ -343,7 +343,8 @@ TEST_F(RemoteDispatcherTest, TheDueLeasesOfAWorkerAreRenewedInOneStoreCall) {
   for (std::string id : {"a", "b", "c"}) submit(id);
   gate->open();  // one round claims all three: their renewals fall due together
   for (int i = 0; i < 3; ++i) ASSERT_FALSE(sink->next("job").empty());
-  // Renewals are due lease_ttl / 3 (100 ms) after the start.
+  // Renewals are due lease_ttl / 3 (100 ms) after the start; jobs of one worker sent
+  // within lease_ttl / 6 of each other are renewed together.
   for (int i = 0; i < 100 && store.renewals().empty(); ++i) std::this_thread::sleep_for(5ms);
   const auto sizes = store.renewals();
   ASSERT_FALSE(sizes.empty());
