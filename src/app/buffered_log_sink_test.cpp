@@ -51,6 +51,14 @@ struct DefaultLogger {
   ~DefaultLogger() { spdlog::set_default_logger(previous); }
 };
 
+// A logger on `sink` that is not the default one: destroying it and the sink leaves
+// nothing else holding the sink.
+std::shared_ptr<spdlog::logger> own_logger(std::shared_ptr<BufferedLogSink> sink) {
+  auto log = std::make_shared<spdlog::logger>("test", std::move(sink));
+  log->set_pattern("%l %v");
+  return log;
+}
+
 TEST(BufferedLogSink, OutsideABatchEachLineIsWrittenAtOnce) {
   Pipe pipe;
   auto sink = std::make_shared<BufferedLogSink>(pipe.fds[1], 4096);
@@ -115,8 +123,7 @@ TEST(BufferedLogSink, DestroyingTheSinkWritesWhatIsHeld) {
   Pipe pipe;
   {
     auto sink = std::make_shared<BufferedLogSink>(pipe.fds[1], 4096);
-    auto log = std::make_shared<spdlog::logger>("test", sink);
-    log->set_pattern("%l %v");
+    auto log = own_logger(sink);
     LogBatch batch;
     log->info("last words");
     EXPECT_EQ(pipe.read_all(), "");
@@ -179,9 +186,7 @@ TEST(BufferedLogSink, ANewWindowWritesAtOnceAgain) {
 TEST(BufferedLogSink, LinesHeldForTheRateAreWrittenWhenTheSinkIsDestroyed) {
   Pipe pipe;
   {
-    auto sink = std::make_shared<BufferedLogSink>(pipe.fds[1], 4096, WriteRate{1, 10s});
-    auto log = std::make_shared<spdlog::logger>("test", sink);
-    log->set_pattern("%l %v");
+    auto log = own_logger(std::make_shared<BufferedLogSink>(pipe.fds[1], 4096, WriteRate{1, 10s}));
     log->info("first");
     log->info("held");
     EXPECT_EQ(pipe.read_all(), "info first\n");

@@ -115,12 +115,8 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
   round.finishes.reserve(finishes.size());
   for (auto& f : finishes) round.finishes.push_back(std::move(f.item));
   round.submits.reserve(submits.size());
-  bool waiting_submits = false;
-  for (auto& s : submits) {
-    waiting_submits = waiting_submits || s.job.lane == kWaitingLane;
-    round.submits.push_back(std::move(s.job));
-  }
-  if (waiting_submits && claims_.waiting_capacity) {
+  for (auto& s : submits) round.submits.push_back(std::move(s.job));
+  if (claims_.waiting_capacity && round.waiting_submit_count() > 0) {
     round.max_waiting_claims = claims_.waiting_capacity();
   }
 

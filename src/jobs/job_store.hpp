@@ -313,6 +313,18 @@ class JobStore {
     // only within its tenant's max_waiting_per_tenant. 0: none. A backend may lease
     // none (they then wait for acquire_lane, as with 0).
     std::size_t max_waiting_claims = 0;
+
+    // How many of `submits` are kWaitingLane jobs.
+    std::size_t waiting_submit_count() const {
+      std::size_t n = 0;
+      for (const auto& job : submits) n += job.lane == kWaitingLane;
+      return n;
+    }
+    // Whether its waiting jobs may be leased as max_waiting_claims allows: some, all fitting.
+    bool waiting_submits_fit() const {
+      const std::size_t n = waiting_submit_count();
+      return n > 0 && n <= max_waiting_claims;
+    }
   };
   struct RoundResult {
     std::vector<FinishResult> finished;   // per finishes[i]

@@ -1,6 +1,5 @@
 #include "jobs/memory_job_store.hpp"
 
-#include <algorithm>
 #include <tuple>
 #include <unordered_map>
 
@@ -89,16 +88,7 @@ std::size_t MemoryJobStore::running_in_lane_locked(std::string_view tenant,
 }
 
 bool MemoryJobStore::may_lease_waiting_locked(const Round& round, SystemTime t) const {
-  if (round.max_waiting_claims == 0) return false;
-  const auto n = static_cast<std::size_t>(
-      std::count_if(round.submits.begin(), round.submits.end(),
-                    [](const NewJob& job) { return job.lane == kWaitingLane; }));
-  if (n == 0 || n > round.max_waiting_claims) return false;
-  return std::none_of(rows_.begin(), rows_.end(), [&](const auto& entry) {
-    const Row& row = entry.second;
-    return row.record.status == JobStatus::kQueued && row.available_at <= t &&
-           row.record.lane == kWaitingLane;
-  });
+  return round.waiting_submits_fit() && !runnable_queued_locked(t, kWaitingLane);
 }
 
 std::optional<JobRecord> MemoryJobStore::find(const JobKey& key) {
@@ -176,15 +166,7 @@ std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view lane, std::st
     out.push_back(lease_locked(*pick, worker_id, t, ttl));
   }
   // Room was left, so a runnable job still queued was left for its tenant's bound.
-  if (capped && out.size() < max) {
-    for (const auto& [id, row] : rows_) {
-      if (row.record.status == JobStatus::kQueued && row.available_at <= t &&
-          row.record.lane == lane && (tenant.empty() || row.record.key.tenant_id == tenant)) {
-        *capped = true;
-        break;
-      }
-    }
-  }
+  if (capped && out.size() < max && runnable_queued_locked(t, lane, tenant)) *capped = true;
   // Then jobs whose worker stopped renewing its lease (already counted as leased).
   for (auto& [id, row] : rows_) {
     if (out.size() >= max) break;
@@ -195,9 +177,11 @@ std::vector<Lease> MemoryJobStore::acquire_locked(std::string_view lane, std::st
   return out;
 }
 
-bool MemoryJobStore::capped_locked(SystemTime t) const {
+bool MemoryJobStore::runnable_queued_locked(SystemTime t, std::string_view lane,
+                                            std::string_view tenant) const {
   for (const auto& [id, row] : rows_) {
-    if (row.record.status == JobStatus::kQueued && row.available_at <= t && row.record.lane.empty())
+    if (row.record.status == JobStatus::kQueued && row.available_at <= t &&
+        row.record.lane == lane && (tenant.empty() || row.record.key.tenant_id == tenant))
       return true;
   }
   return false;
@@ -236,7 +220,7 @@ JobStore::RoundResult MemoryJobStore::commit_round(const Round& round) {
     out.next_wakeup = next_wakeup_locked(after);
   }
   // A short claim left every runnable queued job for its tenant's bound.
-  if (out.claimed.size() < round.max_claims) out.capped = capped_locked(after);
+  if (out.claimed.size() < round.max_claims) out.capped = runnable_queued_locked(after, "");
   return out;
 }
 

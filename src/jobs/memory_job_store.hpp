@@ -83,8 +83,10 @@ class MemoryJobStore : public JobStore {
   bool may_lease_waiting_locked(const Round& round, SystemTime t) const;
   std::size_t count_locked(JobStatus status, std::string_view tenant,
                            const std::string* user = nullptr) const;
-  // Some queued job is runnable now but its tenant is at max_running_per_tenant.
-  bool capped_locked(SystemTime now) const;
+  // Some queued job of `lane` (and of `tenant`, unless "") is runnable at `t`. After a
+  // claim that left room, such a job waits for its tenant's bound.
+  bool runnable_queued_locked(SystemTime t, std::string_view lane,
+                              std::string_view tenant = {}) const;
   // The earliest future time a queued job becomes runnable, or a lease expires.
   std::optional<SystemTime> next_wakeup_locked(SystemTime after) const;
 

@@ -335,11 +335,7 @@ JobStore::RoundResult SqliteJobStore::commit_round(const Round& round) {
 }
 
 bool SqliteJobStore::may_lease_waiting_locked(const Round& round) {
-  if (round.max_waiting_claims == 0) return false;
-  const auto n = static_cast<std::size_t>(
-      std::count_if(round.submits.begin(), round.submits.end(),
-                    [](const NewJob& job) { return job.lane == kWaitingLane; }));
-  if (n == 0 || n > round.max_waiting_claims) return false;
+  if (!round.waiting_submits_fit()) return false;
   Statement s(*this, "SELECT 1 FROM jobs WHERE status=0 AND lane=?1 AND available_at<=?2 LIMIT 1");
   s.bind(1, kWaitingLane).bind(2, now_ms());
   return !s.step();
