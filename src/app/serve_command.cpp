@@ -235,6 +235,8 @@ struct Core {
       o.key_prefix = [shared](const JobKey& key) { return shared->event_key_prefix(key); };
       o.submit_registers = true;
       shared->register_submitter(process_id, o.registration_ttl);
+      // and, without replicas to wait for, the finish script publishes each outcome
+      shared->publish_outcomes(o.registration_ttl);
     }
     o.on_cancel = [this](const JobKey& key) {
       if (workers) workers->cancel_local(key);

@@ -48,7 +48,7 @@ void CommitLoop::finish(JobStore::FinishItem item, FinishDone done) {
       done = nullptr;
     }
   }
-  if (done) return done(false, item);
+  if (done) return done(FinishResult{}, item);
   cv_.notify_one();
 }
 
@@ -143,7 +143,7 @@ void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& 
       item.terminal = JobStatus::kCancelled;
       item.outcome_json = std::move(result.finished[i].outcome_json);
     }
-    finishes[i].done(written && result.finished[i].ended, item);
+    finishes[i].done(written ? result.finished[i] : FinishResult{}, item);
   }
   bool created = false;
   for (std::size_t i = 0; i < submits.size(); ++i) {

@@ -29,11 +29,12 @@ class CommitLoop {
   using Clock = std::chrono::steady_clock;
   // Called after the round that stored the job; nullptr when it could not be stored.
   using SubmitDone = std::function<void(const SubmitResult* result)>;
-  // Called after the round that wrote the outcome: `ended` is finish()'s answer (false
-  // also when the write failed: the lease lapses and the job runs again). `item` is what
+  // Called after the round that wrote the outcome: `result` is the store's answer
+  // (result.ended false also when the write failed: the lease lapses and the job runs
+  // again; result.published: the store already sent the terminal event). `item` is what
   // was recorded: when a cancel had been requested first, the store's CANCELLED outcome
   // replaces the one handed in.
-  using FinishDone = std::function<void(bool ended, JobStore::FinishItem& item)>;
+  using FinishDone = std::function<void(const FinishResult& result, JobStore::FinishItem& item)>;
   struct Claims {
     std::function<std::size_t()> capacity;            // how many jobs to claim now
     std::function<void(std::vector<Lease>)> deliver;  // jobs claimed, after their round

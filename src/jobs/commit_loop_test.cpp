@@ -119,13 +119,13 @@ TEST(CommitLoop, OutcomesAreWrittenOnceAndReportedAfterTheWrite) {
   auto lease = f.wait_claims(1).at(0);
   std::promise<std::pair<bool, std::string>> first, second;
   f.loop.finish({lease.record.job_id, lease.fence, JobStatus::kSucceeded, "ok", ""},
-                [&](bool ended, JobStore::FinishItem& item) {
-                  first.set_value({ended, f.store.find({"t", "u", "a"})->outcome_json});
+                [&](const FinishResult& r, JobStore::FinishItem& item) {
+                  first.set_value({r.ended, f.store.find({"t", "u", "a"})->outcome_json});
                 });
   EXPECT_EQ(first.get_future().get(), std::make_pair(true, std::string("ok")));
   f.loop.finish({lease.record.job_id, lease.fence, JobStatus::kFailed, "again", ""},
-                [&](bool ended, JobStore::FinishItem& item) {
-                  second.set_value({ended, item.outcome_json});
+                [&](const FinishResult& r, JobStore::FinishItem& item) {
+                  second.set_value({r.ended, item.outcome_json});
                 });
   EXPECT_EQ(second.get_future().get(), std::make_pair(false, std::string("again")));
   f.loop.stop();
@@ -140,8 +140,8 @@ TEST(CommitLoop, AnOutcomeAfterACancelRequestIsReportedAsTheStoredCancelled) {
   ASSERT_EQ(f.store.request_cancel({"t", "u", "a"}, "cancelled!"), CancelOutcome::kCancelRequested);
   std::promise<std::tuple<bool, JobStatus, std::string>> done;
   f.loop.finish({lease.record.job_id, lease.fence, JobStatus::kSucceeded, "result", ""},
-                [&](bool ended, JobStore::FinishItem& item) {
-                  done.set_value({ended, item.terminal, item.outcome_json});
+                [&](const FinishResult& r, JobStore::FinishItem& item) {
+                  done.set_value({r.ended, item.terminal, item.outcome_json});
                 });
   EXPECT_EQ(done.get_future().get(),
             std::make_tuple(true, JobStatus::kCancelled, std::string("cancelled!")));
@@ -160,7 +160,7 @@ TEST(CommitLoop, AJobHeldBackByItsTenantsBoundIsClaimedWithTheNextFinish) {
   EXPECT_EQ(f.store.find({"t", "u", "b"})->status, JobStatus::kQueued);
   const auto t0 = std::chrono::steady_clock::now();
   f.loop.finish({first[0].record.job_id, first[0].fence, JobStatus::kSucceeded, "ok", ""},
-                [](bool, JobStore::FinishItem&) {});
+                [](const FinishResult&, JobStore::FinishItem&) {});
   auto both = f.wait_claims(2);
   ASSERT_EQ(both.size(), 2u);
   EXPECT_EQ(both[1].record.key.request_id, "b");

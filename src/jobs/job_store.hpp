@@ -145,6 +145,10 @@ struct FinishResult {
   // ended CANCELLED with the outcome given to request_cancel, which is `outcome_json`.
   bool cancelled_instead = false;
   std::string outcome_json;
+  // The store also sent the outcome, as the terminal event, to the request's subscribers
+  // (in the write that recorded it: RedisJobStore::publish_outcomes): the caller must
+  // not publish it again.
+  bool published = false;
 };
 
 // ---------------------------------------------------------------- reads for the admin API

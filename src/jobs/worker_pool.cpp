@@ -193,17 +193,19 @@ bool WorkerPool::conclude(const std::shared_ptr<ActiveJob>& job, JobStatus statu
   if (job->concluded.exchange(true)) return false;
   commits_.finish(
       {job->id(), job->lease.fence, status, std::move(message), job->take_final_progress()},
-      [this, job](bool ended, const JobStore::FinishItem& item) {
-        on_concluded(*job, ended, item);
+      [this, job](const FinishResult& result, const JobStore::FinishItem& item) {
+        on_concluded(*job, result, item);
       });
   return true;
 }
 
-void WorkerPool::on_concluded(const ActiveJob& job, bool ended, const JobStore::FinishItem& item) {
+void WorkerPool::on_concluded(const ActiveJob& job, const FinishResult& result,
+                              const JobStore::FinishItem& item) {
   handover_.drop(
-      job.key());      // its outcome is decided (or its lease was lost): no attempt follows here
-  if (!ended) return;  // not recorded (lease lost, or the write failed): nothing is published
-  hub_.publish(job.key(), MessageKind::kTerminal, item.outcome_json);  // only after it is durable
+      job.key());  // its outcome is decided (or its lease was lost): no attempt follows here
+  if (!result.ended) return;  // not recorded (lease lost, or the write failed): not published
+  // Only after it is durable; a store that published it in that write already did.
+  if (!result.published) hub_.publish(job.key(), MessageKind::kTerminal, item.outcome_json);
   switch (item.terminal) {
     case JobStatus::kSucceeded:
       ++stats_.succeeded;

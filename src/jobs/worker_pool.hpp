@@ -154,8 +154,10 @@ class WorkerPool {
   // jobs per transaction) and then publishes it. Returns false if an outcome was
   // already decided for this job in this process.
   bool conclude(const std::shared_ptr<ActiveJob>& job, JobStatus status, std::string message);
-  // After the outcome's round: publishes it if this write ended the job.
-  void on_concluded(const ActiveJob& job, bool ended, const JobStore::FinishItem& item);
+  // After the outcome's round: publishes it if this write ended the job (and the store
+  // did not publish it in that write).
+  void on_concluded(const ActiveJob& job, const FinishResult& result,
+                    const JobStore::FinishItem& item);
   // Gives claimed-but-unstarted jobs back to the queue, attempt refunded.
   void give_back(const std::vector<Lease>& leases, std::string_view why);
 

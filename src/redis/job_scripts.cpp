@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "redis/event_lua.hpp"
+
 namespace streamer::redis {
 namespace {
 
@@ -257,14 +259,14 @@ return refused
 )lua";
 
 constexpr const char* kFinish = R"lua(
-local ttl, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl, keep, event_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 local out = {}
-for i = 3, #ARGV, 5 do
+for i = 4, #ARGV, 5 do
   local n, fence, terminal, outcome, prog = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local v = redis.call('HMGET', jkey(n), 'st', 'fence', 'cx', 'out', 't', 'jk', 'att', 'lane')
+  local v = redis.call('HMGET', jkey(n), 'st', 'fence', 'cx', 'out', 't', 'jk', 'att', 'lane', 'u', 'r')
   if v[1] ~= '1' or v[2] ~= fence then
-    out[#out + 1] = {0, 0, ''}
+    out[#out + 1] = {0, 0, '', 0}
   else
     -- a requested cancel (its outcome stored by cancel) wins over any other outcome
     local instead = v[3] == '1' and terminal ~= '4' and v[4] ~= ''
@@ -284,7 +286,15 @@ for i = 3, #ARGV, 5 do
     retire(n, v[5], v[6], now, ttl)
     -- a slot of the tenant is free: a job its bound held back may be claimable now
     if redis.call('EXISTS', P .. 'rt:' .. v[5]) == 1 then wake() end
-    if instead then out[#out + 1] = {1, 1, outcome} else out[#out + 1] = {1, 0, ''} end
+    -- the outcome event, in the write that records it (as the event bus' publish)
+    local published = 0
+    if event_ttl > 0 then
+      local t, u, r = v[5], v[9] or '', v[10] or ''
+      local text = #t .. ':' .. t .. #u .. ':' .. u .. #r .. ':' .. r .. outcome
+      publish_event(P .. 'g:' .. v[6], P .. 'n:' .. v[6], 't', text, event_ttl, true)
+      published = 1
+    end
+    if instead then out[#out + 1] = {1, 1, outcome, published} else out[#out + 1] = {1, 0, '', published} end
   end
 end
 return out
@@ -358,7 +368,7 @@ return next_wakeup(ARGV[1])
 }  // namespace
 
 LuaScript JobScripts::with_prelude(const char* body) {
-  return LuaScript(std::string(kPrelude) + body);
+  return LuaScript(std::string(kPrelude) + kPublishEventLua + body);
 }
 
 namespace {

@@ -49,9 +49,11 @@ struct JobScripts {
   // step) only where the fence is current.
   // -> how many were refused (stale fence, or the job no longer running)
   static const LuaScript& progress();
-  // ARGV: result_ttl_ms history_steps, then (n, fence, terminal, outcome, final_progress)
-  // quintuples
-  // -> per item {ended, cancelled_instead, outcome_if_cancelled_instead}
+  // ARGV: result_ttl_ms history_steps event_ttl_ms, then (n, fence, terminal, outcome,
+  // final_progress) quintuples. event_ttl_ms > 0: each recorded outcome is also published
+  // to the request's gateways (`g:<jk>`, numbered by `n:<jk>`, kept event_ttl_ms), as the
+  // event bus' publish of a terminal event would.
+  // -> per item {ended, cancelled_instead, outcome_if_cancelled_instead, published}
   static const LuaScript& finish();
   // ARGV: n fence available_at_ms last_error refund(0|1) -> 1 released, 0 not held
   static const LuaScript& release();
@@ -67,7 +69,8 @@ struct JobScripts {
   static const LuaScript& wakeup();
 
   // A script of `body` after the prelude every job script shares (P, now_ms, jkey,
-  // record, enqueue, dequeue, retire, add_step, ...): for scripts kept in other files.
+  // record, enqueue, dequeue, retire, add_step, publish_event, ...): for scripts kept in
+  // other files.
   static LuaScript with_prelude(const char* body);
 };
 

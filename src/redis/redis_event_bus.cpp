@@ -11,6 +11,7 @@
 
 #include "core/log_event.hpp"
 #include "core/protocol.hpp"
+#include "redis/event_lua.hpp"
 
 namespace streamer::redis {
 namespace {
@@ -20,21 +21,11 @@ constexpr std::string_view kCancelChannel = "ctl";
 constexpr std::string_view kPing = "ping";
 constexpr std::uint64_t kAfterEverything = std::numeric_limits<std::uint64_t>::max();
 
-// Numbers the event and PUBLISHes "<kind><seq> <key+message>" to each registered
-// gateway; a terminal event also ends the registrations. Returns the number. The
-// counter's TTL (ARGV[3]) is re-armed only once half of it is spent: a read per event
-// instead of a write (each write is also appended to the AOF and sent to replicas).
+// publish_event (event_lua.hpp) of one event: KEYS gateway set, counter; ARGV kind,
+// key+message, counter TTL ms, terminal ('1'). Returns the event's number.
 const LuaScript& publish_script() {
-  static const LuaScript s(R"(
-local seq = redis.call('INCR', KEYS[2])
-if redis.call('PTTL', KEYS[2]) < ARGV[3] / 2 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-local gws = redis.call('SMEMBERS', KEYS[1])
-if #gws > 0 then
-  local msg = ARGV[1] .. seq .. ' ' .. ARGV[2]
-  for i = 1, #gws do redis.call('PUBLISH', 'ev:' .. gws[i], msg) end
-end
-if ARGV[4] == '1' then redis.call('DEL', KEYS[1]) end
-return seq
+  static const LuaScript s(std::string(kPublishEventLua) + R"(
+return publish_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1')
 )");
   return s;
 }
@@ -43,17 +34,10 @@ return seq
 // store's, which may hash to another slot than the event keys: one primary holds both)
 // says the job runs under fence ARGV[5]. Returns the number, or 0 when refused.
 const LuaScript& fenced_publish_script() {
-  static const LuaScript s(R"(
+  static const LuaScript s(std::string(kPublishEventLua) + R"(
 local v = redis.call('HMGET', KEYS[3], 'st', 'fence')
 if v[1] ~= '1' or v[2] ~= ARGV[5] then return 0 end
-local seq = redis.call('INCR', KEYS[2])
-if redis.call('PTTL', KEYS[2]) < ARGV[3] / 2 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-local gws = redis.call('SMEMBERS', KEYS[1])
-if #gws > 0 then
-  local msg = ARGV[1] .. seq .. ' ' .. ARGV[2]
-  for i = 1, #gws do redis.call('PUBLISH', 'ev:' .. gws[i], msg) end
-end
-return seq
+return publish_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]), false)
 )");
   return s;
 }

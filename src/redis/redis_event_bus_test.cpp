@@ -385,5 +385,64 @@ TEST(RedisEventBus, ASubmitRegistersItsGatewaySoTheFirstEventArrivesWithoutACatc
   }
 }
 
+TEST(RedisEventBus, AStorePublishingOutcomesSendsEachOnceAfterItsProgressInTheWriteThatRecordsIt) {
+  TestRedisServer server;
+  RedisJobStoreOptions so;
+  so.url = server.url();
+  so.partitions = 4;
+  RedisJobStore store(so);
+  auto url = parse_redis_url(server.url());
+  auto o = gateway("gw-a");
+  o.key_prefix = [&](const JobKey& k) { return store.event_key_prefix(k); };
+  o.fence_key = [&](std::string_view id) { return store.job_hash_key(id); };
+  o.submit_registers = true;
+  RedisEventBus gw(url, o);
+  store.register_submitter("gw-a", 60s);
+  ASSERT_TRUE(store.publish_outcomes(60s));
+  gw.start();
+
+  auto sink = std::make_shared<RecordingSink>();
+  const JobKey done{"tenant", "user", "done"};
+  const JobKey cancelled{"tenant", "user", "cancelled"};
+  for (const auto& key : {done, cancelled}) {
+    gw.subscribe_for_submit(key, sink);
+    ASSERT_TRUE(store.submit(NewJob{key, "delay", "{}", "", 3}).created);
+  }
+  auto leases = store.acquire_batch("worker-a", 10s, 2);
+  ASSERT_EQ(leases.size(), 2u);
+  gw.publish_progress(done, leases[0].record.job_id, leases[0].fence, "p1");
+  ASSERT_TRUE(sink->wait_for(1));
+  ASSERT_EQ(store.request_cancel(cancelled, "stopped"), CancelOutcome::kCancelRequested);
+  auto results = store.finish_batch(
+      {{leases[0].record.job_id, leases[0].fence, JobStatus::kSucceeded, "result", ""},
+       {leases[1].record.job_id, leases[1].fence, JobStatus::kSucceeded, "ignored", ""},
+       {leases[0].record.job_id, leases[0].fence, JobStatus::kFailed, "again", ""}});
+  EXPECT_TRUE(results[0].ended && results[0].published);
+  EXPECT_TRUE(results[1].ended && results[1].published && results[1].cancelled_instead);
+  EXPECT_FALSE(results[2].ended || results[2].published);  // the job had ended: not sent
+
+  ASSERT_TRUE(sink->wait_for(3));
+  std::this_thread::sleep_for(100ms);  // nothing else arrives
+  const std::vector<std::pair<MessageKind, std::string>> expected{
+      {MessageKind::kProgress, "p1"},
+      {MessageKind::kTerminal, "result"},
+      {MessageKind::kTerminal, "stopped"}};
+  EXPECT_EQ(sink->got, expected);
+  // The terminal ended the registrations, as the bus' own publish does.
+  EXPECT_EQ(store.client()
+                .command({"EXISTS", store.event_key_prefix(done) + "g:" + job_topic(done)})
+                .as_int(),
+            0);
+}
+
+TEST(RedisEventBus, AStoreThatWaitsForReplicasLeavesOutcomesToTheBus) {
+  TestRedisServer server;
+  RedisJobStoreOptions so;
+  so.url = server.url();
+  so.wait_replicas = 1;  // an outcome must not be visible before WAIT confirmed it
+  RedisJobStore store(so);
+  EXPECT_FALSE(store.publish_outcomes(60s));
+}
+
 }  // namespace
 }  // namespace streamer::redis

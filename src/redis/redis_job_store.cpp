@@ -138,6 +138,12 @@ void RedisJobStore::register_submitter(std::string gateway, std::chrono::millise
   submitter_ttl_ms_ = std::to_string(ttl.count());
 }
 
+bool RedisJobStore::publish_outcomes(std::chrono::milliseconds ttl) {
+  if (options_.wait_replicas > 0 || ttl.count() <= 0) return false;
+  outcome_event_ttl_ms_ = std::to_string(ttl.count());
+  return true;
+}
+
 SubmitResult RedisJobStore::submit(const NewJob& job) {
   auto call = submit_call(job, "", std::chrono::milliseconds(0));
   SubmitResult out = submit_result(job, client_->eval(*call.script, call.keys, call.args), nullptr);
@@ -152,9 +158,31 @@ std::optional<JobRecord> RedisJobStore::find(const JobKey& key) {
   return parse_job(r, p).record;
 }
 
+ScriptCall RedisJobStore::claim_call(int p, std::string_view worker_id,
+                                     std::chrono::milliseconds ttl, std::size_t max,
+                                     std::string_view lane, std::string_view tenant) const {
+  return {&JobScripts::claim(),
+          {prefix(p)},
+          {std::string(worker_id), std::to_string(ttl.count()), std::to_string(max),
+           // the lane's per-tenant bound (none for a remote action's lane)
+           std::to_string(lane_cap(lane)), std::string(lane), std::string(tenant)}};
+}
+
+void RedisJobStore::take_claimed(const Reply& r, int p, Claimed& out) {
+  out.capped = out.capped || r.elements.at(0).as_int() == 1;
+  if (const auto wake = r.elements.at(1).as_int(); wake >= 0) {
+    const auto t = from_ms(wake);
+    if (!out.next_wakeup || t < *out.next_wakeup) out.next_wakeup = t;
+  }
+  for (std::size_t j = 2; j < r.elements.size(); ++j) {
+    out.leases.push_back(to_lease(parse_job(r.elements[j], p)));
+  }
+}
+
 RedisJobStore::Claimed RedisJobStore::claim(std::string_view worker_id,
                                             std::chrono::milliseconds ttl, std::size_t max,
-                                            std::string_view lane, std::string_view tenant) {
+                                            std::string_view lane, std::string_view tenant,
+                                            const Reply* first) {
   Claimed out;
   if (max == 0) return out;
   const std::size_t parts = static_cast<std::size_t>(options_.partitions);
@@ -162,22 +190,14 @@ RedisJobStore::Claimed RedisJobStore::claim(std::string_view worker_id,
   for (std::size_t i = 0; i < parts && out.leases.size() < max; ++i) {
     const int p = static_cast<int>((start + i) % parts);
     if (!tenant.empty() && p != partition_of(tenant)) continue;  // its jobs are all in one
-    auto r =
-        // a lane's claims (a remote dispatcher's) do not queue behind the pools' scripts
-        (lane.empty() ? client_ : lane_client_)
-            ->eval(JobScripts::claim(), {prefix(p)},
-                   {std::string(worker_id), std::to_string(ttl.count()),
-                    std::to_string(max - out.leases.size()),
-                    // the lane's per-tenant bound (none for a remote action's lane)
-                    std::to_string(lane_cap(lane)), std::string(lane), std::string(tenant)});
-    out.capped = out.capped || r.elements.at(0).as_int() == 1;
-    if (const auto wake = r.elements.at(1).as_int(); wake >= 0) {
-      const auto t = from_ms(wake);
-      if (!out.next_wakeup || t < *out.next_wakeup) out.next_wakeup = t;
+    if (first && p == 0) {  // already claimed, in the caller's pipeline
+      take_claimed(*first, p, out);
+      continue;
     }
-    for (std::size_t j = 2; j < r.elements.size(); ++j) {
-      out.leases.push_back(to_lease(parse_job(r.elements[j], p)));
-    }
+    // a lane's claims (a remote dispatcher's) do not queue behind the pools' scripts
+    auto call = claim_call(p, worker_id, ttl, max - out.leases.size(), lane, tenant);
+    take_claimed((lane.empty() ? client_ : lane_client_)->eval(*call.script, call.keys, call.args),
+                 p, out);
   }
   if (out.leases.size() >= max) out.next_wakeup.reset();
   return out;
@@ -202,10 +222,21 @@ JobStore::RoundResult RedisJobStore::commit_round(const Round& round) {
   // is answered before every write of the round is on the primary (and replicas).
   RoundResult out;
   bool wrote = false;
-  if (!round.finishes.empty()) out.finished = finish_unawaited(round.finishes, &wrote);
+  // With one partition the claim goes out in the finishes' pipeline (after them, so it
+  // sees the slots they free): one write and one read fewer per round, on both sides.
+  std::optional<Reply> claimed_with_finishes;
+  if (!round.finishes.empty()) {
+    std::optional<ScriptCall> claim_too;
+    if (round.claim_runnable && round.max_claims > 0 && options_.partitions == 1) {
+      claim_too = claim_call(0, round.worker_id, round.lease_ttl, round.max_claims, {}, {});
+    }
+    out.finished = finish_unawaited(round.finishes, &wrote, claim_too ? &*claim_too : nullptr,
+                                    &claimed_with_finishes);
+  }
   std::optional<SystemTime> wake;
   if (round.claim_runnable) {
-    auto c = claim(round.worker_id, round.lease_ttl, round.max_claims);
+    auto c = claim(round.worker_id, round.lease_ttl, round.max_claims, {}, {},
+                   claimed_with_finishes ? &*claimed_with_finishes : nullptr);
     out.claimed = std::move(c.leases);
     out.capped = c.capped;
     wake = c.next_wakeup;
@@ -283,7 +314,8 @@ std::vector<FinishResult> RedisJobStore::finish_batch(const std::vector<FinishIt
 }
 
 std::vector<FinishResult> RedisJobStore::finish_unawaited(const std::vector<FinishItem>& items,
-                                                          bool* wrote) {
+                                                          bool* wrote, const ScriptCall* then,
+                                                          std::optional<Reply>* then_reply) {
   std::vector<FinishResult> out(items.size());
   // One script per partition, all in one pipeline; results go back to the items' positions.
   std::unordered_map<int, std::pair<std::vector<std::string>, std::vector<std::size_t>>>
@@ -294,6 +326,7 @@ std::vector<FinishResult> RedisJobStore::finish_unawaited(const std::vector<Fini
     if (args.empty()) {
       args.push_back(std::to_string(options_.result_ttl.count()));
       args.push_back(std::to_string(limits_.progress_history_steps));
+      args.push_back(outcome_event_ttl_ms_);
     }
     args.push_back(std::move(n));
     args.push_back(std::to_string(items[i].fence));
@@ -310,7 +343,12 @@ std::vector<FinishResult> RedisJobStore::finish_unawaited(const std::vector<Fini
     calls.push_back({&JobScripts::finish(), {prefix(p)}, std::move(work.first)});
     positions_of.push_back(&work.second);
   }
-  const auto replies = (lanes_only ? lane_client_ : client_)->eval_pipeline(calls);
+  if (then) calls.push_back(*then);
+  auto replies = (lanes_only ? lane_client_ : client_)->eval_pipeline(calls);
+  if (then) {
+    *then_reply = std::move(replies.back());
+    replies.pop_back();
+  }
   for (std::size_t c = 0; c < replies.size(); ++c) {
     const auto& positions = *positions_of[c];
     for (std::size_t j = 0; j < positions.size(); ++j) {
@@ -319,6 +357,7 @@ std::vector<FinishResult> RedisJobStore::finish_unawaited(const std::vector<Fini
       f.ended = e.elements.at(0).as_int() == 1;
       f.cancelled_instead = e.elements.at(1).as_int() == 1;
       f.outcome_json = e.elements.at(2).as_string();
+      f.published = e.elements.at(3).as_int() == 1;
       if (!f.ended)
         refused_stale_write("finish", items[positions[j]].job_id, items[positions[j]].fence);
       *wrote = *wrote || f.ended;

@@ -100,6 +100,14 @@ class RedisJobStore final : public JobStore {
   // set under event_key_prefix, kept for `ttl`) in the script that creates it. Called
   // once, before the first submit, by a process whose event bus is this Redis.
   void register_submitter(std::string gateway, std::chrono::milliseconds ttl);
+  // From now on the finish script publishes each outcome it records to the request's
+  // registered gateways (keys under event_key_prefix, counter kept for `ttl`), as the
+  // event bus' publish of the terminal event would: one script call fewer per job, and
+  // FinishResult::published tells the caller not to publish it again. Only without
+  // wait_replicas (an outcome must not be visible before WAIT confirmed it): returns
+  // whether outcomes are now published here. Called once, before the first finish, by a
+  // process whose event bus is this Redis.
+  bool publish_outcomes(std::chrono::milliseconds ttl);
   // The prefix of a request's event-bus keys when the bus shares this Redis: its
   // partition's, so a submit can register its gateway and a fenced publish reads the
   // job in one hash slot.
@@ -117,17 +125,26 @@ class RedisJobStore final : public JobStore {
     bool capped = false;
     std::optional<SystemTime> next_wakeup;
   };
-  // Claims within `lane` ("" built-in) and `tenant` ("" any), partition by partition.
+  // Claims within `lane` ("" built-in) and `tenant` ("" any), partition by partition;
+  // `first`: partition 0's claim script reply, when the caller already sent its call.
   Claimed claim(std::string_view worker_id, std::chrono::milliseconds ttl, std::size_t max,
-                std::string_view lane = {}, std::string_view tenant = {});
+                std::string_view lane = {}, std::string_view tenant = {},
+                const Reply* first = nullptr);
+  // The claim script's call for partition p, and the parse of its reply into `out`.
+  ScriptCall claim_call(int p, std::string_view worker_id, std::chrono::milliseconds ttl,
+                        std::size_t max, std::string_view lane, std::string_view tenant) const;
+  static void take_claimed(const Reply& r, int p, Claimed& out);
   // The submit script's call for `job` (leased at once to `lease_worker` unless empty,
   // when claimable and its tenant is under its running bound), and what its reply means
   // (`leased` set when it was leased). Neither waits for replicas.
   ScriptCall submit_call(const NewJob& job, std::string_view lease_worker,
                          std::chrono::milliseconds ttl) const;
   SubmitResult submit_result(const NewJob& job, const Reply& reply, bool* leased) const;
-  // finish_batch() without its WAIT; sets `wrote` when a job ended.
-  std::vector<FinishResult> finish_unawaited(const std::vector<FinishItem>& items, bool* wrote);
+  // finish_batch() without its WAIT; sets `wrote` when a job ended. `then`: one more
+  // script call sent after the finishes in their pipeline, its reply put in `then_reply`.
+  std::vector<FinishResult> finish_unawaited(const std::vector<FinishItem>& items, bool* wrote,
+                                             const ScriptCall* then = nullptr,
+                                             std::optional<Reply>* then_reply = nullptr);
   // The tenants a read of `scope` covers, per partition: the scope's tenant, or every
   // tenant with a job index (`ti:`) in each partition.
   std::vector<std::pair<int, std::vector<std::string>>> tenants_in(const JobScope& scope);
@@ -143,6 +160,7 @@ class RedisJobStore final : public JobStore {
   std::atomic<std::size_t> next_partition_{0};  // where the next claim starts looking
   std::string submitter_;                       // register_submitter's gateway ('' none)
   std::string submitter_ttl_ms_ = "0";
+  std::string outcome_event_ttl_ms_ = "0";  // publish_outcomes' TTL ("0": not published here)
   std::atomic<std::uint64_t> stale_writes_refused_{0};
 
  public:

@@ -473,7 +473,7 @@ void RemoteDispatcher::commit_finishes() {
     const FinishResult& r = results.at(i);
     if (r.ended) {
       const std::string& recorded = r.cancelled_instead ? r.outcome_json : items[i].outcome_json;
-      bus_.publish(batch[i].record.key, MessageKind::kTerminal, recorded);
+      if (!r.published) bus_.publish(batch[i].record.key, MessageKind::kTerminal, recorded);
       if (options_.observer) {
         const JobStatus ended_as = r.cancelled_instead ? JobStatus::kCancelled : items[i].terminal;
         options_.observer->job_finished(
