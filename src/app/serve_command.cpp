@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
 #include <condition_variable>
@@ -190,6 +191,12 @@ struct Core {
     w.retry.base = std::chrono::milliseconds(c.retry_base_ms);
     w.fault_injection = c.enable_fault_injection;
     w.observer = &job_observers;
+    if (c.store != "sqlite") {
+      // A shared store wakes this pool when another process queues or gives back work
+      // (WorkWaiter), and each look reports when the next queued job or lease is due: the
+      // periodic look only backs those up, so an idle worker does not poll Redis each second.
+      w.idle_poll = std::max(w.idle_poll, w.lease_ttl / 2);
+    }
     bus = make_bus(c, w.instance_id);
     // A gateway-only process (--workers 0) keeps the pool for its group-committed
     // submits; it claims and runs nothing.

@@ -52,6 +52,16 @@ void CommitLoop::finish(JobStore::FinishItem item, FinishDone done) {
   cv_.notify_one();
 }
 
+bool CommitLoop::publish_progress(JobStore::ProgressEvent event) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return false;
+    progress_.push_back(std::move(event));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 void CommitLoop::check_store(SystemTime at) {
   const auto when = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                        at - std::chrono::system_clock::now());
@@ -80,34 +90,38 @@ void CommitLoop::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
     cv_.wait_until(lock, look_at_, [this] {
-      return stop_ || !submits_.empty() || !finishes_.empty() ||
+      return stop_ || !submits_.empty() || !finishes_.empty() || !progress_.empty() ||
              (store_may_have_work_ && capacity_grew_);
     });
     if (const auto now = Clock::now(); now >= look_at_) {  // time for a look, news or not
       store_may_have_work_ = true;
       look_at_ = now + options_.idle_poll;
     }
-    if (stop_ && submits_.empty() && finishes_.empty()) break;
+    if (stop_ && submits_.empty() && finishes_.empty() && progress_.empty()) break;
     std::vector<Submit> submits;
     std::vector<Finish> finishes;
+    std::vector<JobStore::ProgressEvent> progress;
     submits.swap(submits_);
     finishes.swap(finishes_);
+    progress.swap(progress_);
     // A finish of a capped tenant's job makes its next job claimable.
     const bool look_in_store = store_may_have_work_ || (capped_ && !finishes.empty());
     capacity_grew_ = false;
     lock.unlock();
     const std::size_t want = look_in_store || !submits.empty() ? claims_.capacity() : 0;
-    if (!submits.empty() || !finishes.empty() || (look_in_store && want > 0)) {
-      write_round(submits, finishes, want, look_in_store);
+    if (!submits.empty() || !finishes.empty() || !progress.empty() || (look_in_store && want > 0)) {
+      write_round(progress, submits, finishes, want, look_in_store);
     }
     lock.lock();
   }
   stopped_ = true;
 }
 
-void CommitLoop::write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes,
+void CommitLoop::write_round(std::vector<JobStore::ProgressEvent>& progress,
+                             std::vector<Submit>& submits, std::vector<Finish>& finishes,
                              std::size_t want, bool look_in_store) {
   JobStore::Round round;
+  round.progress_events = std::move(progress);
   round.worker_id = options_.worker_id;
   round.lease_ttl = options_.lease_ttl;
   round.max_claims = want;

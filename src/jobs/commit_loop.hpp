@@ -5,7 +5,8 @@
 // committed and claimed in the same write, and its outcome shares a later write with
 // other jobs' submissions and outcomes. The pool's other writes do not pass through
 // here: lease renewals, coalesced progress and releases (retries, jobs given back on
-// drain) go from the pool's own threads to the store directly.
+// drain) go from the pool's own threads to the store directly. With a store that
+// publishes events itself (Redis), progress events pass here too, sent with the round.
 //
 // Durability order: callbacks run on this thread only after their round committed, so
 // `queued` and published outcomes always describe stored state.
@@ -61,6 +62,11 @@ class CommitLoop {
 
   void submit(NewJob job, SubmitDone done);
   void finish(JobStore::FinishItem item, FinishDone done);
+  // For a store that publishes_events(): sends the event in the next round, before that
+  // round's finishes (so before the outcome of its job). Returns false, sending nothing,
+  // once stopped. At most once: an event of a round that fails is lost, as a dropped
+  // pub/sub message would be (subscribe's snapshot still has the latest progress).
+  bool publish_progress(JobStore::ProgressEvent event);
   // The store may hold jobs runnable from `at` on that were not handed in here (a
   // retry's backoff, a release, another process's submit): look then.
   void check_store(SystemTime at);
@@ -80,8 +86,8 @@ class CommitLoop {
   // Writes one round claiming up to `want` jobs (among those already in the store too
   // if `look_in_store`, else only new ones), runs its callbacks, and notes what the store
   // said about what else is runnable (a short claim: nothing until next_wakeup).
-  void write_round(std::vector<Submit>& submits, std::vector<Finish>& finishes, std::size_t want,
-                   bool look_in_store);
+  void write_round(std::vector<JobStore::ProgressEvent>& progress, std::vector<Submit>& submits,
+                   std::vector<Finish>& finishes, std::size_t want, bool look_in_store);
 
   JobStore& store_;
   const Options options_;
@@ -91,6 +97,7 @@ class CommitLoop {
   std::condition_variable cv_;
   std::vector<Submit> submits_;
   std::vector<Finish> finishes_;
+  std::vector<JobStore::ProgressEvent> progress_;
   // Written under mutex_; read without it by capacity_changed() (see there).
   std::atomic<bool> store_may_have_work_{true};  // runnable jobs may be in the store, unclaimed
   std::atomic<bool> capacity_grew_{false};

@@ -300,7 +300,17 @@ class JobStore {
   // this round's new jobs in order (each only while its tenant is under
   // max_running_per_tenant), whose `submitted` record then shows them leased.
   // One transaction where the backend can: all of it or none is durable.
+  // A progress event of the attempt holding `fence` on job_id, sent to the request's
+  // subscribers only while that fence is current (EventBus::publish_progress).
+  struct ProgressEvent {
+    JobKey key;
+    std::string job_id;
+    std::int64_t fence = 0;
+    std::string message;
+  };
   struct Round {
+    // Sent before the round's finishes, in order; only to a store that publishes_events().
+    std::vector<ProgressEvent> progress_events;
     std::vector<FinishItem> finishes;
     std::vector<NewJob> submits;
     std::string worker_id;  // holder of the claims
@@ -343,6 +353,10 @@ class JobStore {
     bool capped = false;
   };
   virtual RoundResult commit_round(const Round& round) = 0;
+  // Whether this store sends request events itself, in the writes of commit_round (a
+  // round's progress events, and each outcome it records: FinishResult::published), so
+  // they reach subscribers wherever they are held, in order with the outcome.
+  virtual bool publishes_events() const { return false; }
 
   // Gives a leased job back to the queue, runnable again at `available_at` (retry
   // with backoff, or shutdown), or at once if a cancel was requested (its next claim

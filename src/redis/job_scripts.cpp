@@ -93,6 +93,12 @@ local function add_step(n, prog, now, keep, att)
     redis.call('LTRIM', k, -keep, -1)
   end
 end
+-- the text of an event of request (t, u, r): its encoded key (the event bus' encode_key),
+-- then the message
+local function event_text(t, u, r, message)
+  u, r = u or '', r or ''
+  return #t .. ':' .. t .. #u .. ':' .. u .. #r .. ':' .. r .. message
+end
 -- tenant t has no job left in its listing index: it leaves the partition's tenant index
 local function forget_if_unlisted(t)
   if redis.call('EXISTS', P .. 'ti:' .. t) == 0 then redis.call('SREM', P .. 'tn', t) end
@@ -289,15 +295,29 @@ for i = 4, #ARGV, 5 do
     -- the outcome event, in the write that records it (as the event bus' publish)
     local published = 0
     if event_ttl > 0 then
-      local t, u, r = v[5], v[9] or '', v[10] or ''
-      local text = #t .. ':' .. t .. #u .. ':' .. u .. #r .. ':' .. r .. outcome
-      publish_event(P .. 'g:' .. v[6], P .. 'n:' .. v[6], 't', text, event_ttl, true)
+      publish_event(P .. 'g:' .. v[6], P .. 'n:' .. v[6], 't', event_text(v[5], v[9], v[10], outcome),
+                    event_ttl, true)
       published = 1
     end
     if instead then out[#out + 1] = {1, 1, outcome, published} else out[#out + 1] = {1, 0, '', published} end
   end
 end
 return out
+)lua";
+
+constexpr const char* kProgressEvents = R"lua(
+local event_ttl = tonumber(ARGV[1])
+local refused = 0
+for i = 2, #ARGV, 3 do
+  local v = redis.call('HMGET', jkey(ARGV[i]), 'st', 'fence', 'jk', 't', 'u', 'r')
+  if v[1] == '1' and v[2] == ARGV[i + 1] then
+    publish_event(P .. 'g:' .. v[3], P .. 'n:' .. v[3], 'p', event_text(v[4], v[5], v[6], ARGV[i + 2]),
+                  event_ttl, false)
+  else
+    refused = refused + 1
+  end
+end
+return refused
 )lua";
 
 constexpr const char* kRelease = R"lua(
@@ -393,6 +413,10 @@ const LuaScript& JobScripts::progress() {
 }
 const LuaScript& JobScripts::finish() {
   static const LuaScript s = make(kFinish);
+  return s;
+}
+const LuaScript& JobScripts::progress_events() {
+  static const LuaScript s = make(kProgressEvents);
   return s;
 }
 const LuaScript& JobScripts::release() {

@@ -55,6 +55,10 @@ struct JobScripts {
   // event bus' publish of a terminal event would.
   // -> per item {ended, cancelled_instead, outcome_if_cancelled_instead, published}
   static const LuaScript& finish();
+  // ARGV: event_ttl_ms, then (n, fence, message) triples: each a progress event of job n,
+  // published as finish() publishes an outcome, only where the fence is current.
+  // -> how many were refused
+  static const LuaScript& progress_events();
   // ARGV: n fence available_at_ms last_error refund(0|1) -> 1 released, 0 not held
   static const LuaScript& release();
   // ARGV: jk outcome result_ttl_ms -> {code, owner}: 0 not found, 1 cancelled now,

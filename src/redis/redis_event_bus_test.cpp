@@ -435,6 +435,53 @@ TEST(RedisEventBus, AStorePublishingOutcomesSendsEachOnceAfterItsProgressInTheWr
             0);
 }
 
+TEST(RedisEventBus, ARoundSendsItsProgressEventsBeforeItsOutcomesAndOnlyForCurrentFences) {
+  TestRedisServer server;
+  RedisJobStoreOptions so;
+  so.url = server.url();
+  RedisJobStore store(so);
+  auto url = parse_redis_url(server.url());
+  auto o = gateway("gw-a");
+  o.key_prefix = [&](const JobKey& k) { return store.event_key_prefix(k); };
+  o.submit_registers = true;
+  RedisEventBus gw(url, o);
+  store.register_submitter("gw-a", 60s);
+  EXPECT_FALSE(store.publishes_events());
+  ASSERT_TRUE(store.publish_outcomes(60s));
+  EXPECT_TRUE(store.publishes_events());
+  gw.start();
+
+  auto sink = std::make_shared<RecordingSink>();
+  const JobKey key{"tenant", "user", "in-one-round"};
+  gw.subscribe_for_submit(key, sink);
+  ASSERT_TRUE(store.submit(NewJob{key, "delay", "{}", "", 3}).created);
+  auto leases = store.acquire_batch("worker-a", 10s, 1);
+  ASSERT_EQ(leases.size(), 1u);
+  const auto& lease = leases[0];
+
+  JobStore::Round round;
+  round.worker_id = "worker-a";
+  round.lease_ttl = 10s;
+  round.max_claims = 4;
+  round.progress_events = {{key, lease.record.job_id, lease.fence, "p1"},
+                           {key, lease.record.job_id, lease.fence + 7, "from a stale attempt"},
+                           {key, lease.record.job_id, lease.fence, "p2"}};
+  round.finishes = {{lease.record.job_id, lease.fence, JobStatus::kSucceeded, "result", ""}};
+  auto result = store.commit_round(round);
+  ASSERT_EQ(result.finished.size(), 1u);
+  EXPECT_TRUE(result.finished[0].ended && result.finished[0].published);
+  EXPECT_TRUE(result.claimed.empty());
+
+  ASSERT_TRUE(sink->wait_for(3));
+  std::this_thread::sleep_for(100ms);  // nothing else arrives
+  const std::vector<std::pair<MessageKind, std::string>> expected{
+      {MessageKind::kProgress, "p1"},
+      {MessageKind::kProgress, "p2"},
+      {MessageKind::kTerminal, "result"}};
+  EXPECT_EQ(sink->got, expected);
+  EXPECT_EQ(store.stale_writes_refused(), 1u);
+}
+
 TEST(RedisEventBus, AStoreThatWaitsForReplicasLeavesOutcomesToTheBus) {
   TestRedisServer server;
   RedisJobStoreOptions so;
@@ -442,6 +489,7 @@ TEST(RedisEventBus, AStoreThatWaitsForReplicasLeavesOutcomesToTheBus) {
   so.wait_replicas = 1;  // an outcome must not be visible before WAIT confirmed it
   RedisJobStore store(so);
   EXPECT_FALSE(store.publish_outcomes(60s));
+  EXPECT_FALSE(store.publishes_events());
 }
 
 }  // namespace

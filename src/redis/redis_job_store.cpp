@@ -138,6 +138,24 @@ void RedisJobStore::register_submitter(std::string gateway, std::chrono::millise
   submitter_ttl_ms_ = std::to_string(ttl.count());
 }
 
+std::vector<ScriptCall> RedisJobStore::progress_event_calls(
+    const std::vector<ProgressEvent>& events) const {
+  // One script per partition for all its events, in their order.
+  std::vector<ScriptCall> calls;
+  std::unordered_map<int, std::size_t> call_of;
+  for (const auto& e : events) {
+    auto [p, n] = split_job_id(e.job_id, options_.partitions);
+    auto [at, fresh] = call_of.try_emplace(p, calls.size());
+    if (fresh)
+      calls.push_back({&JobScripts::progress_events(), {prefix(p)}, {outcome_event_ttl_ms_}});
+    auto& args = calls[at->second].args;
+    args.push_back(std::move(n));
+    args.push_back(std::to_string(e.fence));
+    args.push_back(e.message);
+  }
+  return calls;
+}
+
 bool RedisJobStore::publish_outcomes(std::chrono::milliseconds ttl) {
   if (options_.wait_replicas > 0 || ttl.count() <= 0) return false;
   outcome_event_ttl_ms_ = std::to_string(ttl.count());
@@ -222,21 +240,25 @@ JobStore::RoundResult RedisJobStore::commit_round(const Round& round) {
   // is answered before every write of the round is on the primary (and replicas).
   RoundResult out;
   bool wrote = false;
-  // With one partition the claim goes out in the finishes' pipeline (after them, so it
-  // sees the slots they free): one write and one read fewer per round, on both sides.
-  std::optional<Reply> claimed_with_finishes;
-  if (!round.finishes.empty()) {
-    std::optional<ScriptCall> claim_too;
-    if (round.claim_runnable && round.max_claims > 0 && options_.partitions == 1) {
-      claim_too = claim_call(0, round.worker_id, round.lease_ttl, round.max_claims, {}, {});
+  // The round's progress events, its finishes and (with one partition) its claim go out
+  // as one pipeline, in that order: each event before its job's outcome, and the claim
+  // after the finishes, so it sees the slots they free. One write and one read each way.
+  PipelineExtras extras;
+  extras.before = progress_event_calls(round.progress_events);
+  if (round.claim_runnable && round.max_claims > 0 && options_.partitions == 1 &&
+      (!round.finishes.empty() || !extras.before.empty())) {
+    extras.after = claim_call(0, round.worker_id, round.lease_ttl, round.max_claims, {}, {});
+  }
+  if (!round.finishes.empty() || !extras.before.empty()) {
+    out.finished = finish_unawaited(round.finishes, &wrote, &extras);
+    for (const auto& r : extras.before_replies) {
+      for (long long i = 0; i < r.as_int(); ++i) refused_stale_write("publish_progress", "", 0);
     }
-    out.finished = finish_unawaited(round.finishes, &wrote, claim_too ? &*claim_too : nullptr,
-                                    &claimed_with_finishes);
   }
   std::optional<SystemTime> wake;
   if (round.claim_runnable) {
     auto c = claim(round.worker_id, round.lease_ttl, round.max_claims, {}, {},
-                   claimed_with_finishes ? &*claimed_with_finishes : nullptr);
+                   extras.after_reply ? &*extras.after_reply : nullptr);
     out.claimed = std::move(c.leases);
     out.capped = c.capped;
     wake = c.next_wakeup;
@@ -314,8 +336,7 @@ std::vector<FinishResult> RedisJobStore::finish_batch(const std::vector<FinishIt
 }
 
 std::vector<FinishResult> RedisJobStore::finish_unawaited(const std::vector<FinishItem>& items,
-                                                          bool* wrote, const ScriptCall* then,
-                                                          std::optional<Reply>* then_reply) {
+                                                          bool* wrote, PipelineExtras* extras) {
   std::vector<FinishResult> out(items.size());
   // One script per partition, all in one pipeline; results go back to the items' positions.
   std::unordered_map<int, std::pair<std::vector<std::string>, std::vector<std::size_t>>>
@@ -335,19 +356,26 @@ std::vector<FinishResult> RedisJobStore::finish_unawaited(const std::vector<Fini
     args.push_back(items[i].final_progress_json);
     positions.push_back(i);
   }
-  bool lanes_only = true;  // a remote dispatcher's batch: on the lanes' connection
+  bool lanes_only = !items.empty();  // a remote dispatcher's batch: on the lanes' connection
   for (const auto& i : items) lanes_only = lanes_only && !i.lane.empty();
   std::vector<ScriptCall> calls;
+  if (extras) calls = extras->before;
   std::vector<const std::vector<std::size_t>*> positions_of;
   for (auto& [p, work] : by_partition) {
     calls.push_back({&JobScripts::finish(), {prefix(p)}, std::move(work.first)});
     positions_of.push_back(&work.second);
   }
-  if (then) calls.push_back(*then);
+  if (extras && extras->after) calls.push_back(*extras->after);
   auto replies = (lanes_only ? lane_client_ : client_)->eval_pipeline(calls);
-  if (then) {
-    *then_reply = std::move(replies.back());
-    replies.pop_back();
+  if (extras) {
+    if (extras->after) {
+      extras->after_reply = std::move(replies.back());
+      replies.pop_back();
+    }
+    const auto before = static_cast<std::ptrdiff_t>(extras->before.size());
+    extras->before_replies.assign(std::make_move_iterator(replies.begin()),
+                                  std::make_move_iterator(replies.begin() + before));
+    replies.erase(replies.begin(), replies.begin() + before);
   }
   for (std::size_t c = 0; c < replies.size(); ++c) {
     const auto& positions = *positions_of[c];

@@ -108,6 +108,9 @@ class RedisJobStore final : public JobStore {
   // whether outcomes are now published here. Called once, before the first finish, by a
   // process whose event bus is this Redis.
   bool publish_outcomes(std::chrono::milliseconds ttl);
+  // True once publish_outcomes() took: a round's progress events are then sent by
+  // commit_round too (fenced, before the round's finishes).
+  bool publishes_events() const override { return outcome_event_ttl_ms_ != "0"; }
   // The prefix of a request's event-bus keys when the bus shares this Redis: its
   // partition's, so a submit can register its gateway and a fenced publish reads the
   // job in one hash slot.
@@ -140,11 +143,20 @@ class RedisJobStore final : public JobStore {
   ScriptCall submit_call(const NewJob& job, std::string_view lease_worker,
                          std::chrono::milliseconds ttl) const;
   SubmitResult submit_result(const NewJob& job, const Reply& reply, bool* leased) const;
-  // finish_batch() without its WAIT; sets `wrote` when a job ended. `then`: one more
-  // script call sent after the finishes in their pipeline, its reply put in `then_reply`.
+  // Script calls sent in the finishes' pipeline: `before` them and `after` them, and
+  // their replies.
+  struct PipelineExtras {
+    std::vector<ScriptCall> before;
+    std::optional<ScriptCall> after;
+    std::vector<Reply> before_replies;
+    std::optional<Reply> after_reply;
+  };
+  // finish_batch() without its WAIT; sets `wrote` when a job ended. `extras`: calls to
+  // send in the same pipeline (any items may be empty then).
   std::vector<FinishResult> finish_unawaited(const std::vector<FinishItem>& items, bool* wrote,
-                                             const ScriptCall* then = nullptr,
-                                             std::optional<Reply>* then_reply = nullptr);
+                                             PipelineExtras* extras = nullptr);
+  // The progress_events script calls of `events` (one per partition, events in order).
+  std::vector<ScriptCall> progress_event_calls(const std::vector<ProgressEvent>& events) const;
   // The tenants a read of `scope` covers, per partition: the scope's tenant, or every
   // tenant with a job index (`ti:`) in each partition.
   std::vector<std::pair<int, std::vector<std::string>>> tenants_in(const JobScope& scope);
