@@ -14,10 +14,11 @@ namespace streamer::redis {
 inline constexpr const char* kPublishEventLua = R"lua(
 local function publish_event(gk, nk, kind, text, ttl, terminal)
   local seq = redis.call('INCR', nk)
-  if redis.call('PTTL', nk) < ttl / 2 then redis.call('PEXPIRE', nk, ttl) end
+  -- integers as text made with '%d' (Lua's own number formatting is '%.14g': slow)
+  if redis.call('PTTL', nk) < ttl / 2 then redis.call('PEXPIRE', nk, string.format('%d', ttl)) end
   local gws = redis.call('SMEMBERS', gk)
   if #gws > 0 then
-    local msg = kind .. seq .. ' ' .. text
+    local msg = kind .. string.format('%d', seq) .. ' ' .. text
     for i = 1, #gws do redis.call('PUBLISH', 'ev:' .. gws[i], msg) end
   end
   if terminal then redis.call('DEL', gk) end

@@ -11,15 +11,19 @@ namespace {
 // of the queue indexes, so each script keeps them consistent the same way.
 constexpr const char* kPrelude = R"lua(
 local P = KEYS[1]
+-- Integers go to redis.call as text made by int(): Lua 5.1 would format each number
+-- passed (or concatenated) with '%.14g', the slow floating-point path of sprintf.
+local function int(x) return string.format('%d', x) end
+-- the server's time in ms, as text (arithmetic on it still works: Lua coerces)
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return int(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 end
 local function pad(n) return string.format('%012d', tonumber(n)) end
 local function jkey(n) return P .. 'j:' .. n end
 local function ukey(t, u) return string.len(t) .. ':' .. t .. u end
 local function record(n) return redis.call('HGETALL', jkey(n)) end
-local function wake() redis.call('ZADD', P .. 'wake', 0, 'w') end
+local function wake() redis.call('ZADD', P .. 'wake', '0', 'w') end
 -- The prefix of a lane's queue indexes (runnable per tenant rt:, tenants with queued
 -- jobs qt, availability av, leases lease): the built-in lane '' uses P itself.
 local function lanep(lane)
@@ -29,34 +33,34 @@ end
 local function lane_of(n) return lanep(redis.call('HGET', jkey(n), 'lane')) end
 -- A job of the lane of prefix L may be claimable: the built-in lane's pools block on P's
 -- `wake`, a lane's dispatchers (in any process) on the lane's own.
-local function wake_lane(L) redis.call('ZADD', L .. 'wake', 0, 'w') end
+local function wake_lane(L) redis.call('ZADD', L .. 'wake', '0', 'w') end
 -- job n of tenant t and user u waits from `av` on; L: its lane's prefix (read when nil)
 local function enqueue(n, t, u, av, L)
   L = L or lane_of(n)
   redis.call('ZADD', L .. 'rt:' .. t, av, n)
   redis.call('SADD', L .. 'qt', t)
   redis.call('ZADD', L .. 'av', av, n)
-  redis.call('HINCRBY', P .. 'qu', ukey(t, u), 1)
+  redis.call('HINCRBY', P .. 'qu', ukey(t, u), '1')
 end
 local function dequeue(n, t, u, L)
   L = L or lane_of(n)
   redis.call('ZREM', L .. 'rt:' .. t, n)
   if redis.call('EXISTS', L .. 'rt:' .. t) == 0 then redis.call('SREM', L .. 'qt', t) end
   redis.call('ZREM', L .. 'av', n)
-  if redis.call('HINCRBY', P .. 'qu', ukey(t, u), -1) <= 0 then redis.call('HDEL', P .. 'qu', ukey(t, u)) end
+  if redis.call('HINCRBY', P .. 'qu', ukey(t, u), '-1') <= 0 then redis.call('HDEL', P .. 'qu', ukey(t, u)) end
 end
 -- a new claim of job n: running, next attempt, next fence (one write to the hash)
 local function lease(n, worker, lu, now, L)
   local v = redis.call('HMGET', jkey(n), 'fence', 'att')
-  redis.call('HSET', jkey(n), 'fence', tonumber(v[1] or '0') + 1, 'att', tonumber(v[2] or '0') + 1,
-             'st', 1, 'own', worker, 'lu', lu, 'ua', now)
+  redis.call('HSET', jkey(n), 'fence', int(tonumber(v[1] or '0') + 1), 'att',
+             int(tonumber(v[2] or '0') + 1), 'st', '1', 'own', worker, 'lu', lu, 'ua', now)
   redis.call('ZADD', (L or lane_of(n)) .. 'lease', lu, n)
 end
 -- job n of tenant t is no longer running
 local function unlease(n, t, L)
   L = L or lane_of(n)
   redis.call('ZREM', L .. 'lease', n)
-  if redis.call('HINCRBY', L .. 'ln', t, -1) <= 0 then redis.call('HDEL', L .. 'ln', t) end
+  if redis.call('HINCRBY', L .. 'ln', t, '-1') <= 0 then redis.call('HDEL', L .. 'ln', t) end
 end
 -- leases of tenant t in the lane of prefix L (default: the built-in lane)
 local function held(t, L) return tonumber(redis.call('HGET', (L or P) .. 'ln', t) or '0') end
@@ -73,9 +77,10 @@ end
 local function retire(n, t, jk, now, ttl)
   redis.call('ZADD', P .. 'fin', now, n .. ':' .. t)
   if ttl > 0 then
-    redis.call('PEXPIRE', jkey(n), ttl)
-    redis.call('PEXPIRE', P .. 'k:' .. jk, ttl)
-    redis.call('PEXPIRE', P .. 'ph:' .. n, ttl)
+    local ms = int(ttl)
+    redis.call('PEXPIRE', jkey(n), ms)
+    redis.call('PEXPIRE', P .. 'k:' .. jk, ms)
+    redis.call('PEXPIRE', P .. 'ph:' .. n, ms)
   end
 end
 -- job n's progress history: its latest `keep` steps, each "<attempt>:<ms>:<progress>";
@@ -123,11 +128,12 @@ end
 local now = now_ms()
 local n = pad(redis.call('INCR', P .. 'seq'))
 -- a job leased at once is stored as its first claim would leave it (attempt 1, fence 1)
-local gen = leased and 1 or 0
+local gen = leased and '1' or '0'
+local lu = leased and int(now + ttl) or ''
 redis.call('HSET', jkey(n), 'n', n, 't', t, 'u', u, 'r', ARGV[4], 'jk', jk, 'a', ARGV[5],
-           'pl', ARGV[6], 'tr', ARGV[7], 'st', gen, 'att', gen, 'max', ARGV[8], 'cx', 0,
+           'pl', ARGV[6], 'tr', ARGV[7], 'st', gen, 'att', gen, 'max', ARGV[8], 'cx', '0',
            'prog', '', 'out', '', 'le', '', 'ca', now, 'ua', now, 'av', now, 'fence', gen,
-           'lane', lane, 'own', leased and worker or '', 'lu', leased and (now + ttl) or '')
+           'lane', lane, 'own', leased and worker or '', 'lu', lu)
 redis.call('SET', P .. 'k:' .. jk, n)
 redis.call('ZADD', P .. 'ti:' .. t, now, n)
 redis.call('SADD', P .. 'tn', t)  -- a no-op (not even propagated) once t is listed
@@ -136,17 +142,17 @@ if gateway ~= '' then
   -- job: no event of it can be published before the gateway is registered
   local g = P .. 'g:' .. jk
   redis.call('SADD', g, gateway)
-  if gateway_ttl > 0 then redis.call('PEXPIRE', g, gateway_ttl) end
+  if gateway_ttl > 0 then redis.call('PEXPIRE', g, ARGV[16]) end
 end
 if leased then
-  redis.call('ZADD', P .. 'lease', now + ttl, n)
-  redis.call('HINCRBY', P .. 'ln', t, 1)
-  return {2, n, now}
+  redis.call('ZADD', P .. 'lease', lu, n)
+  redis.call('HINCRBY', P .. 'ln', t, '1')
+  return {2, n, tonumber(now)}
 end
 enqueue(n, t, u, now, lanep(lane))
 wake_lane(lanep(lane))
-if worker ~= '' then return {5, n, now} end
-return {1, n, now}
+if worker ~= '' then return {5, n, tonumber(now)} end
+return {1, n, tonumber(now)}
 )lua";
 
 constexpr const char* kClaim = R"lua(
@@ -155,7 +161,7 @@ local worker, ttl, max, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ton
 local lane, only = ARGV[5] or '', ARGV[6] or ''
 local L = lanep(lane)
 local now = now_ms()
-local lu = now + ttl
+local lu = int(now + ttl)
 local out = {0, -1}
 local claimed = 0
 local tenants
@@ -193,7 +199,7 @@ while claimed < max do
   local n = heads[pick][1]
   dequeue(n, pick, redis.call('HGET', jkey(n), 'u'), L)
   lease(n, worker, lu, now, L)
-  redis.call('HINCRBY', L .. 'ln', pick, 1)
+  redis.call('HINCRBY', L .. 'ln', pick, '1')
   leases[pick] = leases[pick] + 1
   claimed = claimed + 1
   out[#out + 1] = record(n)
