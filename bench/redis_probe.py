@@ -47,6 +47,25 @@ def info(port, section):
     return out
 
 
+def expand_keys(port, patterns):
+    """The keys matching each pattern (a name without '*' is taken as is). SCAN reads
+    10,000 keys per call: a run stores a few keys per job, so the keyspace reaches
+    millions after a fast run and the default of 10 per call took minutes."""
+    out = []
+    for pattern in patterns:
+        if "*" not in pattern:
+            out.append(pattern)
+            continue
+        cursor = "0"
+        while True:
+            reply = cli(port, "SCAN", cursor, "MATCH", pattern, "COUNT", "10000").split()
+            cursor, found = reply[0], reply[1:]
+            out += found
+            if cursor == "0":
+                break
+    return out
+
+
 def stats(port, keys):
     cpu = info(port, "cpu")
     calls = {}
@@ -56,8 +75,7 @@ def stats(port, keys):
             calls[k[len("cmdstat_"):]] = int(m.group(1))
     mem = info(port, "memory")
     values = {}
-    keys = [k for pattern in keys for k in (cli(port, "--scan", "--pattern", pattern).split()
-                                            if "*" in pattern else [pattern])]
+    keys = expand_keys(port, keys)
     for key in keys:
         v = cli(port, "GET", key).strip()
         values[key] = int(v) if v.lstrip("-").isdigit() else 0
@@ -166,8 +184,7 @@ def slowlog(port, seconds, keys, label):
     old = cli(port, "CONFIG", "GET", "slowlog-*").split()
     conf = dict(zip(old[0::2], old[1::2]))
     # The counters' names first (a SCAN of the keyspace takes long), then their values.
-    keys = [k for pattern in keys for k in (cli(port, "--scan", "--pattern", pattern).split()
-                                            if "*" in pattern else [pattern])]
+    keys = expand_keys(port, keys)
     before = stats(port, keys)
     cli(port, "CONFIG", "SET", "slowlog-log-slower-than", "0", "slowlog-max-len", "1000000")
     cli(port, "SLOWLOG", "RESET")
