@@ -547,8 +547,10 @@ void RemoteDispatcher::take(std::uint64_t conn_id, Conn& conn, Lease lease) {
   const JobKey key = job.lease.record.key;
   job.progress = std::make_unique<ProgressReporter>(
       key.request_id, options_.progress_interval,
-      [this, job_id, key, action = job.lease.record.action](const json::object& body) {
-        bus_.publish(key, MessageKind::kProgress, protocol::progress_message(body));
+      [this, job_id, key, fence = job.lease.fence,
+       action = job.lease.record.action](const json::object& body) {
+        // fenced: a bus over a shared store drops it once another claim took the job over
+        bus_.publish_progress(key, job_id, fence, protocol::progress_message(body));
         if (options_.observer) options_.observer->progress_published(action);
         if (auto it = jobs_.find(job_id); it != jobs_.end())
           it->second.unsaved_progress = to_json_text(body);

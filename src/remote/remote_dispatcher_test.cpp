@@ -106,6 +106,38 @@ class GateSink final : public MessageSink {
   bool entered_ = false, open_ = false;
 };
 
+// The in-process bus, recording under which fence each progress event was published.
+class FenceRecordingBus final : public EventBus {
+ public:
+  void subscribe(const JobKey& key, const std::shared_ptr<MessageSink>& sink,
+                 std::uint64_t after_seq = 0) override {
+    inner_.subscribe(key, sink, after_seq);
+  }
+  void unsubscribe(const JobKey& key, const std::shared_ptr<MessageSink>& sink) override {
+    inner_.unsubscribe(key, sink);
+  }
+  void publish(const JobKey& key, MessageKind kind, const std::string& message) override {
+    inner_.publish(key, kind, message);
+  }
+  void publish_progress(const JobKey& key, std::string_view job_id, std::int64_t fence,
+                        const std::string& message) override {
+    {
+      std::lock_guard lock(mutex_);
+      progress_fences_.emplace_back(job_id, fence);
+    }
+    inner_.publish_progress(key, job_id, fence, message);
+  }
+  std::vector<std::pair<std::string, std::int64_t>> progress_fences() {
+    std::lock_guard lock(mutex_);
+    return progress_fences_;
+  }
+
+ private:
+  InProcessEventBus inner_;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, std::int64_t>> progress_fences_;
+};
+
 class RemoteDispatcherTest : public testing::Test {
  protected:
   RemoteDispatcherTest() {
@@ -156,7 +188,7 @@ class RemoteDispatcherTest : public testing::Test {
   HandlerRegistry builtin;
   RemoteActions actions{builtin, {}};
   CountingStore store;
-  InProcessEventBus bus;
+  FenceRecordingBus bus;
   std::unique_ptr<RemoteDispatcher> dispatcher;
 };
 
@@ -178,6 +210,23 @@ TEST_F(RemoteDispatcherTest, PushesAJobAndRecordsItsCompletion) {
   EXPECT_EQ(status("r1"), JobStatus::kSucceeded);
   auto result = client->next("result");
   EXPECT_EQ(result.at("result").at("metadata").at("handler"), "resize");
+}
+
+TEST_F(RemoteDispatcherTest, ProgressIsPublishedUnderTheFenceOfTheAttemptThatReportedIt) {
+  auto sink = std::make_shared<FakeSink>();
+  auto conn = worker(sink);
+  auto client = std::make_shared<FakeSink>();
+  bus.subscribe({"t1", "u1", "r1"}, client);
+  submit("r1");
+  auto job = sink->next("job");
+  ASSERT_FALSE(job.empty());
+  send(conn, "progress", job, {{"percent", 40}});
+  EXPECT_EQ(client->next("progress").at("progress").at("progress"), 40);
+  // So a bus over a shared store can drop it once another claim took the job over.
+  const auto fences = bus.progress_fences();
+  ASSERT_EQ(fences.size(), 1u);
+  EXPECT_EQ(fences[0].first, json::value_to<std::string>(job.at("job_id")));
+  EXPECT_EQ(fences[0].second, job.at("fence").to_number<std::int64_t>());
 }
 
 TEST_F(RemoteDispatcherTest, NeverMoreJobsInFlightThanCredits) {
