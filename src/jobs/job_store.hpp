@@ -294,12 +294,6 @@ class JobStore {
     return finish_job(job_id, fence, terminal, outcome_json, final_progress_json).ended;
   }
 
-  // One group commit of everything a worker pool's store thread gathered: `finishes`
-  // (as finish_batch), `submits` (as submit, in order) and up to
-  // `max_claims` claims (as acquire_batch): jobs runnable before the round first, then
-  // this round's new jobs in order (each only while its tenant is under
-  // max_running_per_tenant), whose `submitted` record then shows them leased.
-  // One transaction where the backend can: all of it or none is durable.
   // A progress event of the attempt holding `fence` on job_id, sent to the request's
   // subscribers only while that fence is current (EventBus::publish_progress).
   struct ProgressEvent {
@@ -308,6 +302,13 @@ class JobStore {
     std::int64_t fence = 0;
     std::string message;
   };
+
+  // One group commit of everything a worker pool's store thread gathered: `finishes`
+  // (as finish_batch), `submits` (as submit, in order) and up to
+  // `max_claims` claims (as acquire_batch): jobs runnable before the round first, then
+  // this round's new jobs in order (each only while its tenant is under
+  // max_running_per_tenant), whose `submitted` record then shows them leased.
+  // One transaction where the backend can: all of it or none is durable.
   struct Round {
     // Sent before the round's finishes, in order; only to a store that publishes_events().
     std::vector<ProgressEvent> progress_events;

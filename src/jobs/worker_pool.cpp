@@ -372,13 +372,12 @@ void WorkerPool::prepare(const std::shared_ptr<ActiveJob>& job, const Handler& h
       job->key().request_id, options_.progress_interval, [this, weak](const json::object& body) {
         auto j = weak.lock();
         if (!j || j->concluded.load()) return;
+        std::string message = protocol::progress_message(body);
         // A store that publishes events sends it with the next round, in order with the
         // job's outcome, and the handler does not wait for it.
         if (!store_.publishes_events() ||
-            !commits_.publish_progress(
-                {j->key(), j->id(), j->lease.fence, protocol::progress_message(body)})) {
-          hub_.publish_progress(j->key(), j->id(), j->lease.fence,
-                                protocol::progress_message(body));
+            !commits_.publish_progress({j->key(), j->id(), j->lease.fence, message})) {
+          hub_.publish_progress(j->key(), j->id(), j->lease.fence, message);
         }
         if (options_.observer) options_.observer->progress_published(j->lease.record.action);
         std::lock_guard lock(j->unsaved_mutex);

@@ -62,6 +62,9 @@ local function unlease(n, t, L)
   redis.call('ZREM', L .. 'lease', n)
   if redis.call('HINCRBY', L .. 'ln', t, '-1') <= 0 then redis.call('HDEL', L .. 'ln', t) end
 end
+-- whether a job read with HMGET(…, 'st', 'fence', …) into v runs under `fence`: the
+-- fencing rule every write of a running attempt (renew, progress, finish, release) obeys
+local function runs_under(v, fence) return v[1] == '1' and v[2] == fence end
 -- leases of tenant t in the lane of prefix L (default: the built-in lane)
 local function held(t, L) return tonumber(redis.call('HGET', (L or P) .. 'ln', t) or '0') end
 -- the earliest time after `after` a queued job becomes runnable, or a lease ends; -1: none
@@ -242,7 +245,7 @@ local out = {}
 for i = 2, #ARGV, 2 do
   local n, fence = ARGV[i], ARGV[i + 1]
   local v = redis.call('HMGET', jkey(n), 'st', 'fence', 'cx')
-  if v[1] == '1' and v[2] == fence then
+  if runs_under(v, fence) then
     redis.call('HSET', jkey(n), 'lu', lu)
     redis.call('ZADD', lane_of(n) .. 'lease', lu, n)
     out[#out + 1] = tonumber(v[3])
@@ -260,7 +263,7 @@ local refused = 0
 for i = 2, #ARGV, 3 do
   local n = ARGV[i]
   local v = redis.call('HMGET', jkey(n), 'st', 'fence', 'att')
-  if v[1] == '1' and v[2] == ARGV[i + 1] then
+  if runs_under(v, ARGV[i + 1]) then
     redis.call('HSET', jkey(n), 'prog', ARGV[i + 2], 'ua', now)
     add_step(n, ARGV[i + 2], now, keep, v[3] or '0')
   else
@@ -277,7 +280,7 @@ local out = {}
 for i = 4, #ARGV, 5 do
   local n, fence, terminal, outcome, prog = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local v = redis.call('HMGET', jkey(n), 'st', 'fence', 'cx', 'out', 't', 'jk', 'att', 'lane', 'u', 'r')
-  if v[1] ~= '1' or v[2] ~= fence then
+  if not runs_under(v, fence) then
     out[#out + 1] = {0, 0, '', 0}
   else
     -- a requested cancel (its outcome stored by cancel) wins over any other outcome
@@ -316,7 +319,7 @@ local event_ttl = tonumber(ARGV[1])
 local refused = 0
 for i = 2, #ARGV, 3 do
   local v = redis.call('HMGET', jkey(ARGV[i]), 'st', 'fence', 'jk', 't', 'u', 'r')
-  if v[1] == '1' and v[2] == ARGV[i + 1] then
+  if runs_under(v, ARGV[i + 1]) then
     publish_event(P .. 'g:' .. v[3], P .. 'n:' .. v[3], 'p', event_text(v[4], v[5], v[6], ARGV[i + 2]),
                   event_ttl, false)
   else
@@ -329,7 +332,7 @@ return refused
 constexpr const char* kRelease = R"lua(
 local n, fence, av, err, refund = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local v = redis.call('HMGET', jkey(n), 'st', 'fence', 'cx', 't', 'u', 'lane')
-if v[1] ~= '1' or v[2] ~= fence then return 0 end
+if not runs_under(v, fence) then return 0 end
 local L = lanep(v[6])
 local now = now_ms()
 -- a job whose cancel was requested is runnable at once: its next claim ends it
