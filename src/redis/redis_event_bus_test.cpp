@@ -41,6 +41,37 @@ RedisEventBusOptions gateway(std::string id) {
 
 const JobKey kKey{"tenant", "user", "req-1"};
 
+// A Redis store and the event bus options of a process whose --store and event bus are
+// that one Redis: the bus' keys in the jobs' partitions, progress fenced by the jobs'
+// hashes, gateways registered by the submits that create the jobs.
+struct SharedRedis {
+  explicit SharedRedis(int partitions = 1)
+      : store(store_options(server, partitions)), url(parse_redis_url(server.url())) {}
+  RedisEventBusOptions bus_options(std::string process_id) {
+    auto o = gateway(std::move(process_id));
+    o.key_prefix = [this](const JobKey& k) { return store.event_key_prefix(k); };
+    o.fence_key = [this](std::string_view job_id) { return store.job_hash_key(job_id); };
+    o.submit_registers = true;
+    return o;
+  }
+  // Whether any gateway is registered for key's events.
+  bool registered(const JobKey& key) {
+    return store.client()
+               .command({"EXISTS", store.event_key_prefix(key) + "g:" + job_topic(key)})
+               .as_int() == 1;
+  }
+  static RedisJobStoreOptions store_options(const TestRedisServer& s, int partitions) {
+    RedisJobStoreOptions o;
+    o.url = s.url();
+    o.partitions = partitions;
+    return o;
+  }
+
+  TestRedisServer server;
+  RedisJobStore store;
+  RedisUrl url;
+};
+
 TEST(BusEvent, RoundTripsKeysWithAnyBytesAndRefusesMalformedPayloads) {
   JobKey odd{"t:1", "u 2", "r\n3:"};
   const std::string payload = "p17 " + encode_key(odd) + R"({"type":"progress"})";
@@ -334,27 +365,21 @@ TEST(RedisEventBus, StartRefusesWhenRedisIsUnreachable) {
 }
 
 TEST(RedisEventBus, ASubmitRegistersItsGatewaySoTheFirstEventArrivesWithoutACatchUpRead) {
-  TestRedisServer server;
-  RedisJobStoreOptions so;
-  so.url = server.url();
-  so.partitions = 4;
-  RedisJobStore store(so);
-  auto url = parse_redis_url(server.url());
+  SharedRedis redis(4);
+  auto& store = redis.store;
   std::atomic<int> finds{0};
-  auto shared = [&](RedisEventBusOptions o) {
-    o.key_prefix = [&](const JobKey& k) { return store.event_key_prefix(k); };
-    o.fence_key = [&](std::string_view id) { return store.job_hash_key(id); };
+  auto shared = [&](std::string id) {
+    auto o = redis.bus_options(std::move(id));
     o.find = [&](const JobKey& k) {
       ++finds;
       return store.find(k);
     };
-    o.submit_registers = true;
     return o;
   };
-  RedisEventBus gw(url, shared(gateway("gw-a")));
-  auto w = shared(gateway("worker-a"));
+  RedisEventBus gw(redis.url, shared("gw-a"));
+  auto w = shared("worker-a");
   w.receive_events = false;
-  RedisEventBus worker(url, w);
+  RedisEventBus worker(redis.url, w);
   store.register_submitter("gw-a", 60s);
   gw.start();
   worker.start();
@@ -363,10 +388,7 @@ TEST(RedisEventBus, ASubmitRegistersItsGatewaySoTheFirstEventArrivesWithoutACatc
   const JobKey key{"tenant", "user", "at-once"};
   gw.subscribe_for_submit(key, sink);  // nothing is registered here...
   ASSERT_TRUE(gw.wait_registered(2s));
-  EXPECT_EQ(store.client()
-                .command({"EXISTS", store.event_key_prefix(key) + "g:" + job_topic(key)})
-                .as_int(),
-            0);
+  EXPECT_FALSE(redis.registered(key));
   ASSERT_TRUE(store.submit(NewJob{key, "delay", "{}", "", 3}).created);  // ...but by the submit
   auto leases = store.acquire_batch("worker-a", 10s, 1);
   ASSERT_EQ(leases.size(), 1u);
@@ -386,17 +408,9 @@ TEST(RedisEventBus, ASubmitRegistersItsGatewaySoTheFirstEventArrivesWithoutACatc
 }
 
 TEST(RedisEventBus, AStorePublishingOutcomesSendsEachOnceAfterItsProgressInTheWriteThatRecordsIt) {
-  TestRedisServer server;
-  RedisJobStoreOptions so;
-  so.url = server.url();
-  so.partitions = 4;
-  RedisJobStore store(so);
-  auto url = parse_redis_url(server.url());
-  auto o = gateway("gw-a");
-  o.key_prefix = [&](const JobKey& k) { return store.event_key_prefix(k); };
-  o.fence_key = [&](std::string_view id) { return store.job_hash_key(id); };
-  o.submit_registers = true;
-  RedisEventBus gw(url, o);
+  SharedRedis redis(4);
+  auto& store = redis.store;
+  RedisEventBus gw(redis.url, redis.bus_options("gw-a"));
   store.register_submitter("gw-a", 60s);
   ASSERT_TRUE(store.publish_outcomes(60s));
   gw.start();
@@ -429,22 +443,13 @@ TEST(RedisEventBus, AStorePublishingOutcomesSendsEachOnceAfterItsProgressInTheWr
       {MessageKind::kTerminal, "stopped"}};
   EXPECT_EQ(sink->got, expected);
   // The terminal ended the registrations, as the bus' own publish does.
-  EXPECT_EQ(store.client()
-                .command({"EXISTS", store.event_key_prefix(done) + "g:" + job_topic(done)})
-                .as_int(),
-            0);
+  EXPECT_FALSE(redis.registered(done));
 }
 
 TEST(RedisEventBus, ARoundSendsItsProgressEventsBeforeItsOutcomesAndOnlyForCurrentFences) {
-  TestRedisServer server;
-  RedisJobStoreOptions so;
-  so.url = server.url();
-  RedisJobStore store(so);
-  auto url = parse_redis_url(server.url());
-  auto o = gateway("gw-a");
-  o.key_prefix = [&](const JobKey& k) { return store.event_key_prefix(k); };
-  o.submit_registers = true;
-  RedisEventBus gw(url, o);
+  SharedRedis redis;
+  auto& store = redis.store;
+  RedisEventBus gw(redis.url, redis.bus_options("gw-a"));
   store.register_submitter("gw-a", 60s);
   EXPECT_FALSE(store.publishes_events());
   ASSERT_TRUE(store.publish_outcomes(60s));
